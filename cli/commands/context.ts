@@ -1,0 +1,17 @@
+import type { Command } from 'commander';
+import { type ApiTarget, resolveTarget } from '../api-client';
+
+export interface GlobalOptions {
+  json?: boolean;
+  api?: string;
+  apiToken?: string;
+}
+
+/** The global options, wherever on the line they were given. */
+export function globals(command: Command): GlobalOptions {
+  return command.optsWithGlobals() as GlobalOptions;
+}
+
+export function target(command: Command): ApiTarget {
+  return resolveTarget(globals(command));
+}

@@ -1,0 +1,54 @@
+import type { Command } from 'commander';
+import { startLocalMode } from '../../functions/local/local-mode';
+import { CliError } from '../api-client';
+
+function portFromEnv(): number {
+  const raw = process.env.SLIPWAY_PORT ?? '8080';
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`SLIPWAY_PORT must be a port number, not ${raw}`);
+  return port;
+}
+
+function publicUrlFromEnv(): string | undefined {
+  const raw = process.env.SLIPWAY_PUBLIC_URL;
+  if (!raw) return undefined;
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
+  } catch {
+    throw new CliError(`SLIPWAY_PUBLIC_URL must be an http(s) URL, not ${raw}`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+/** `slipway local`: run the whole service on this machine until SIGINT/SIGTERM. */
+export function registerLocal(program: Command): void {
+  program
+    .command('local')
+    .description('run Slipway locally (DynamoDB Local, local vault, HTTP on 127.0.0.1)')
+    .action(async () => {
+      const port = portFromEnv();
+      const publicUrl = publicUrlFromEnv();
+      const systemHookToken = process.env.SLIPWAY_SYSTEM_HOOK_TOKEN || undefined;
+      let local: Awaited<ReturnType<typeof startLocalMode>>;
+      try {
+        local = await startLocalMode({
+          port,
+          ...(publicUrl ? { publicUrl } : {}),
+          ...(systemHookToken ? { systemHookToken } : {}),
+        });
+      } catch (error) {
+        const err = error as NodeJS.ErrnoException;
+        if (err.code === 'EADDRINUSE') throw new CliError(`port ${port} is in use: set SLIPWAY_PORT to another port`);
+        throw new CliError(err.message);
+      }
+      await new Promise<void>((resolve) => {
+        const shutdown = (signal: string) => {
+          process.stderr.write(`slipway: ${signal}, shutting down\n`);
+          local.stop().then(resolve, resolve);
+        };
+        process.once('SIGINT', () => shutdown('SIGINT'));
+        process.once('SIGTERM', () => shutdown('SIGTERM'));
+      });
+    });
+}

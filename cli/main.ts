@@ -1,0 +1,48 @@
+import { Command, CommanderError, Option } from 'commander';
+import { CliError } from './api-client';
+import { registerApps } from './commands/apps';
+import { registerBuilds } from './commands/builds';
+import { registerLocal } from './commands/local';
+
+/**
+ * `slipway`: the command line for Slipway's admin API (PRODUCT.md contract).
+ * Exit 0 ok, 1 error (one line on stderr), 2 usage.
+ */
+export function buildProgram(): Command {
+  const program = new Command('slipway')
+    .description('Continuous delivery from GitLab to AWS')
+    .addOption(new Option('--json', 'machine-readable output'))
+    .addOption(new Option('--api <url>', 'admin API base URL (default: SLIPWAY_URL, else local mode)'))
+    .addOption(new Option('--api-token <token>', 'admin API token (default: SLIPWAY_TOKEN, else local state dir)'))
+    .showSuggestionAfterError()
+    .exitOverride();
+  registerLocal(program);
+  registerApps(program);
+  registerBuilds(program);
+  return program;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof CliError) {
+      process.stderr.write(`slipway: ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`slipway: ${(error as Error).message ?? String(error)}\n`);
+    return 1;
+  }
+}
+
+const isMain = process.argv[1] !== undefined && /(slipway(\.mjs)?|main\.ts)$/.test(process.argv[1]);
+if (isMain) {
+  run(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,33 @@
+/** Typed domain errors. Callers map them to HTTP codes or CLI exits; none carries a secret. */
+
+export class DomainError extends Error {
+  override name = 'DomainError';
+}
+
+export class NotFoundError extends DomainError {
+  override name = 'NotFoundError';
+}
+
+export class ConflictError extends DomainError {
+  override name = 'ConflictError';
+}
+
+export class ValidationError extends DomainError {
+  override name = 'ValidationError';
+}
+
+export class IllegalTransitionError extends DomainError {
+  override name = 'IllegalTransitionError';
+  constructor(
+    readonly kind: 'build' | 'release',
+    readonly from: string,
+    readonly to: string,
+  ) {
+    super(`illegal ${kind} transition ${from} → ${to}`);
+  }
+}
+
+/** A conditional write lost a race: the item changed since it was read. */
+export class StaleWriteError extends DomainError {
+  override name = 'StaleWriteError';
+}

@@ -1,0 +1,42 @@
+/**
+ * GitLab events as the domain sees them, after the edge has validated and normalised
+ * GitLab's payloads (functions/http/gitlab-payloads.ts).
+ */
+
+export const ZERO_SHA = '0000000000000000000000000000000000000000';
+
+export interface ProjectRef {
+  id?: number;
+  path: string;
+}
+
+/** A push of one ref: a branch (`kind: 'branch'`) or a tag. */
+export interface PushEvent {
+  kind: 'branch' | 'tag';
+  /** Full ref, `refs/heads/…` or `refs/tags/…`. */
+  ref: string;
+  before: string;
+  after: string;
+  /** The commit to build; GitLab's `checkout_sha`, else `after`. */
+  sha: string;
+  project: ProjectRef;
+  /** SSH clone URL, when GitLab sent it. */
+  repoUrl?: string;
+  /** Title and author of the commit to build, when the payload lists it. */
+  title?: string;
+  author?: string;
+  /** Who pushed. */
+  pusher?: string;
+}
+
+/** A system-hook event Slipway acts on; anything else is `other`. */
+export type SystemEvent =
+  | { type: 'push'; push: PushEvent }
+  | { type: 'project_renamed'; projectId?: number; oldPath: string; newPath: string }
+  | { type: 'project_destroyed'; projectId?: number; path: string }
+  | { type: 'other'; name: string };
+
+/** The short branch or tag name of a full ref. */
+export function shortRef(ref: string): string {
+  return ref.replace(/^refs\/(heads|tags)\//, '');
+}

@@ -1,0 +1,110 @@
+/**
+ * Slipway's domain types. Plain data: nothing here knows AWS, GitLab or HTTP.
+ * Timestamps are ISO 8601 UTC strings; ids are strings.
+ */
+
+export const APP_MODES = ['superseded', 'queued'] as const;
+export type AppMode = (typeof APP_MODES)[number];
+
+export type AppStatus = 'active' | 'disabled';
+
+/** An app: one GitLab project (and branch) released to one ECS service. */
+export interface App {
+  name: string;
+  /** GitLab `path_with_namespace`, e.g. `group/sub/project`. */
+  project: string;
+  /** GitLab's numeric project id, known once the app is linked or a hook named it. */
+  projectId?: number;
+  /** Branch filter: an exact branch name or a `*` wildcard pattern. */
+  branch: string;
+  /** Tag pattern (`*` wildcards); tag pushes build only when set. */
+  tags?: string;
+  mode: AppMode;
+  status: AppStatus;
+  /** Stable, unguessable id in the hook URL; never changes for the app's life. */
+  hookId: string;
+  /** SHA-256 (hex) of the current webhook secret; the secret itself is never stored. */
+  hookSecretHash?: string;
+  /** Vault ciphertext of the Standard-Webhooks signing secret (`whsec_…`), when one is set. */
+  signingSecretCiphertext?: string;
+  /** Whether Slipway created the hook and deploy key in GitLab itself. */
+  linked: boolean;
+  environment?: string;
+  cluster?: string;
+  service?: string;
+  container?: string;
+  dockerfile?: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Optimistic-concurrency counter, bumped by every write. */
+  version: number;
+}
+
+export const BUILD_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'superseded', 'canceled'] as const;
+export type BuildStatus = (typeof BUILD_STATUSES)[number];
+
+export const TRIGGERS = ['push', 'tag', 'manual', 'system_hook'] as const;
+export type Trigger = (typeof TRIGGERS)[number];
+
+export interface Build {
+  id: string;
+  app: string;
+  status: BuildStatus;
+  /** 40-hex commit sha. */
+  commit: string;
+  /** Full ref, e.g. `refs/heads/main` or `refs/tags/v1.2.0`. */
+  ref: string;
+  /** Title of the built commit (first line), '' when GitLab did not send it. */
+  message: string;
+  author: string;
+  trigger: Trigger;
+  createdAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  /** Image digests by compose service (or `app` for a single Dockerfile). */
+  images?: Record<string, string>;
+  /** GitLab's delivery id (`Idempotency-Key`) the build was started from. */
+  deliveryId?: string;
+  /** SSH clone URL the build fetches from. */
+  repoUrl?: string;
+  /** Workflow execution reference, set once the release workflow was requested. */
+  execution?: string;
+  /** Why the build ended the way it did (failed step, superseding build, …). */
+  reason?: string;
+}
+
+export const RELEASE_STATUSES = ['pending', 'deploying', 'live', 'replaced', 'failed', 'rolled_back'] as const;
+export type ReleaseStatus = (typeof RELEASE_STATUSES)[number];
+
+export interface Release {
+  id: string;
+  app: string;
+  status: ReleaseStatus;
+  build: string;
+  commit: string;
+  images: Record<string, string>;
+  createdAt: string;
+  liveAt?: string;
+  endedAt?: string;
+  reason?: string;
+}
+
+/** The GitLab instance Slipway talks to. The token is kept only as vault ciphertext. */
+export interface GitlabConnection {
+  url: string;
+  username: string;
+  tokenCiphertext: string;
+  tokenExpiresAt?: string;
+  connectedAt: string;
+}
+
+/** A webhook delivery Slipway has acted on, kept for de-duplication. */
+export interface Delivery {
+  /** Where it came from: a project hook id, or `system`. */
+  source: string;
+  /** GitLab's `Idempotency-Key` (stable across redeliveries). */
+  key: string;
+  app: string;
+  build: string;
+  receivedAt: string;
+}

@@ -1,0 +1,93 @@
+import type { App, Build, BuildStatus, Delivery, GitlabConnection, Release, ReleaseStatus } from './model';
+
+/**
+ * The state store. One adapter per world: DynamoDB (AWS and local mode, through DynamoDB Local).
+ * Every state change is a conditional write; a lost race surfaces as StaleWriteError or
+ * ConflictError, never as a silent overwrite. No method scans the table.
+ */
+export interface Store {
+  /** Creates the app and its hook pointer together. ConflictError if the name is taken. */
+  createApp(app: App): Promise<void>;
+  getApp(name: string): Promise<App | undefined>;
+  /** All apps, sorted by name. */
+  listApps(): Promise<App[]>;
+  /** Looks an app up by the id in its hook URL (strongly consistent). */
+  findAppByHookId(hookId: string): Promise<App | undefined>;
+  /** Apps tied to a GitLab project: by id where known, else by path (case-insensitive). */
+  findAppsByProject(project: { id?: number; path?: string }): Promise<App[]>;
+  /**
+   * Applies `patch` if the stored app still has `expectedVersion`; bumps version and updatedAt.
+   * StaleWriteError when it changed meanwhile, NotFoundError when it is gone. Returns the new app.
+   */
+  updateApp(
+    name: string,
+    expectedVersion: number,
+    patch: Partial<Omit<App, 'name' | 'hookId' | 'createdAt' | 'version'>>,
+  ): Promise<App>;
+  /** Removes the app, its hook pointer, its builds, releases and deliveries. NotFoundError if absent. */
+  deleteApp(name: string): Promise<void>;
+
+  /**
+   * Records an accepted push: the build (status `queued`) and, when a delivery key is given,
+   * the delivery, in one transaction. If the delivery was recorded before, nothing is written
+   * and the earlier build is returned with `duplicate: true`.
+   */
+  recordBuild(build: Build, delivery?: Omit<Delivery, 'build' | 'app'>): Promise<{ build: Build; duplicate: boolean }>;
+  getBuild(app: string, id: string): Promise<Build | undefined>;
+  /** Newest first. */
+  listBuilds(app: string, options?: { limit?: number }): Promise<Build[]>;
+  /**
+   * Moves a build from `from` to `to` (checked against the state machine and, conditionally,
+   * against the stored status), applying `patch`. IllegalTransitionError / StaleWriteError.
+   */
+  transitionBuild(
+    app: string,
+    id: string,
+    from: BuildStatus,
+    to: BuildStatus,
+    patch?: Partial<Pick<Build, 'startedAt' | 'endedAt' | 'images' | 'reason'>>,
+  ): Promise<Build>;
+  /** Records the workflow execution started for a queued build (idempotent for the same value). */
+  setBuildExecution(app: string, id: string, execution: string): Promise<void>;
+
+  createRelease(release: Release): Promise<void>;
+  getRelease(app: string, id: string): Promise<Release | undefined>;
+  /** Newest first. */
+  listReleases(app: string, options?: { limit?: number }): Promise<Release[]>;
+  transitionRelease(
+    app: string,
+    id: string,
+    from: ReleaseStatus,
+    to: ReleaseStatus,
+    patch?: Partial<Pick<Release, 'liveAt' | 'endedAt' | 'reason'>>,
+  ): Promise<Release>;
+
+  getGitlabConnection(): Promise<GitlabConnection | undefined>;
+  putGitlabConnection(connection: GitlabConnection): Promise<void>;
+
+  /** SHA-256 (hex) of the system-hook secret token, if system hooks are enabled. */
+  getSystemHookTokenHash(): Promise<string | undefined>;
+  setSystemHookTokenHash(hash: string | undefined): Promise<void>;
+}
+
+/** Starts the release workflow for a recorded build. Idempotent per build id. */
+export interface Workflow {
+  /** Returns a reference to the execution (an ARN on AWS). */
+  startRelease(input: { app: string; build: string }): Promise<string>;
+}
+
+/** Encrypts secrets at rest. The context binds a ciphertext to its purpose and app. */
+export interface Vault {
+  encrypt(plaintext: string, context: VaultContext): Promise<string>;
+  decrypt(ciphertext: string, context: VaultContext): Promise<string>;
+}
+
+export interface VaultContext {
+  purpose: 'gitlab-token' | 'webhook-signing-secret' | 'deploy-key';
+  app?: string;
+}
+
+/** Wall clock and randomness, injectable so tests are deterministic where they need to be. */
+export interface Clock {
+  now(): Date;
+}

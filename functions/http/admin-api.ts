@@ -1,0 +1,184 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { z } from 'zod';
+import { issueWebhookSecret, newApp, toPublicApp, validateAppName } from '../domain/apps';
+import { NotFoundError, ValidationError } from '../domain/errors';
+import { ID_PATTERN } from '../domain/ids';
+import type { App, Build, Release } from '../domain/model';
+import type { Store, Vault } from '../domain/ports';
+import { httpHandler } from './middleware';
+import { checkSize, HttpError, type HttpEvent, type HttpResult, json, parseJsonBody } from './responses';
+
+export interface AdminDeps {
+  store: Store;
+  vault: Vault;
+  logger: Logger;
+  /** Base URL GitLab should call; on AWS, defaults to the API's own domain. */
+  publicUrl?: string;
+}
+
+const createAppBody = z.strictObject({
+  name: z.string().max(64),
+  project: z.string().min(1).max(1024),
+  branch: z.string().max(255).optional(),
+  tags: z.string().max(255).optional(),
+  mode: z.string().max(32).optional(),
+  cluster: z.string().max(255).optional(),
+  service: z.string().max(255).optional(),
+  container: z.string().max(255).optional(),
+  dockerfile: z.string().max(1024).optional(),
+});
+
+const webhookBody = z.strictObject({ signing: z.boolean().optional() });
+
+function validate<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new ValidationError(issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid body');
+}
+
+/** The build as the contract shows it (no internal references). */
+export function publicBuild(build: Build) {
+  const { deliveryId: _d, execution: _e, repoUrl: _r, ...shown } = build;
+  return shown;
+}
+
+export function publicRelease(release: Release) {
+  return release;
+}
+
+function publicUrlOf(deps: AdminDeps, event: HttpEvent): string {
+  return deps.publicUrl ?? `https://${event.requestContext.domainName}`;
+}
+
+async function requireApp(store: Store, name: string): Promise<App> {
+  validateAppName(name);
+  const app = await store.getApp(name);
+  if (!app) throw new NotFoundError(`no app named ${name}`);
+  return app;
+}
+
+function limitOf(event: HttpEvent): number {
+  const raw = event.queryStringParameters?.limit;
+  if (raw === undefined) return 50;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError('limit must be 1-1000');
+  return limit;
+}
+
+type Route = {
+  method: string;
+  pattern: RegExp;
+  run: (deps: AdminDeps, event: HttpEvent, params: string[]) => Promise<HttpResult>;
+};
+
+const SEGMENT = '([^/]+)';
+
+/** The `/v1` admin API used by the CLI; IAM-authorised on AWS, bearer token in local mode. */
+const routes: Route[] = [
+  { method: 'GET', pattern: /^\/v1\/health$/, run: async () => json(200, { ok: true }) },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/apps$/,
+    run: async (deps, event) => {
+      const url = publicUrlOf(deps, event);
+      return json(
+        200,
+        (await deps.store.listApps()).map((app) => toPublicApp(app, url)),
+      );
+    },
+  },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/apps$/,
+    run: async (deps, event) => {
+      const input = validate(createAppBody, parseJsonBody(event));
+      const app = newApp(input);
+      await deps.store.createApp(app);
+      deps.logger.info('app created', { app: app.name });
+      return json(201, toPublicApp(app, publicUrlOf(deps, event)));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}$`),
+    run: async (deps, event, [name]) => json(200, toPublicApp(await requireApp(deps.store, name ?? ''), publicUrlOf(deps, event))),
+  },
+  {
+    method: 'DELETE',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}$`),
+    run: async (deps, _event, [name]) => {
+      const app = await requireApp(deps.store, name ?? '');
+      await deps.store.deleteApp(app.name);
+      deps.logger.info('app deleted', { app: app.name });
+      return json(200, { deleted: app.name });
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/webhook$`),
+    run: async (deps, event, [name]) => {
+      const { signing } = validate(webhookBody, parseJsonBody(event, { allowEmpty: true }));
+      const app = await requireApp(deps.store, name ?? '');
+      const issued = await issueWebhookSecret(app, deps.vault, signing ?? false);
+      const updated = await deps.store.updateApp(app.name, app.version, issued.patch);
+      deps.logger.info('webhook secret issued', { app: app.name, signing: signing ?? false });
+      return json(200, {
+        url: toPublicApp(updated, publicUrlOf(deps, event)).hookUrl,
+        secret: issued.secret,
+        ...(issued.signingSecret ? { signingSecret: issued.signingSecret } : {}),
+      });
+    },
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/builds$`),
+    run: async (deps, event, [name]) => {
+      const app = await requireApp(deps.store, name ?? '');
+      return json(200, (await deps.store.listBuilds(app.name, { limit: limitOf(event) })).map(publicBuild));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/builds/${SEGMENT}$`),
+    run: async (deps, _event, [name, id]) => {
+      const app = await requireApp(deps.store, name ?? '');
+      const build = ID_PATTERN.test(id ?? '') ? await deps.store.getBuild(app.name, id ?? '') : undefined;
+      if (!build) throw new NotFoundError(`no build ${id} for app ${app.name}`);
+      return json(200, publicBuild(build));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/releases$`),
+    run: async (deps, event, [name]) => {
+      const app = await requireApp(deps.store, name ?? '');
+      return json(200, (await deps.store.listReleases(app.name, { limit: limitOf(event) })).map(publicRelease));
+    },
+  },
+];
+
+export function createAdminHandler(deps: AdminDeps) {
+  return httpHandler(deps.logger, async (event) => {
+    checkSize(event);
+    const method = event.requestContext.http.method.toUpperCase();
+    const path = event.rawPath.replace(/\/+$/, '') || '/';
+    let pathMatched = false;
+    for (const route of routes) {
+      const match = route.pattern.exec(path);
+      if (!match) continue;
+      pathMatched = true;
+      if (route.method !== method) continue;
+      const params = match.slice(1).map((p) => {
+        try {
+          return decodeURIComponent(p);
+        } catch {
+          throw new HttpError(400, 'malformed path');
+        }
+      });
+      return route.run(deps, event, params);
+    }
+    if (pathMatched) throw new HttpError(405, `method ${method} not allowed on ${path}`);
+    throw new HttpError(404, `no route ${method} ${path}`);
+  });
+}

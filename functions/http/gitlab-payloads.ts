@@ -1,0 +1,176 @@
+import { z } from 'zod';
+import type { PushEvent, SystemEvent } from '../domain/events';
+
+/**
+ * GitLab webhook payloads, validated at the edge. Only the fields Slipway uses are checked;
+ * GitLab adds fields over time and those pass through untouched. Shapes follow GitLab's
+ * docs (doc/user/project/integrations/webhook_events.md, doc/administration/system_hooks.md).
+ */
+
+const sha = z.string().regex(/^[0-9a-f]{40}$/, 'a 40-hex commit sha');
+const nonEmpty = z.string().min(1).max(1024);
+
+const project = z.object({
+  id: z.number().int().positive().optional(),
+  path_with_namespace: nonEmpty,
+  git_ssh_url: z.string().max(2048).optional(),
+});
+
+const commit = z.object({
+  id: z.string().max(64),
+  message: z.string().max(100_000).optional(),
+  title: z.string().max(10_000).optional(),
+  author: z.object({ name: z.string().max(1024).optional() }).partial().optional(),
+});
+
+const pushPayload = z.object({
+  ref: z.string().regex(/^refs\/(heads|tags)\/.+/, 'a full ref under refs/heads/ or refs/tags/').max(1024),
+  before: sha,
+  after: sha,
+  checkout_sha: sha.nullable().optional(),
+  project_id: z.number().int().positive().optional(),
+  project,
+  user_name: z.string().max(1024).optional(),
+  user_username: z.string().max(1024).optional(),
+  commits: z.array(commit).max(1000).optional(),
+});
+
+type PushPayload = z.infer<typeof pushPayload>;
+
+export class PayloadError extends Error {
+  override name = 'PayloadError';
+}
+
+function describe(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid payload';
+  const path = issue.path.join('.') || '(root)';
+  return `${path}: ${issue.message}`;
+}
+
+function toPush(payload: PushPayload): PushEvent {
+  const kind = payload.ref.startsWith('refs/tags/') ? 'tag' : 'branch';
+  const target = payload.checkout_sha ?? payload.after;
+  const built = payload.commits?.find((c) => c.id === target);
+  const title = built?.title ?? built?.message?.split('\n', 1)[0];
+  const id = payload.project.id ?? payload.project_id;
+  return {
+    kind,
+    ref: payload.ref,
+    before: payload.before,
+    after: payload.after,
+    sha: target,
+    project: { ...(id !== undefined ? { id } : {}), path: payload.project.path_with_namespace },
+    ...(payload.project.git_ssh_url ? { repoUrl: payload.project.git_ssh_url } : {}),
+    ...(title !== undefined ? { title } : {}),
+    ...(built?.author?.name ? { author: built.author.name } : {}),
+    ...(payload.user_name ? { pusher: payload.user_name } : {}),
+  };
+}
+
+/** Parses a `Push Hook` / `Tag Push Hook` body (already JSON-decoded). Throws PayloadError. */
+export function parsePush(body: unknown, expected: 'branch' | 'tag'): PushEvent {
+  const result = pushPayload.safeParse(body);
+  if (!result.success) throw new PayloadError(describe(result.error));
+  const push = toPush(result.data);
+  if (push.kind !== expected) {
+    throw new PayloadError(`ref: ${result.data.ref} is not a ${expected === 'tag' ? 'tag' : 'branch'} ref`);
+  }
+  return push;
+}
+
+/** The project-hook events Slipway acts on, by `X-Gitlab-Event` header. */
+export const PROJECT_PUSH_EVENTS: Readonly<Record<string, 'branch' | 'tag'>> = {
+  'Push Hook': 'branch',
+  'Tag Push Hook': 'tag',
+};
+
+const systemEnvelope = z.object({
+  event_name: z.string().max(256).optional(),
+  object_kind: z.string().max(256).optional(),
+});
+
+const renamed = z.object({
+  project_id: z.number().int().positive().optional(),
+  path_with_namespace: nonEmpty,
+  old_path_with_namespace: nonEmpty,
+});
+
+const destroyed = z.object({
+  project_id: z.number().int().positive().optional(),
+  path_with_namespace: nonEmpty,
+});
+
+const repositoryUpdate = z.object({
+  project_id: z.number().int().positive().optional(),
+  project,
+  user_name: z.string().max(1024).optional(),
+  changes: z
+    .array(z.object({ before: sha, after: sha, ref: z.string().max(1024) }))
+    .min(1)
+    .max(1000),
+});
+
+function parseWith<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (!result.success) throw new PayloadError(describe(result.error));
+  return result.data;
+}
+
+/**
+ * Parses a system-hook body into the events Slipway acts on. `repository_update` may carry
+ * several ref changes: each branch/tag change becomes a push. Throws PayloadError.
+ */
+export function parseSystemEvent(body: unknown): SystemEvent[] {
+  const envelope = parseWith(systemEnvelope, body);
+  const name = envelope.event_name ?? envelope.object_kind;
+  if (name === undefined) throw new PayloadError('event_name: missing');
+  switch (name) {
+    case 'push':
+    case 'tag_push':
+      return [{ type: 'push', push: parsePush(body, name === 'push' ? 'branch' : 'tag') }];
+    case 'repository_update': {
+      const update = parseWith(repositoryUpdate, body);
+      const id = update.project.id ?? update.project_id;
+      return update.changes
+        .filter((change) => /^refs\/(heads|tags)\/./.test(change.ref))
+        .map((change) => ({
+          type: 'push' as const,
+          push: {
+            kind: change.ref.startsWith('refs/tags/') ? ('tag' as const) : ('branch' as const),
+            ref: change.ref,
+            before: change.before,
+            after: change.after,
+            sha: change.after,
+            project: { ...(id !== undefined ? { id } : {}), path: update.project.path_with_namespace },
+            ...(update.project.git_ssh_url ? { repoUrl: update.project.git_ssh_url } : {}),
+            ...(update.user_name ? { pusher: update.user_name } : {}),
+          },
+        }));
+    }
+    case 'project_rename':
+    case 'project_transfer': {
+      const event = parseWith(renamed, body);
+      return [
+        {
+          type: 'project_renamed',
+          ...(event.project_id !== undefined ? { projectId: event.project_id } : {}),
+          oldPath: event.old_path_with_namespace,
+          newPath: event.path_with_namespace,
+        },
+      ];
+    }
+    case 'project_destroy': {
+      const event = parseWith(destroyed, body);
+      return [
+        {
+          type: 'project_destroyed',
+          ...(event.project_id !== undefined ? { projectId: event.project_id } : {}),
+          path: event.path_with_namespace,
+        },
+      ];
+    }
+    default:
+      return [{ type: 'other', name }];
+  }
+}

@@ -1,0 +1,51 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { HOOK_ID_PATTERN } from '../domain/ids';
+import { ingestPush, triggerOf } from '../domain/ingest';
+import type { Store, Vault, Workflow } from '../domain/ports';
+import { PROJECT_PUSH_EVENTS, parsePush } from './gitlab-payloads';
+import { httpHandler } from './middleware';
+import { checkSize, HttpError, header, json, parseJsonBody } from './responses';
+import { authenticate, deliveryKey } from './webhook-auth';
+
+export interface WebhookDeps {
+  store: Store;
+  workflow: Workflow;
+  vault: Vault;
+  logger: Logger;
+}
+
+/**
+ * `POST /hooks/gitlab/{hookId}`: a GitLab project webhook. Thin: check the request, let the
+ * domain decide, map the outcome to the contract's codes (202 started, 200 ignored/duplicate).
+ */
+export function createProjectWebhookHandler(deps: WebhookDeps) {
+  return httpHandler(deps.logger, async (event) => {
+    checkSize(event);
+    const hookId = event.pathParameters?.hookId ?? '';
+    const app = HOOK_ID_PATTERN.test(hookId) ? await deps.store.findAppByHookId(hookId) : undefined;
+    if (!app) throw new HttpError(404, 'unknown hook');
+    await authenticate(
+      event,
+      { tokenHash: app.hookSecretHash, signingSecretCiphertext: app.signingSecretCiphertext, app: app.name },
+      deps.vault,
+    );
+    const body = parseJsonBody(event);
+    const key = deliveryKey(event);
+    const eventName = header(event, 'x-gitlab-event');
+    const kind = eventName === undefined ? undefined : PROJECT_PUSH_EVENTS[eventName];
+    if (kind === undefined) {
+      return json(200, { ignored: `event ${eventName ?? '(no X-Gitlab-Event)'} is not acted on` });
+    }
+    const push = parsePush(body, kind);
+    const result = await ingestPush(deps, app, push, { source: hookId, key, trigger: triggerOf(push, 'project') });
+    deps.logger.info('delivery handled', { app: app.name, delivery: key, outcome: result.outcome });
+    switch (result.outcome) {
+      case 'started':
+        return json(202, { build: result.build.id });
+      case 'duplicate':
+        return json(200, { duplicate: true, build: result.build.id });
+      case 'ignored':
+        return json(200, { ignored: result.reason });
+    }
+  });
+}

@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context } from 'aws-lambda';
+import type { HttpHandler } from '../http/middleware';
+import { type HttpEvent, type HttpResult, json, MAX_BODY_BYTES } from '../http/responses';
+
+/** A route as API Gateway has it: method (or ANY) and a path template with {param} / {proxy+}. */
+export interface LocalRoute {
+  method: string;
+  path: string;
+  handler: HttpHandler;
+  /** Checked before the handler runs (local stand-in for the IAM authorizer). */
+  authorize?: (req: IncomingMessage) => boolean;
+}
+
+interface CompiledRoute extends LocalRoute {
+  regex: RegExp;
+  names: string[];
+}
+
+function compile(route: LocalRoute): CompiledRoute {
+  const names: string[] = [];
+  const source = route.path
+    .split('/')
+    .map((part) => {
+      const greedy = /^\{(\w+)\+\}$/.exec(part);
+      if (greedy?.[1]) {
+        names.push(greedy[1]);
+        return '(.+)';
+      }
+      const param = /^\{(\w+)\}$/.exec(part);
+      if (param?.[1]) {
+        names.push(param[1]);
+        return '([^/]+)';
+      }
+      return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return { ...route, regex: new RegExp(`^${source}$`), names };
+}
+
+class BodyTooLarge extends Error {}
+
+/** Reads the body up to the limit; past it, stops buffering (the rest is discarded by Node). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) return Promise.reject(new BodyTooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.resume();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[key.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  }
+  return headers;
+}
+
+function lambdaContext(requestId: string, functionName: string): Context {
+  return {
+    awsRequestId: requestId,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '512',
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** Builds the API Gateway HTTP API (payload 2.0) event the Lambda would receive. */
+export function toApiGatewayEvent(
+  req: IncomingMessage,
+  url: URL,
+  body: Buffer,
+  routeKey: string,
+  pathParameters: Record<string, string>,
+  requestId: string,
+): HttpEvent {
+  const headers = headersOf(req);
+  const query: Record<string, string> = {};
+  for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
+  const text = body.toString('utf8');
+  const binary = !Buffer.from(text, 'utf8').equals(body);
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.replace(/^\?/, ''),
+    headers,
+    ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
+    ...(Object.keys(pathParameters).length ? { pathParameters } : {}),
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? '127.0.0.1',
+      domainPrefix: 'local',
+      http: {
+        method: (req.method ?? 'GET').toUpperCase(),
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId,
+      routeKey,
+      stage: '$default',
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length ? { body: binary ? body.toString('base64') : text } : {}),
+    isBase64Encoded: binary,
+  };
+}
+
+function send(res: ServerResponse, result: HttpResult, close = false): void {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(result.headers ?? {})) headers[key] = String(value);
+  if (close) headers.connection = 'close';
+  res.writeHead(result.statusCode, headers);
+  res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+}
+
+/**
+ * A Node request listener that serves Lambda handlers the way API Gateway would: it matches
+ * the route, builds a real payload-2.0 event and writes the handler's result back.
+ */
+export function apiGatewayListener(routes: LocalRoute[], onError: (error: unknown) => void) {
+  const compiled = routes.map(compile);
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = randomUUID();
+    try {
+      const url = new URL(req.url ?? '/', 'http://local');
+      const method = (req.method ?? 'GET').toUpperCase();
+      let route: CompiledRoute | undefined;
+      let match: RegExpExecArray | null = null;
+      for (const candidate of compiled) {
+        if (candidate.method !== 'ANY' && candidate.method !== method) continue;
+        match = candidate.regex.exec(url.pathname);
+        if (match) {
+          route = candidate;
+          break;
+        }
+      }
+      if (!route || !match) {
+        req.resume();
+        send(res, json(404, { message: 'Not Found' }));
+        return;
+      }
+      if (route.authorize && !route.authorize(req)) {
+        req.resume();
+        send(res, json(403, { message: 'Forbidden' }));
+        return;
+      }
+      let body: Buffer;
+      try {
+        body = await readBody(req, MAX_BODY_BYTES);
+      } catch (error) {
+        if (error instanceof BodyTooLarge) {
+          send(res, json(413, { error: `request body is larger than ${MAX_BODY_BYTES} bytes` }), true);
+          return;
+        }
+        throw error;
+      }
+      const params: Record<string, string> = {};
+      route.names.forEach((name, i) => {
+        const raw = match?.[i + 1] ?? '';
+        try {
+          params[name] = decodeURIComponent(raw);
+        } catch {
+          params[name] = raw;
+        }
+      });
+      const event = toApiGatewayEvent(req, url, body, `${route.method} ${route.path}`, params, requestId);
+      const result = await route.handler(event, lambdaContext(requestId, route.path));
+      send(res, result);
+    } catch (error) {
+      onError(error);
+      if (!res.headersSent) send(res, json(500, { error: 'internal error', requestId }));
+      else res.destroy();
+    }
+  };
+}

@@ -1,0 +1,129 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { startDynamoDbLocal } from '../adapters/dynamodb/local-server';
+import { DynamoDbStore } from '../adapters/dynamodb/store';
+import { ensureTable } from '../adapters/dynamodb/table';
+import { LocalVault } from '../adapters/vault/local-vault';
+import { RecordingWorkflow } from '../adapters/workflow/recording-workflow';
+import { createLogger } from '../commons/logger';
+import { matchesHash, sha256Hex } from '../domain/ids';
+import { createAdminHandler } from '../http/admin-api';
+import { createProjectWebhookHandler } from '../http/project-webhook';
+import { createSystemHookHandler } from '../http/system-hook';
+import { apiGatewayListener } from './http-adapter';
+import { StateDir } from './state-dir';
+
+export const LOCAL_TABLE = 'slipway';
+
+export interface LocalModeOptions {
+  port?: number;
+  host?: string;
+  stateDir?: StateDir;
+  publicUrl?: string;
+  systemHookToken?: string;
+  /** Keep DynamoDB Local in memory instead of under the state dir (tests, benchmarks). */
+  inMemory?: boolean;
+  /** Use an already running DynamoDB endpoint instead of starting one. */
+  dynamoDbEndpoint?: string;
+  log?: (line: string) => void;
+}
+
+export interface LocalMode {
+  url: string;
+  adminToken: string;
+  store: DynamoDbStore;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs Slipway on this machine: DynamoDB Local persisted under the state dir, the AES-GCM
+ * vault, and one HTTP server on loopback that serves the same Lambda handlers through an
+ * API Gateway v2 adapter. The admin API wants the bearer token written to the state dir.
+ */
+export async function startLocalMode(options: LocalModeOptions = {}): Promise<LocalMode> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const state = options.stateDir ?? new StateDir();
+  state.ensure();
+  const host = options.host ?? '127.0.0.1';
+
+  const dynamo = options.dynamoDbEndpoint
+    ? { endpoint: options.dynamoDbEndpoint, stop: async () => undefined }
+    : await startDynamoDbLocal(options.inMemory ? {} : { dbPath: state.dynamoDbDir });
+  try {
+    const raw = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'local',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    await ensureTable(raw, LOCAL_TABLE);
+    const store = new DynamoDbStore({
+      tableName: LOCAL_TABLE,
+      client: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
+    });
+    await store.setSystemHookTokenHash(options.systemHookToken ? sha256Hex(options.systemHookToken) : undefined);
+
+    const vault = LocalVault.open(state.vaultKeyFile);
+    const logger = createLogger();
+    const workflow = new RecordingWorkflow(state.workflowJournal);
+    const adminToken = state.adminToken();
+    const adminTokenHash = sha256Hex(adminToken);
+    const authorize = (req: IncomingMessage) => {
+      const value = req.headers.authorization ?? '';
+      return value.startsWith('Bearer ') && matchesHash(value.slice(7).trim(), adminTokenHash);
+    };
+
+    let publicUrl = options.publicUrl;
+    const deps = { store, vault, workflow, logger };
+    const server: Server = createServer(
+      apiGatewayListener(
+        [
+          { method: 'POST', path: '/hooks/gitlab/{hookId}', handler: createProjectWebhookHandler(deps) },
+          { method: 'POST', path: '/hooks/gitlab-system', handler: createSystemHookHandler(deps) },
+          {
+            method: 'ANY',
+            path: '/v1/{proxy+}',
+            handler: (event, context) => createAdmin()(event, context),
+            authorize,
+          },
+        ],
+        (error) => logger.error('local server error', { error: error as Error }),
+      ),
+    );
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 8080, host, () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${host}:${port}`;
+    publicUrl ??= url;
+    const admin = createAdminHandler({ ...deps, publicUrl });
+    const createAdmin = () => admin;
+    writeFileSync(state.serverFile, JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
+    log(`slipway: local mode on ${url} (state in ${state.root}; hooks reach ${publicUrl})`);
+
+    let stopped = false;
+    return {
+      url,
+      adminToken,
+      store,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        rmSync(state.serverFile, { force: true });
+        raw.destroy();
+        await dynamo.stop();
+      },
+    };
+  } catch (error) {
+    await dynamo.stop();
+    throw error;
+  }
+}

@@ -1,0 +1,62 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomToken } from '../domain/ids';
+
+/**
+ * Local mode's state directory (`SLIPWAY_HOME`, default `.slipway`): everything local mode
+ * keeps lives here, and the CLI finds the admin API through it.
+ */
+export class StateDir {
+  readonly root: string;
+
+  constructor(root = process.env.SLIPWAY_HOME ?? '.slipway') {
+    this.root = resolve(root);
+  }
+
+  get dynamoDbDir(): string {
+    return join(this.root, 'dynamodb');
+  }
+  get vaultKeyFile(): string {
+    return join(this.root, 'vault.key');
+  }
+  get adminTokenFile(): string {
+    return join(this.root, 'admin-token');
+  }
+  /** Written while local mode runs: `{ url, pid }`. */
+  get serverFile(): string {
+    return join(this.root, 'server.json');
+  }
+  get workflowJournal(): string {
+    return join(this.root, 'workflow-requests.jsonl');
+  }
+
+  ensure(): void {
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    mkdirSync(this.dynamoDbDir, { recursive: true, mode: 0o700 });
+  }
+
+  /** The admin token, created (0600) on first start and kept across restarts. */
+  adminToken(): string {
+    if (!existsSync(this.adminTokenFile)) {
+      writeFileSync(this.adminTokenFile, `${randomToken(32)}\n`, { mode: 0o600 });
+    }
+    chmodSync(this.adminTokenFile, 0o600);
+    return readFileSync(this.adminTokenFile, 'utf8').trim();
+  }
+
+  readAdminToken(): string | undefined {
+    try {
+      return readFileSync(this.adminTokenFile, 'utf8').trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  readServer(): { url: string; pid: number } | undefined {
+    try {
+      return JSON.parse(readFileSync(this.serverFile, 'utf8')) as { url: string; pid: number };
+    } catch {
+      return undefined;
+    }
+  }
+}
