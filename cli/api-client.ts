@@ -22,10 +22,7 @@ export interface ApiOptions {
 export function resolveTarget(options: ApiOptions, env: NodeJS.ProcessEnv = process.env): ApiTarget {
   const state = new StateDir(env.SLIPWAY_HOME ?? '.slipway');
   const url =
-    options.api ??
-    env.SLIPWAY_URL ??
-    state.readServer()?.url ??
-    `http://127.0.0.1:${env.SLIPWAY_PORT ?? '8080'}`;
+    options.api ?? env.SLIPWAY_URL ?? state.readServer()?.url ?? `http://127.0.0.1:${env.SLIPWAY_PORT ?? '8080'}`;
   try {
     new URL(url);
   } catch {

@@ -24,7 +24,7 @@ export function registerApps(program: Command): void {
     .command('create')
     .description('create an app')
     .argument('<name>', 'app name: lower-case letters, digits, dashes')
-    .requiredOption('--project <path>', "GitLab project path, e.g. group/project")
+    .requiredOption('--project <path>', 'GitLab project path, e.g. group/project')
     .option('--branch <branch>', 'branch to build (wildcards allowed)', 'main')
     .option('--tags <pattern>', 'also build tags matching this pattern')
     .option('--cluster <cluster>', 'ECS cluster')
@@ -44,7 +44,15 @@ export function registerApps(program: Command): void {
     .action(async (_options: unknown, command: Command) => {
       const list = await callApi<PublicApp[]>(target(command), 'GET', '/v1/apps');
       if (globals(command).json) printJson(list);
-      else printTable(list as unknown as Record<string, unknown>[], ['name', 'project', 'branch', 'mode', 'status', 'linked']);
+      else
+        printTable(list as unknown as Record<string, unknown>[], [
+          'name',
+          'project',
+          'branch',
+          'mode',
+          'status',
+          'linked',
+        ]);
     });
 
   apps

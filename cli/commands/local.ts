@@ -5,7 +5,8 @@ import { CliError } from '../api-client';
 function portFromEnv(): number {
   const raw = process.env.SLIPWAY_PORT ?? '8080';
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`SLIPWAY_PORT must be a port number, not ${raw}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new CliError(`SLIPWAY_PORT must be a port number, not ${raw}`);
   return port;
 }
 

@@ -1,10 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Store, Vault, Workflow } from '../domain/ports';
 import { DynamoDbStore } from '../adapters/dynamodb/store';
 import { KmsVault } from '../adapters/vault/kms-vault';
 import { RecordingWorkflow } from '../adapters/workflow/recording-workflow';
+import type { Store, Vault, Workflow } from '../domain/ports';
 import { requireEnv } from './env';
 import { createLogger } from './logger';
 

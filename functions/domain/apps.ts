@@ -41,7 +41,8 @@ export function newApp(input: NewAppInput, now: Date = new Date()): App {
   );
   const branch = input.branch ?? 'main';
   check(isValidRefPattern(branch), `invalid branch filter "${branch.slice(0, 256)}"`);
-  if (input.tags !== undefined) check(isValidRefPattern(input.tags), `invalid tag pattern "${input.tags.slice(0, 256)}"`);
+  if (input.tags !== undefined)
+    check(isValidRefPattern(input.tags), `invalid tag pattern "${input.tags.slice(0, 256)}"`);
   const mode = (input.mode ?? 'superseded') as AppMode;
   check(APP_MODES.includes(mode), `invalid mode "${String(input.mode).slice(0, 64)}": use superseded or queued`);
   for (const key of ['cluster', 'service', 'container'] as const) {

@@ -1,8 +1,8 @@
+import { type PushEvent, shortRef, ZERO_SHA } from './events';
 import { matchesPattern } from './filters';
 import { newId } from './ids';
 import type { App, Build, Trigger } from './model';
 import type { Clock, Store, Workflow } from './ports';
-import { type PushEvent, shortRef, ZERO_SHA } from './events';
 
 /** What became of a delivery. The edge maps it to 202 / 200. */
 export type IngestResult =

@@ -56,7 +56,7 @@ export async function handleSystemEvents(deps: IngestDeps, events: SystemEvent[]
         }
         for (const app of apps) {
           const result: IngestResult = await ingestPush(deps, app, event.push, {
-            source: 'system',
+            source: `system:${app.name}`,
             key: systemDeliveryKey(event.push),
             trigger: 'system_hook',
           });

@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { z } from 'zod';
+import * as z from 'zod';
 import { issueWebhookSecret, newApp, toPublicApp, validateAppName } from '../domain/apps';
 import { NotFoundError, ValidationError } from '../domain/errors';
 import { ID_PATTERN } from '../domain/ids';
@@ -102,7 +102,8 @@ const routes: Route[] = [
   {
     method: 'GET',
     pattern: new RegExp(`^/v1/apps/${SEGMENT}$`),
-    run: async (deps, event, [name]) => json(200, toPublicApp(await requireApp(deps.store, name ?? ''), publicUrlOf(deps, event))),
+    run: async (deps, event, [name]) =>
+      json(200, toPublicApp(await requireApp(deps.store, name ?? ''), publicUrlOf(deps, event))),
   },
   {
     method: 'DELETE',

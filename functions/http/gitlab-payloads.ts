@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PushEvent, SystemEvent } from '../domain/events';
 
 /**
@@ -20,11 +20,17 @@ const commit = z.object({
   id: z.string().max(64),
   message: z.string().max(100_000).optional(),
   title: z.string().max(10_000).optional(),
-  author: z.object({ name: z.string().max(1024).optional() }).partial().optional(),
+  author: z
+    .object({ name: z.string().max(1024).optional() })
+    .partial()
+    .optional(),
 });
 
 const pushPayload = z.object({
-  ref: z.string().regex(/^refs\/(heads|tags)\/.+/, 'a full ref under refs/heads/ or refs/tags/').max(1024),
+  ref: z
+    .string()
+    .regex(/^refs\/(heads|tags)\/.+/, 'a full ref under refs/heads/ or refs/tags/')
+    .max(1024),
   before: sha,
   after: sha,
   checkout_sha: sha.nullable().optional(),

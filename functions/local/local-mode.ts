@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -11,7 +11,9 @@ import { RecordingWorkflow } from '../adapters/workflow/recording-workflow';
 import { createLogger } from '../commons/logger';
 import { matchesHash, sha256Hex } from '../domain/ids';
 import { createAdminHandler } from '../http/admin-api';
+import type { HttpHandler } from '../http/middleware';
 import { createProjectWebhookHandler } from '../http/project-webhook';
+import { json } from '../http/responses';
 import { createSystemHookHandler } from '../http/system-hook';
 import { apiGatewayListener } from './http-adapter';
 import { StateDir } from './state-dir';
@@ -28,6 +30,8 @@ export interface LocalModeOptions {
   inMemory?: boolean;
   /** Use an already running DynamoDB endpoint instead of starting one. */
   dynamoDbEndpoint?: string;
+  /** Table name in DynamoDB (default `slipway`); tests sharing one DynamoDB Local use their own. */
+  tableName?: string;
   log?: (line: string) => void;
 }
 
@@ -58,9 +62,10 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       region: 'local',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
-    await ensureTable(raw, LOCAL_TABLE);
+    const tableName = options.tableName ?? LOCAL_TABLE;
+    await ensureTable(raw, tableName);
     const store = new DynamoDbStore({
-      tableName: LOCAL_TABLE,
+      tableName,
       client: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
     });
     await store.setSystemHookTokenHash(options.systemHookToken ? sha256Hex(options.systemHookToken) : undefined);
@@ -75,8 +80,9 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       return value.startsWith('Bearer ') && matchesHash(value.slice(7).trim(), adminTokenHash);
     };
 
-    let publicUrl = options.publicUrl;
     const deps = { store, vault, workflow, logger };
+    // The admin handler needs the public URL, which needs the port: bound once listening.
+    let admin: HttpHandler = async () => json(503, { error: 'starting' });
     const server: Server = createServer(
       apiGatewayListener(
         [
@@ -85,7 +91,7 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
           {
             method: 'ANY',
             path: '/v1/{proxy+}',
-            handler: (event, context) => createAdmin()(event, context),
+            handler: (event, context) => admin(event, context),
             authorize,
           },
         ],
@@ -99,9 +105,8 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     });
     const { port } = server.address() as AddressInfo;
     const url = `http://${host}:${port}`;
-    publicUrl ??= url;
-    const admin = createAdminHandler({ ...deps, publicUrl });
-    const createAdmin = () => admin;
+    const publicUrl = options.publicUrl ?? url;
+    admin = createAdminHandler({ ...deps, publicUrl });
     writeFileSync(state.serverFile, JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
     log(`slipway: local mode on ${url} (state in ${state.root}; hooks reach ${publicUrl})`);
 

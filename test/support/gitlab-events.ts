@@ -5,7 +5,9 @@ import { join, resolve } from 'node:path';
  * GitLab's own example payloads (../shared/gitlab-events, verbatim from its docs) with the
  * `X-Gitlab-Event` header INDEX.tsv gives each. Tests send these, not invented payloads.
  */
-export const EVENTS_DIR = resolve(process.env.SLIPWAY_GITLAB_EVENTS ?? join(__dirname, '../../../shared/gitlab-events'));
+export const EVENTS_DIR = resolve(
+  process.env.SLIPWAY_GITLAB_EVENTS ?? join(__dirname, '../../../shared/gitlab-events'),
+);
 
 export interface GitlabExample {
   file: string;

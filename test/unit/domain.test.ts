@@ -1,6 +1,6 @@
 import { newApp, toPublicApp } from '../../functions/domain/apps';
 import { ValidationError } from '../../functions/domain/errors';
-import { ZERO_SHA, type PushEvent } from '../../functions/domain/events';
+import { type PushEvent, ZERO_SHA } from '../../functions/domain/events';
 import { isValidRefPattern, matchesPattern } from '../../functions/domain/filters';
 import { ID_PATTERN, matchesHash, newId, sha256Hex } from '../../functions/domain/ids';
 import { concernsApp, whyIgnored } from '../../functions/domain/ingest';
@@ -56,7 +56,9 @@ describe('apps', () => {
   it('creates an active, unlinked app with defaults and a stable hook id', () => {
     const app = newApp({ name: 'web', project: 'group/web' });
     expect(app).toMatchObject({ name: 'web', branch: 'main', mode: 'superseded', status: 'active', linked: false });
-    expect(toPublicApp(app, 'https://ci.example.com/').hookUrl).toBe(`https://ci.example.com/hooks/gitlab/${app.hookId}`);
+    expect(toPublicApp(app, 'https://ci.example.com/').hookUrl).toBe(
+      `https://ci.example.com/hooks/gitlab/${app.hookId}`,
+    );
   });
 
   it.each([

@@ -1,4 +1,4 @@
-import { parsePush, parseSystemEvent, PayloadError } from '../../functions/http/gitlab-payloads';
+import { PayloadError, parsePush, parseSystemEvent } from '../../functions/http/gitlab-payloads';
 import { gitlabExample, gitlabExamples } from '../support/gitlab-events';
 
 describe('GitLab payload parsing', () => {
@@ -64,7 +64,14 @@ describe('GitLab payload parsing', () => {
   });
 
   it('classifies every other documented system event as one Slipway does not act on', () => {
-    const acted = new Set(['push', 'tag_push', 'repository_update', 'project_rename', 'project_transfer', 'project_destroy']);
+    const acted = new Set([
+      'push',
+      'tag_push',
+      'repository_update',
+      'project_rename',
+      'project_transfer',
+      'project_destroy',
+    ]);
     const others = gitlabExamples().filter(
       (e) => e.event === 'System Hook' && !acted.has(String(e.body.event_name ?? e.body.object_kind)),
     );

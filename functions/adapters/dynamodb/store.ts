@@ -1,0 +1,691 @@
+import type { AttributeValue, CancellationReason } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { ConflictError, NotFoundError, StaleWriteError, ValidationError } from '../../domain/errors';
+import type { App, Build, BuildStatus, Delivery, GitlabConnection, Release, ReleaseStatus } from '../../domain/model';
+import type { Clock, Store } from '../../domain/ports';
+import { assertBuildTransition, assertReleaseTransition } from '../../domain/states';
+import { TABLE_SCHEMA } from './schema';
+
+/**
+ * The state store on one DynamoDB table (single-table design, docs/DATA-MODEL.md).
+ * Every state change is a conditional write; nothing here scans the table.
+ */
+
+const PK = TABLE_SCHEMA.partitionKey;
+const SK = TABLE_SCHEMA.sortKey;
+const GSI = TABLE_SCHEMA.projectIndex;
+const TTL = TABLE_SCHEMA.ttlAttribute;
+/** Marks what an item is, for people reading the table; never returned to callers. */
+const ENTITY = 'entity';
+const KEY_ATTRIBUTES: ReadonlySet<string> = new Set([PK, SK, GSI.partitionKey, GSI.sortKey, TTL, ENTITY]);
+
+/** How long a delivery is remembered for de-duplication (GitLab redelivers for far less). */
+export const DELIVERY_TTL_SECONDS = 14 * 24 * 60 * 60;
+/** Bound on retries of a transaction that lost to a concurrent one (TransactionConflict). */
+const MAX_TRANSACTION_ATTEMPTS = 10;
+const BATCH_WRITE_LIMIT = 25;
+const MAX_BATCH_ATTEMPTS = 8;
+
+/** App attributes a patch may not touch (identity, bookkeeping) or that are the table's own. */
+const UNPATCHABLE_APP_KEYS: ReadonlySet<string> = new Set([
+  'name',
+  'hookId',
+  'createdAt',
+  'version',
+  ...KEY_ATTRIBUTES,
+]);
+/** Required app attributes: `undefined` in a patch leaves them unchanged instead of removing them. */
+const REQUIRED_APP_KEYS: ReadonlySet<string> = new Set(['project', 'branch', 'mode', 'status', 'linked', 'updatedAt']);
+const BUILD_PATCH_KEYS = ['startedAt', 'endedAt', 'images', 'reason'] as const;
+const RELEASE_PATCH_KEYS = ['liveAt', 'endedAt', 'reason'] as const;
+
+type Item = Record<string, unknown>;
+type Key = { [PK]: string; [SK]: string };
+
+export const keys = {
+  app: (name: string): Key => ({ [PK]: 'APPS', [SK]: `APP#${name}` }),
+  hook: (hookId: string): Key => ({ [PK]: `HOOK#${hookId}`, [SK]: 'HOOK' }),
+  build: (app: string, id: string): Key => ({ [PK]: `APP#${app}`, [SK]: `BUILD#${id}` }),
+  release: (app: string, id: string): Key => ({ [PK]: `APP#${app}`, [SK]: `RELEASE#${id}` }),
+  appChildren: (app: string): string => `APP#${app}`,
+  delivery: (source: string, key: string): Key => ({ [PK]: `DELIVERY#${source}#${key}`, [SK]: 'DELIVERY' }),
+  gitlab: (): Key => ({ [PK]: 'CONFIG', [SK]: 'GITLAB' }),
+  systemHook: (): Key => ({ [PK]: 'CONFIG', [SK]: 'SYSTEM_HOOK' }),
+  /** The project index's partition: by GitLab project id once known, else by lower-case path. */
+  project: (project: { projectId?: number; project: string }): string =>
+    project.projectId !== undefined ? `PROJID#${project.projectId}` : `PROJ#${project.project.toLowerCase()}`,
+};
+
+export interface DynamoDbStoreOptions {
+  tableName: string;
+  client: DynamoDBDocumentClient;
+  /** Source of `updatedAt` and delivery expiry; the wall clock by default. */
+  clock?: Clock;
+}
+
+export class DynamoDbStore implements Store {
+  private readonly tableName: string;
+  private readonly client: DynamoDBDocumentClient;
+  private readonly clock: Clock;
+
+  constructor(options: DynamoDbStoreOptions) {
+    this.tableName = options.tableName;
+    this.client = options.client;
+    this.clock = options.clock ?? { now: () => new Date() };
+  }
+
+  // ---- apps ---------------------------------------------------------------------------------
+
+  async createApp(app: App): Promise<void> {
+    const item = {
+      ...withoutUndefined(app),
+      ...keys.app(app.name),
+      [GSI.partitionKey]: keys.project(app),
+      [GSI.sortKey]: `APP#${app.name}`,
+      [ENTITY]: 'app',
+    };
+    const pointer = { ...keys.hook(app.hookId), app: app.name, [ENTITY]: 'hook' };
+    await this.transact(
+      [item, pointer].map((Item) => ({
+        Put: {
+          TableName: this.tableName,
+          Item,
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PK },
+        },
+      })),
+      (reasons) => {
+        if (isConditionFailure(reasons[0])) return new ConflictError(`app ${app.name} already exists`);
+        if (isConditionFailure(reasons[1])) return new ConflictError(`hook id of app ${app.name} is already in use`);
+        return undefined;
+      },
+    );
+  }
+
+  async getApp(name: string): Promise<App | undefined> {
+    return this.get<App>(keys.app(name));
+  }
+
+  async listApps(): Promise<App[]> {
+    return this.queryAll<App>({
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': PK },
+      ExpressionAttributeValues: { ':pk': 'APPS' },
+      ConsistentRead: true,
+    });
+  }
+
+  async findAppByHookId(hookId: string): Promise<App | undefined> {
+    const pointer = await this.getRaw(keys.hook(hookId));
+    if (!pointer || typeof pointer.app !== 'string') return undefined;
+    const app = await this.getApp(pointer.app);
+    // A pointer always names the app it was created with; guard against a stale one anyway.
+    return app?.hookId === hookId ? app : undefined;
+  }
+
+  async findAppsByProject(project: { id?: number; path?: string }): Promise<App[]> {
+    const partitions: string[] = [];
+    if (project.id !== undefined) partitions.push(keys.project({ projectId: project.id, project: '' }));
+    if (project.path !== undefined && project.path !== '') partitions.push(keys.project({ project: project.path }));
+    const found = new Map<string, App>();
+    for (const partition of partitions) {
+      const apps = await this.queryAll<App>({
+        IndexName: GSI.name,
+        KeyConditionExpression: '#gpk = :gpk',
+        ExpressionAttributeNames: { '#gpk': GSI.partitionKey },
+        ExpressionAttributeValues: { ':gpk': partition },
+      });
+      for (const app of apps) found.set(app.name, app);
+    }
+    return [...found.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async updateApp(
+    name: string,
+    expectedVersion: number,
+    patch: Partial<Omit<App, 'name' | 'hookId' | 'createdAt' | 'version'>>,
+  ): Promise<App> {
+    const set: Item = {};
+    const remove: string[] = [];
+    for (const [key, value] of Object.entries(patch)) {
+      if (UNPATCHABLE_APP_KEYS.has(key)) throw new ValidationError(`app attribute ${key} cannot be changed`);
+      if (value !== undefined) set[key] = value;
+      else if (!REQUIRED_APP_KEYS.has(key)) remove.push(key);
+    }
+    set.updatedAt = patch.updatedAt ?? this.clock.now().toISOString();
+    set.version = expectedVersion + 1;
+
+    if (Object.hasOwn(patch, 'project') || Object.hasOwn(patch, 'projectId')) {
+      set[GSI.partitionKey] = await this.projectPartitionAfter(name, expectedVersion, patch);
+    }
+
+    const names: Record<string, string> = { '#version': 'version' };
+    const values: Record<string, unknown> = { ':expected': expectedVersion };
+    const setClauses = Object.entries(set).map(([key, value], i) => {
+      names[`#s${i}`] = key;
+      values[`:s${i}`] = stripUndefinedDeep(value);
+      return `#s${i} = :s${i}`;
+    });
+    const removeClauses = remove.map((key, i) => {
+      names[`#r${i}`] = key;
+      return `#r${i}`;
+    });
+    try {
+      const result = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.app(name),
+          UpdateExpression: `SET ${setClauses.join(', ')}${removeClauses.length ? ` REMOVE ${removeClauses.join(', ')}` : ''}`,
+          ConditionExpression: '#version = :expected',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return fromItem<App>(result.Attributes ?? {});
+    } catch (error) {
+      const old = conditionFailureItem(error);
+      if (old === null) throw error;
+      if (old === undefined) throw new NotFoundError(`app ${name} not found`);
+      throw new StaleWriteError(`app ${name} is at version ${String(old.version)}, not ${expectedVersion}`);
+    }
+  }
+
+  async deleteApp(name: string): Promise<void> {
+    const app = await this.getApp(name);
+    if (!app) throw new NotFoundError(`app ${name} not found`);
+    await this.transact(
+      [
+        {
+          Delete: {
+            TableName: this.tableName,
+            Key: keys.app(name),
+            ConditionExpression: 'attribute_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': PK },
+          },
+        },
+        {
+          Delete: {
+            TableName: this.tableName,
+            Key: keys.hook(app.hookId),
+            // Never remove a pointer that (against all odds) belongs to another app.
+            ConditionExpression: 'attribute_not_exists(#pk) OR #app = :app',
+            ExpressionAttributeNames: { '#pk': PK, '#app': 'app' },
+            ExpressionAttributeValues: { ':app': name },
+          },
+        },
+      ],
+      (reasons) => {
+        if (isConditionFailure(reasons[0])) return new NotFoundError(`app ${name} not found`);
+        if (isConditionFailure(reasons[1])) return new ConflictError(`hook pointer of app ${name} names another app`);
+        return undefined;
+      },
+    );
+    await this.deleteChildren(name);
+  }
+
+  // ---- builds -------------------------------------------------------------------------------
+
+  async recordBuild(
+    build: Build,
+    delivery?: Omit<Delivery, 'build' | 'app'>,
+  ): Promise<{ build: Build; duplicate: boolean }> {
+    const buildPut = {
+      Put: {
+        TableName: this.tableName,
+        Item: { ...withoutUndefined(build), ...keys.build(build.app, build.id), [ENTITY]: 'build' },
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': PK },
+      },
+    };
+    if (!delivery) {
+      try {
+        await this.client.send(new PutCommand(buildPut.Put));
+      } catch (error) {
+        if (conditionFailureItem(error) === null) throw error;
+        throw new ConflictError(`build ${build.id} of app ${build.app} already exists`);
+      }
+      return { build, duplicate: false };
+    }
+
+    const deliveryKey = keys.delivery(delivery.source, delivery.key);
+    const receivedAt = Date.parse(delivery.receivedAt);
+    const expiresAt =
+      Math.floor((Number.isNaN(receivedAt) ? this.clock.now().getTime() : receivedAt) / 1000) + DELIVERY_TTL_SECONDS;
+    const deliveryPut = {
+      Put: {
+        TableName: this.tableName,
+        Item: {
+          ...deliveryKey,
+          source: delivery.source,
+          key: delivery.key,
+          app: build.app,
+          build: build.id,
+          receivedAt: delivery.receivedAt,
+          [TTL]: expiresAt,
+          [ENTITY]: 'delivery',
+        },
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': PK },
+      },
+    };
+
+    for (let attempt = 1; ; attempt++) {
+      if (attempt > 1) {
+        // Someone else may have won meanwhile: answer from their record instead of racing again.
+        const earlier = await this.duplicateOf(deliveryKey);
+        if (earlier) return { build: earlier, duplicate: true };
+      }
+      try {
+        await this.client.send(new TransactWriteCommand({ TransactItems: [deliveryPut, buildPut] }));
+        return { build, duplicate: false };
+      } catch (error) {
+        if (!isTransactionCanceled(error)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        if (isConditionFailure(reasons[0])) {
+          const earlier = await this.duplicateOf(deliveryKey);
+          if (earlier) return { build: earlier, duplicate: true };
+          // The delivery vanished (expired) or named a deleted build: try again.
+        } else if (isConditionFailure(reasons[1])) {
+          throw new ConflictError(`build ${build.id} of app ${build.app} already exists`);
+        } else if (!reasons.some(isTransactionConflict)) {
+          throw error;
+        }
+        if (attempt >= MAX_TRANSACTION_ATTEMPTS) {
+          throw new StaleWriteError(
+            `could not record delivery ${delivery.source}/${delivery.key} after ${attempt} attempts (contention)`,
+          );
+        }
+        await backoff(attempt);
+      }
+    }
+  }
+
+  async getBuild(app: string, id: string): Promise<Build | undefined> {
+    return this.get<Build>(keys.build(app, id));
+  }
+
+  async listBuilds(app: string, options?: { limit?: number }): Promise<Build[]> {
+    return this.listChildren<Build>(app, 'BUILD#', options?.limit);
+  }
+
+  async transitionBuild(
+    app: string,
+    id: string,
+    from: BuildStatus,
+    to: BuildStatus,
+    patch?: Partial<Pick<Build, 'startedAt' | 'endedAt' | 'images' | 'reason'>>,
+  ): Promise<Build> {
+    assertBuildTransition(from, to);
+    return this.transition<Build>(keys.build(app, id), `build ${app}/${id}`, from, to, pick(patch, BUILD_PATCH_KEYS));
+  }
+
+  async setBuildExecution(app: string, id: string, execution: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.build(app, id),
+          UpdateExpression: 'SET #execution = :execution',
+          ConditionExpression:
+            'attribute_exists(#pk) AND (attribute_not_exists(#execution) OR #execution = :execution)',
+          ExpressionAttributeNames: { '#pk': PK, '#execution': 'execution' },
+          ExpressionAttributeValues: { ':execution': execution },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      const old = conditionFailureItem(error);
+      if (old === null) throw error;
+      if (old === undefined) throw new NotFoundError(`build ${app}/${id} not found`);
+      throw new ConflictError(`build ${app}/${id} already has execution ${String(old.execution)}`);
+    }
+  }
+
+  // ---- releases -----------------------------------------------------------------------------
+
+  async createRelease(release: Release): Promise<void> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...withoutUndefined(release), ...keys.release(release.app, release.id), [ENTITY]: 'release' },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PK },
+        }),
+      );
+    } catch (error) {
+      if (conditionFailureItem(error) === null) throw error;
+      throw new ConflictError(`release ${release.id} of app ${release.app} already exists`);
+    }
+  }
+
+  async getRelease(app: string, id: string): Promise<Release | undefined> {
+    return this.get<Release>(keys.release(app, id));
+  }
+
+  async listReleases(app: string, options?: { limit?: number }): Promise<Release[]> {
+    return this.listChildren<Release>(app, 'RELEASE#', options?.limit);
+  }
+
+  async transitionRelease(
+    app: string,
+    id: string,
+    from: ReleaseStatus,
+    to: ReleaseStatus,
+    patch?: Partial<Pick<Release, 'liveAt' | 'endedAt' | 'reason'>>,
+  ): Promise<Release> {
+    assertReleaseTransition(from, to);
+    return this.transition<Release>(
+      keys.release(app, id),
+      `release ${app}/${id}`,
+      from,
+      to,
+      pick(patch, RELEASE_PATCH_KEYS),
+    );
+  }
+
+  // ---- configuration ------------------------------------------------------------------------
+
+  async getGitlabConnection(): Promise<GitlabConnection | undefined> {
+    return this.get<GitlabConnection>(keys.gitlab());
+  }
+
+  async putGitlabConnection(connection: GitlabConnection): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...withoutUndefined(connection), ...keys.gitlab(), [ENTITY]: 'config' },
+      }),
+    );
+  }
+
+  async getSystemHookTokenHash(): Promise<string | undefined> {
+    const item = await this.getRaw(keys.systemHook());
+    return typeof item?.hash === 'string' ? item.hash : undefined;
+  }
+
+  async setSystemHookTokenHash(hash: string | undefined): Promise<void> {
+    if (hash === undefined) {
+      await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: keys.systemHook() }));
+      return;
+    }
+    await this.client.send(
+      new PutCommand({ TableName: this.tableName, Item: { ...keys.systemHook(), hash, [ENTITY]: 'config' } }),
+    );
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private async getRaw(key: Key): Promise<Item | undefined> {
+    const result = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+    );
+    return result.Item;
+  }
+
+  private async get<T>(key: Key): Promise<T | undefined> {
+    const item = await this.getRaw(key);
+    return item ? fromItem<T>(item) : undefined;
+  }
+
+  /** Runs a Query to the end (or to `limit` items), following LastEvaluatedKey. */
+  private async queryAll<T>(input: Omit<QueryCommandInput, 'TableName'>, limit?: number): Promise<T[]> {
+    const items: T[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const remaining = limit === undefined ? undefined : limit - items.length;
+      const page = await this.client.send(
+        new QueryCommand({
+          ...input,
+          TableName: this.tableName,
+          ...(remaining !== undefined ? { Limit: remaining } : {}),
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) items.push(fromItem<T>(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && (limit === undefined || items.length < limit));
+    return items;
+  }
+
+  /** Builds or releases of an app, newest first (ids are ULIDs, so key order is time order). */
+  private async listChildren<T>(app: string, prefix: string, limit: number | undefined): Promise<T[]> {
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+      throw new ValidationError(`limit must be a positive integer, got ${limit}`);
+    }
+    return this.queryAll<T>(
+      {
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+        ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+        ExpressionAttributeValues: { ':pk': keys.appChildren(app), ':prefix': prefix },
+        ScanIndexForward: false,
+        ConsistentRead: true,
+      },
+      limit,
+    );
+  }
+
+  /** The build an earlier delivery recorded, or undefined when there is none (any more). */
+  private async duplicateOf(deliveryKey: Key): Promise<Build | undefined> {
+    const delivery = await this.getRaw(deliveryKey);
+    if (!delivery || typeof delivery.app !== 'string' || typeof delivery.build !== 'string') return undefined;
+    const build = await this.getBuild(delivery.app, delivery.build);
+    if (build) return build;
+    // The delivery outlived its build (the app was deleted): forget it so this push is recorded afresh.
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: deliveryKey,
+          ConditionExpression: '#build = :build',
+          ExpressionAttributeNames: { '#build': 'build' },
+          ExpressionAttributeValues: { ':build': delivery.build },
+        }),
+      );
+    } catch (error) {
+      if (conditionFailureItem(error) === null) throw error;
+    }
+    return undefined;
+  }
+
+  private async transition<T>(
+    key: Key,
+    what: string,
+    from: string,
+    to: string,
+    patch: Record<string, unknown>,
+  ): Promise<T> {
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = { ':from': from, ':to': to };
+    const clauses = ['#status = :to'];
+    Object.entries(patch).forEach(([name, value], i) => {
+      names[`#p${i}`] = name;
+      values[`:p${i}`] = stripUndefinedDeep(value);
+      clauses.push(`#p${i} = :p${i}`);
+    });
+    try {
+      const result = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: `SET ${clauses.join(', ')}`,
+          ConditionExpression: '#status = :from',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return fromItem<T>(result.Attributes ?? {});
+    } catch (error) {
+      const old = conditionFailureItem(error);
+      if (old === null) throw error;
+      if (old === undefined) throw new NotFoundError(`${what} not found`);
+      throw new StaleWriteError(`${what} is ${String(old.status)}, not ${from}`);
+    }
+  }
+
+  /** The project-index partition an app will have after `patch`, reading the app only when needed. */
+  private async projectPartitionAfter(
+    name: string,
+    expectedVersion: number,
+    patch: Partial<Pick<App, 'project' | 'projectId'>>,
+  ): Promise<string> {
+    if (patch.projectId !== undefined) return keys.project({ projectId: patch.projectId, project: '' });
+    if (Object.hasOwn(patch, 'projectId') && patch.project !== undefined)
+      return keys.project({ project: patch.project });
+    const stored = await this.getApp(name);
+    if (!stored) throw new NotFoundError(`app ${name} not found`);
+    if (stored.version !== expectedVersion) {
+      throw new StaleWriteError(`app ${name} is at version ${stored.version}, not ${expectedVersion}`);
+    }
+    // The update below is conditional on this very version, so what was read here still holds then.
+    return keys.project({
+      projectId: Object.hasOwn(patch, 'projectId') ? undefined : stored.projectId,
+      project: patch.project ?? stored.project,
+    });
+  }
+
+  /** Deletes every item under `APP#<name>` (builds, releases), 25 per BatchWriteItem. */
+  private async deleteChildren(name: string): Promise<void> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: { ':pk': keys.appChildren(name) },
+          ProjectionExpression: '#pk, #sk',
+          ConsistentRead: true,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      const itemKeys = (page.Items ?? []).map((item) => ({ [PK]: item[PK], [SK]: item[SK] }));
+      for (let i = 0; i < itemKeys.length; i += BATCH_WRITE_LIMIT) {
+        await this.batchDelete(itemKeys.slice(i, i + BATCH_WRITE_LIMIT));
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  private async batchDelete(itemKeys: Item[]): Promise<void> {
+    let requests = itemKeys.map((key) => ({ DeleteRequest: { Key: key } }));
+    for (let attempt = 1; requests.length > 0; attempt++) {
+      const result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+      requests = (result.UnprocessedItems?.[this.tableName] ?? []).flatMap((request) =>
+        request.DeleteRequest?.Key ? [{ DeleteRequest: { Key: request.DeleteRequest.Key } }] : [],
+      );
+      if (requests.length === 0) return;
+      if (attempt >= MAX_BATCH_ATTEMPTS) {
+        throw new Error(`DynamoDB left ${requests.length} deletions unprocessed after ${attempt} attempts`);
+      }
+      await backoff(attempt);
+    }
+  }
+
+  /**
+   * Runs a TransactWriteItems, retrying when it lost to a concurrent transaction.
+   * `explain` turns cancellation reasons into a domain error (or undefined to rethrow).
+   */
+  private async transact(
+    items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>,
+    explain: (reasons: CancellationReason[]) => Error | undefined,
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+        return;
+      } catch (error) {
+        if (!isTransactionCanceled(error)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        const domainError = explain(reasons);
+        if (domainError) throw domainError;
+        if (!reasons.some(isTransactionConflict) || attempt >= MAX_TRANSACTION_ATTEMPTS) throw error;
+        await backoff(attempt);
+      }
+    }
+  }
+}
+
+// ---- module helpers -----------------------------------------------------------------------------
+
+/** A stored item as the domain object it holds: the table's own attributes removed. */
+function fromItem<T>(item: Item): T {
+  const result: Item = {};
+  for (const [key, value] of Object.entries(item)) {
+    if (!KEY_ATTRIBUTES.has(key)) result[key] = value;
+  }
+  return result as T;
+}
+
+function withoutUndefined<T extends object>(value: T): Item {
+  return stripUndefinedDeep(value) as Item;
+}
+
+/** Drops undefined properties (at any depth) so items marshal whatever the client's options. */
+function stripUndefinedDeep(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripUndefinedDeep);
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const result: Item = {};
+    for (const [key, inner] of Object.entries(value)) {
+      if (inner !== undefined) result[key] = stripUndefinedDeep(inner);
+    }
+    return result;
+  }
+  return value;
+}
+
+function pick<K extends string>(patch: Partial<Record<K, unknown>> | undefined, allowed: readonly K[]): Item {
+  const result: Item = {};
+  if (!patch) return result;
+  for (const key of allowed) {
+    if (patch[key] !== undefined) result[key] = patch[key];
+  }
+  return result;
+}
+
+interface TransactionCanceled extends Error {
+  CancellationReasons?: CancellationReason[];
+}
+
+function isTransactionCanceled(error: unknown): error is TransactionCanceled {
+  return error instanceof Error && error.name === 'TransactionCanceledException';
+}
+
+function isConditionFailure(reason: CancellationReason | undefined): boolean {
+  return reason?.Code === 'ConditionalCheckFailed';
+}
+
+function isTransactionConflict(reason: CancellationReason | undefined): boolean {
+  return reason?.Code === 'TransactionConflict';
+}
+
+/**
+ * For a ConditionalCheckFailedException: the item as it was (undefined when there was none).
+ * For any other error: null.
+ */
+function conditionFailureItem(error: unknown): Item | undefined | null {
+  if (!(error instanceof Error) || error.name !== 'ConditionalCheckFailedException') return null;
+  const raw = (error as Error & { Item?: Record<string, AttributeValue> }).Item;
+  return raw && Object.keys(raw).length > 0 ? unmarshall(raw) : undefined;
+}
+
+/** Full-jitter exponential backoff: up to 25 ms, 50 ms, … capped at 500 ms. */
+function backoff(attempt: number): Promise<void> {
+  const ceiling = Math.min(500, 25 * 2 ** (attempt - 1));
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}

@@ -1,0 +1,123 @@
+import { Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+/**
+ * One JSON object per request. The route *template* is logged, never the path: a project
+ * webhook's path carries its unguessable hook id. `userArn` names the IAM caller of `/v1`.
+ */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  sourceIp: '$context.identity.sourceIp',
+  userAgent: '$context.identity.userAgent',
+  userArn: '$context.identity.userArn',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationStatus: '$context.integrationStatus',
+  integrationLatency: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  error: '$context.error.message',
+} as const;
+
+export interface ApiProps {
+  /** Serves `POST /hooks/gitlab/{hookId}` (GitLab project webhooks). */
+  readonly projectWebhookHandler: lambda.IFunction;
+
+  /** Serves `POST /hooks/gitlab-system` (GitLab system hooks). */
+  readonly systemHookHandler: lambda.IFunction;
+
+  /** Serves `ANY /v1/{proxy+}` (the admin API the CLI calls, IAM-authorized). */
+  readonly adminHandler: lambda.IFunction;
+
+  /**
+   * Request rate limits of the stage, for every route together.
+   * @default { rateLimit: 50, burstLimit: 100 } - far above any GitLab push rate, low enough to cap the cost of a flood
+   */
+  readonly throttle?: apigw.ThrottleSettings;
+
+  /**
+   * How long access logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly accessLogRetention?: logs.RetentionDays;
+}
+
+/**
+ * The HTTP API: the two GitLab hook routes, which GitLab calls without AWS credentials (the
+ * handlers authenticate each delivery by its secret token and, when present, its signature),
+ * and the admin API under `/v1`, which requires SigV4-signed requests (IAM authorization).
+ * One `$default` stage with access logging and throttling.
+ */
+export class Api extends Construct {
+  public readonly httpApi: apigw.HttpApi;
+  public readonly stage: apigw.HttpStage;
+  public readonly accessLogs: logs.LogGroup;
+  /** Base URL of the API, without a trailing slash (`https://{id}.execute-api.{region}.amazonaws.com`). */
+  public readonly url: string;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+
+    this.httpApi = new apigw.HttpApi(this, 'HttpApi', {
+      description: 'Slipway: GitLab webhooks and the admin API',
+      createDefaultStage: false,
+    });
+
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
+    this.stage = new apigw.HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: props.throttle ?? { rateLimit: 50, burstLimit: 100 },
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(this.accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
+    });
+    this.url = this.httpApi.apiEndpoint;
+
+    const projectWebhook = this.route('ProjectWebhookRoute', 'POST', '/hooks/gitlab/{hookId}', {
+      integration: new HttpLambdaIntegration('ProjectWebhook', props.projectWebhookHandler),
+    });
+    const systemHook = this.route('SystemHookRoute', 'POST', '/hooks/gitlab-system', {
+      integration: new HttpLambdaIntegration('SystemHook', props.systemHookHandler),
+    });
+    for (const publicRoute of [projectWebhook, systemHook]) {
+      Validations.of(publicRoute).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'GitLab cannot sign requests with AWS credentials. The handler authenticates every delivery ' +
+          'itself: the per-hook secret token (X-Gitlab-Token, compared in constant time) and, when ' +
+          'present, the Standard Webhooks HMAC signature with a timestamp tolerance.',
+      });
+    }
+    this.route('AdminRoute', 'ANY', '/v1/{proxy+}', {
+      integration: new HttpLambdaIntegration('Admin', props.adminHandler),
+      authorizer: new HttpIamAuthorizer(),
+    });
+  }
+
+  private route(
+    id: string,
+    method: keyof typeof apigw.HttpMethod,
+    path: string,
+    options: { integration: apigw.HttpRouteIntegration; authorizer?: apigw.IHttpRouteAuthorizer },
+  ): apigw.HttpRoute {
+    return new apigw.HttpRoute(this, id, {
+      httpApi: this.httpApi,
+      routeKey: apigw.HttpRouteKey.with(path, apigw.HttpMethod[method]),
+      ...options,
+    });
+  }
+}

@@ -1,0 +1,80 @@
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { HANDLERS } from './bundling';
+import { Api } from './constructs/api';
+import { Monitoring } from './constructs/monitoring';
+import { SlipwayFunction } from './constructs/slipway-function';
+import { State } from './constructs/state';
+
+export interface SlipwayStackProps extends StackProps {
+  /**
+   * An address subscribed to the alarm topic.
+   * @default - none
+   */
+  readonly alarmEmail?: string;
+}
+
+/**
+ * Slipway's foundation: state (table + secrets key), the three Lambda functions with exactly
+ * the permissions each needs, the HTTP API in front of them, and alarms.
+ * Environment-agnostic: no account or region lookups.
+ */
+export class SlipwayStack extends Stack {
+  public readonly state: State;
+  public readonly api: Api;
+  public readonly monitoring: Monitoring;
+  public readonly functions: {
+    readonly projectWebhook: SlipwayFunction;
+    readonly systemHook: SlipwayFunction;
+    readonly admin: SlipwayFunction;
+  };
+
+  constructor(scope: Construct, id: string, props: SlipwayStackProps = {}) {
+    super(scope, id, props);
+
+    this.state = new State(this, 'State');
+    const { table, indexNames, key } = this.state;
+
+    // Hooks: record deliveries and builds; open only webhook signing secrets, never encrypt.
+    const projectWebhook = new SlipwayFunction(this, 'ProjectWebhook', {
+      entry: HANDLERS.projectWebhook,
+      description: 'Receives GitLab project webhooks',
+    });
+    projectWebhook.bindTable(table, 'readWrite', { indexNames });
+    projectWebhook.bindKey(key, ['Decrypt'], ['webhook-signing-secret']);
+
+    const systemHook = new SlipwayFunction(this, 'SystemHook', {
+      entry: HANDLERS.systemHook,
+      description: 'Receives GitLab system hooks',
+    });
+    systemHook.bindTable(table, 'readWrite', { indexNames });
+    systemHook.bindKey(key, ['Decrypt'], ['webhook-signing-secret']);
+
+    // Admin API: stores every kind of secret (connect, link, rotate) and reads them back to call GitLab.
+    const admin = new SlipwayFunction(this, 'Admin', {
+      entry: HANDLERS.adminApi,
+      description: 'Serves the Slipway admin API (/v1)',
+      timeout: Duration.seconds(29),
+    });
+    admin.bindTable(table, 'readWrite', { indexNames });
+    admin.bindKey(key, ['Encrypt', 'Decrypt'], ['gitlab-token', 'webhook-signing-secret', 'deploy-key']);
+
+    this.functions = { projectWebhook, systemHook, admin };
+
+    this.api = new Api(this, 'Api', {
+      projectWebhookHandler: projectWebhook,
+      systemHookHandler: systemHook,
+      adminHandler: admin,
+    });
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      api: this.api.httpApi,
+      functions: { ProjectWebhook: projectWebhook, SystemHook: systemHook, Admin: admin },
+      alarmEmail: props.alarmEmail,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the Slipway API' });
+    new CfnOutput(this, 'TableName', { value: table.tableName, description: 'The Slipway DynamoDB table' });
+    new CfnOutput(this, 'KeyArn', { value: key.keyArn, description: 'The KMS key that encrypts Slipway secrets' });
+  }
+}

@@ -1,0 +1,418 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { type App, type CfnResource, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { createSlipwayApp } from '../../infra/slipway-app';
+import type { SlipwayStack } from '../../infra/stack';
+
+/** The CLI's context (feature flags) from cdk.json, so the tests synthesize what `cdk synth` does, minus bundling. */
+const CDK_CONTEXT: Record<string, unknown> = JSON.parse(
+  readFileSync(path.join(__dirname, '../../cdk.json'), 'utf8'),
+).context;
+
+function synthesize(context: Record<string, unknown> = {}): { app: App; stack: SlipwayStack; template: Template } {
+  const { app, stack } = createSlipwayApp({
+    context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context },
+    analyticsReporting: false,
+  });
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+const asList = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+let stack: SlipwayStack;
+let template: Template;
+
+beforeAll(() => {
+  ({ stack, template } = synthesize());
+});
+
+const logicalId = (construct: IConstruct): string => stack.getLogicalId(construct.node.defaultChild as CfnResource);
+
+/** Every IAM statement attached to a function's execution role, from every policy. */
+function statementsOf(fn: { role?: IConstruct }): Statement[] {
+  if (!fn.role) throw new Error('function has no role');
+  const roleId = logicalId(fn.role);
+  const policies = template.findResources('AWS::IAM::Policy', {
+    Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+  });
+  return Object.values(policies).flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+/** A construct's CloudFormation resource, as synthesized. */
+// biome-ignore lint/suspicious/noExplicitAny: a raw CloudFormation template is untyped JSON
+const resourceOf = (construct: IConstruct): any => template.toJSON().Resources[logicalId(construct)];
+
+const actionsOf = (statements: Statement[]): string[] => statements.flatMap((s) => asList(s.Action));
+const keyArn = (): unknown => ({ 'Fn::GetAtt': [logicalId(stack.state.key), 'Arn'] });
+
+describe('the Slipway stack', () => {
+  describe('state', () => {
+    it('keeps the table: deletion protection, point-in-time recovery, retained when the stack goes', () => {
+      template.hasResource('AWS::DynamoDB::Table', {
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+        Properties: Match.objectLike({
+          DeletionProtectionEnabled: true,
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        }),
+      });
+    });
+
+    it('encrypts the table at rest with KMS under the AWS-managed key, not the secrets key', () => {
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        SSESpecification: { SSEEnabled: true, KMSMasterKeyId: Match.absent() },
+      });
+    });
+
+    it('uses the key schema shared with the adapter and local mode, on demand, with TTL', () => {
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          Match.objectLike({
+            IndexName: 'byProject',
+            KeySchema: [
+              { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+              { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+            ],
+          }),
+        ],
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      });
+    });
+
+    it('rotates the secrets key and keeps it when the stack goes', () => {
+      template.hasResource('AWS::KMS::Key', {
+        DeletionPolicy: 'Retain',
+        Properties: Match.objectLike({
+          EnableKeyRotation: true,
+          Description: Match.stringLikeRegexp('secrets|tokens'),
+        }),
+      });
+    });
+
+    it('hard-codes no physical names', () => {
+      template.allResourcesProperties('AWS::DynamoDB::Table', { TableName: Match.absent() });
+      template.allResourcesProperties('AWS::Lambda::Function', { FunctionName: Match.absent() });
+      template.allResourcesProperties('AWS::Logs::LogGroup', { LogGroupName: Match.absent() });
+      expect(template.findResources('AWS::KMS::Alias')).toEqual({});
+    });
+  });
+
+  describe('functions', () => {
+    it('runs every function on nodejs22.x, arm64, with active tracing and source maps', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 3);
+      template.allResourcesProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        MemorySize: 512,
+        TracingConfig: { Mode: 'Active' },
+        Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) },
+      });
+    });
+
+    it('gives the hook functions 10 s, inside GitLab’s timeout, and the admin API 29 s', () => {
+      const timeoutOf = (fn: IConstruct) => resourceOf(fn).Properties.Timeout;
+      expect(timeoutOf(stack.functions.projectWebhook)).toBe(10);
+      expect(timeoutOf(stack.functions.systemHook)).toBe(10);
+      expect(timeoutOf(stack.functions.admin)).toBe(29);
+    });
+
+    it('writes each function’s logs to its own log group, kept for a month', () => {
+      for (const fn of Object.values(stack.functions)) {
+        expect(resourceOf(fn).Properties.LoggingConfig).toEqual({ LogGroup: { Ref: logicalId(fn.logGroup) } });
+        expect(resourceOf(fn.logGroup).Properties.RetentionInDays).toBe(30);
+      }
+    });
+
+    it('tells every function its table, key, service name and log level', () => {
+      template.allResourcesProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            TABLE_NAME: { Ref: logicalId(stack.state.table) },
+            KMS_KEY_ID: keyArn(),
+            POWERTOOLS_SERVICE_NAME: 'slipway',
+            LOG_LEVEL: 'INFO',
+          }),
+        },
+      });
+    });
+  });
+
+  describe('IAM', () => {
+    it('lets the hook functions decrypt only webhook signing secrets', () => {
+      for (const fn of [stack.functions.projectWebhook, stack.functions.systemHook]) {
+        const kmsStatements = statementsOf(fn).filter((s) => actionsOf([s]).some((a) => a.startsWith('kms:')));
+        expect(kmsStatements).toEqual([
+          {
+            Effect: 'Allow',
+            Action: 'kms:Decrypt',
+            Resource: keyArn(),
+            Condition: { StringEquals: { 'kms:EncryptionContext:purpose': ['webhook-signing-secret'] } },
+          },
+        ]);
+      }
+    });
+
+    it('never lets a hook function encrypt', () => {
+      for (const fn of [stack.functions.projectWebhook, stack.functions.systemHook]) {
+        const actions = actionsOf(statementsOf(fn));
+        expect(actions).not.toContain('kms:Encrypt');
+        expect(actions.filter((a) => a.includes('*') && !a.startsWith('xray:'))).toEqual([]);
+      }
+    });
+
+    it('lets the admin API encrypt and decrypt only the three kinds of secret', () => {
+      const kmsStatements = statementsOf(stack.functions.admin).filter((s) =>
+        actionsOf([s]).some((a) => a.startsWith('kms:')),
+      );
+      expect(kmsStatements).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['kms:Decrypt', 'kms:Encrypt'],
+          Resource: keyArn(),
+          Condition: {
+            StringEquals: { 'kms:EncryptionContext:purpose': ['gitlab-token', 'webhook-signing-secret', 'deploy-key'] },
+          },
+        },
+      ]);
+    });
+
+    it('grants item access on the table and its one index only: no Scan, no table management', () => {
+      const tableArn = { 'Fn::GetAtt': [logicalId(stack.state.table), 'Arn'] };
+      for (const fn of Object.values(stack.functions)) {
+        const dynamo = statementsOf(fn).filter((s) => actionsOf([s]).some((a) => a.startsWith('dynamodb:')));
+        expect(dynamo).toHaveLength(1);
+        expect(dynamo[0]?.Resource).toEqual([tableArn, { 'Fn::Join': ['', [tableArn, '/index/byProject']] }]);
+        expect(actionsOf(dynamo).sort()).toEqual([
+          'dynamodb:BatchGetItem',
+          'dynamodb:BatchWriteItem',
+          'dynamodb:ConditionCheckItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:Query',
+          'dynamodb:UpdateItem',
+        ]);
+      }
+    });
+
+    it('uses a "*" resource only for X-Ray, which accepts nothing else, in a policy of its own', () => {
+      for (const [id, policy] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
+        const statements = policy.Properties.PolicyDocument.Statement as Statement[];
+        const wildcard = statements.filter((s) => asList(s.Resource).includes('*'));
+        if (wildcard.length === 0) continue;
+        expect({ id, statements }).toEqual({
+          id: expect.stringMatching(/TracingPolicy/),
+          statements: [
+            { Effect: 'Allow', Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Resource: '*' },
+          ],
+        });
+      }
+    });
+
+    it('attaches no AWS-managed policy to any role', () => {
+      template.allResourcesProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
+    });
+
+    it('lets each function write only to its own log group', () => {
+      for (const fn of Object.values(stack.functions)) {
+        const logStatements = statementsOf(fn).filter((s) => actionsOf([s]).some((a) => a.startsWith('logs:')));
+        expect(logStatements).toEqual([
+          {
+            Effect: 'Allow',
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            Resource: { 'Fn::GetAtt': [logicalId(fn.logGroup), 'Arn'] },
+          },
+        ]);
+      }
+    });
+  });
+
+  describe('API', () => {
+    const routes = () =>
+      Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => ({
+        routeKey: r.Properties.RouteKey as string,
+        authorization: r.Properties.AuthorizationType as string,
+      }));
+
+    it('lets GitLab call the hook routes without AWS authorization and puts /v1 behind IAM', () => {
+      expect(routes().sort((a, b) => a.routeKey.localeCompare(b.routeKey))).toEqual([
+        { routeKey: 'ANY /v1/{proxy+}', authorization: 'AWS_IAM' },
+        { routeKey: 'POST /hooks/gitlab-system', authorization: 'NONE' },
+        { routeKey: 'POST /hooks/gitlab/{hookId}', authorization: 'NONE' },
+      ]);
+    });
+
+    it('sends each route to its own function, with the v2 payload', () => {
+      const integrationTargets = Object.values(template.findResources('AWS::ApiGatewayV2::Integration')).map(
+        (i) => i.Properties.IntegrationUri['Fn::GetAtt'][0],
+      );
+      expect(integrationTargets.sort()).toEqual(Object.values(stack.functions).map(logicalId).sort());
+      template.allResourcesProperties('AWS::ApiGatewayV2::Integration', {
+        IntegrationType: 'AWS_PROXY',
+        PayloadFormatVersion: '2.0',
+      });
+    });
+
+    it('logs every request as JSON to a log group kept for a month, and throttles the stage', () => {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        StageName: '$default',
+        AutoDeploy: true,
+        AccessLogSettings: {
+          DestinationArn: { 'Fn::GetAtt': [logicalId(stack.api.accessLogs), 'Arn'] },
+          Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"'),
+        },
+        DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      });
+      expect(resourceOf(stack.api.accessLogs).Properties.RetentionInDays).toBe(30);
+    });
+
+    it('logs the route template, never the request path that carries the hook id', () => {
+      const format = resourceOf(stack.api.stage).Properties.AccessLogSettings.Format;
+      expect(format).toContain('$context.routeKey');
+      expect(format).not.toMatch(/\$context\.(path|resourcePath)\b/);
+    });
+  });
+
+  describe('alarms', () => {
+    const alarms = () => Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+
+    it('raises an alarm when the HTTP API answers 5xx', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/ApiGateway',
+        MetricName: '5xx',
+        Dimensions: [{ Name: 'ApiId', Value: { Ref: logicalId(stack.api.httpApi) } }],
+        Statistic: 'Sum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    });
+
+    it('raises an alarm when any function errors or is throttled', () => {
+      for (const fn of Object.values(stack.functions)) {
+        for (const metric of ['Errors', 'Throttles']) {
+          expect(alarms()).toContainEqual(
+            expect.objectContaining({
+              Namespace: 'AWS/Lambda',
+              MetricName: metric,
+              Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(fn) } }],
+            }),
+          );
+        }
+      }
+      expect(alarms()).toHaveLength(1 + 2 * 3);
+    });
+
+    it('sends every alarm to one KMS-encrypted topic that only accepts TLS', () => {
+      const topicId = logicalId(stack.monitoring.alarmTopic);
+      for (const alarm of alarms()) expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
+      template.hasResourceProperties('AWS::SNS::Topic', {
+        KmsMasterKeyId: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] },
+      });
+      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    });
+
+    it('lets CloudWatch use the topic key, which rotates', () => {
+      template.hasResourceProperties('AWS::KMS::Key', {
+        EnableKeyRotation: true,
+        KeyPolicy: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            }),
+          ]),
+        },
+      });
+    });
+
+    it('subscribes the alarm e-mail address given as context', () => {
+      const { template: withEmail } = synthesize({ 'slipway:alarmEmail': 'ops@example.com' });
+      withEmail.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+      template.resourceCountIs('AWS::SNS::Subscription', 0);
+    });
+  });
+
+  it('outputs the API URL, the table name and the key ARN', () => {
+    template.hasOutput('ApiUrl', { Value: { 'Fn::GetAtt': [logicalId(stack.api.httpApi), 'ApiEndpoint'] } });
+    template.hasOutput('TableName', { Value: { Ref: logicalId(stack.state.table) } });
+    template.hasOutput('KeyArn', { Value: keyArn() });
+  });
+
+  it('is environment-agnostic: no account or region baked in', () => {
+    expect(stack.environment).toBe('aws://unknown-account/unknown-region');
+  });
+
+  it('matches the snapshot (asset hashes stripped)', () => {
+    const json = JSON.stringify(template.toJSON(), null, 2).replace(/[0-9a-f]{64}/g, '<asset hash>');
+    expect(JSON.parse(json)).toMatchSnapshot();
+  });
+});
+
+describe('cdk-nag (AwsSolutions)', () => {
+  it('finds nothing unacknowledged, warnings included', () => {
+    const { app } = synthesize();
+    app.synth();
+    const report = new AwsSolutionsChecks().validateScope(app);
+    expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath)}`)).toEqual(
+      [],
+    );
+  });
+
+  it('acknowledges each finding where it arises, with a specific reason', () => {
+    const acknowledged: { path: string; id: string; reason: string }[] = [];
+    const visit = (construct: IConstruct): void => {
+      for (const entry of construct.node.metadata) {
+        if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+        for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+          acknowledged.push({ path: construct.node.path, id: id.replace(/^annotation::/i, ''), reason });
+        }
+      }
+      for (const child of construct.node.children) visit(child);
+    };
+    visit(stack);
+
+    expect(acknowledged.map(({ path: p, id }) => `${p} ${id}`).sort()).toEqual([
+      'Slipway/Admin AwsSolutions-L1',
+      'Slipway/Admin/TracingPolicy AwsSolutions-IAM5[Resource::*]',
+      'Slipway/Api/ProjectWebhookRoute AwsSolutions-APIG4',
+      'Slipway/Api/SystemHookRoute AwsSolutions-APIG4',
+      'Slipway/ProjectWebhook AwsSolutions-L1',
+      'Slipway/ProjectWebhook/TracingPolicy AwsSolutions-IAM5[Resource::*]',
+      'Slipway/SystemHook AwsSolutions-L1',
+      'Slipway/SystemHook/TracingPolicy AwsSolutions-IAM5[Resource::*]',
+    ]);
+    for (const { reason } of acknowledged) expect(reason.length).toBeGreaterThan(60);
+  });
+
+  it('fails synthesis on a finding nobody acknowledged', () => {
+    const { app, stack: slipway } = createSlipwayApp({
+      context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] },
+      analyticsReporting: false,
+    });
+    new sns.Topic(slipway, 'UnencryptedTopic');
+    expect(() => app.synth()).toThrow(/AwsSolutions-SNS3/);
+  });
+});

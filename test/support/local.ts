@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type LocalMode, startLocalMode } from '../../functions/local/local-mode';
+import { StateDir } from '../../functions/local/state-dir';
+
+export const ROOT = resolve(__dirname, '../..');
+
+/** Local mode on a free loopback port, against the run's DynamoDB Local, in its own table and state dir. */
+export async function startTestLocalMode(
+  options: { systemHookToken?: string } = {},
+): Promise<LocalMode & { home: string }> {
+  const endpoint = process.env.SLIPWAY_TEST_DYNAMODB_ENDPOINT;
+  if (!endpoint) throw new Error('SLIPWAY_TEST_DYNAMODB_ENDPOINT is not set: run through jest (globalSetup)');
+  const home = mkdtempSync(join(tmpdir(), 'slipway-home-'));
+  const local = await startLocalMode({
+    port: 0,
+    stateDir: new StateDir(home),
+    dynamoDbEndpoint: endpoint,
+    tableName: `t-${randomUUID()}`,
+    log: () => undefined,
+    ...options,
+  });
+  return Object.assign(local, { home });
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `slipway` command (cli/bin/slipway.mjs) as a child process. */
+export function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [join(ROOT, 'cli/bin/slipway.mjs'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
