@@ -1,55 +1,83 @@
 import { StateDir } from '../functions/local/state-dir';
+import { apiUrlFromStack, executeApiRegion, signRequest } from './aws-auth';
 
 /** A CLI failure: one clear line on stderr, exit 1. */
 export class CliError extends Error {
   override name = 'CliError';
 }
 
+export type ApiAuth = { kind: 'bearer'; token: string } | { kind: 'sigv4'; region: string };
+
 export interface ApiTarget {
   url: string;
-  token: string;
+  auth: ApiAuth;
 }
 
 export interface ApiOptions {
   api?: string;
   apiToken?: string;
+  stack?: string;
 }
 
 /**
  * Finds the admin API: `--api`/`--api-token`, else `SLIPWAY_URL`/`SLIPWAY_TOKEN`, else the
- * local state dir (the URL local mode wrote, or the default port, and its admin token).
+ * deployed stack's `ApiUrl` output (`--stack`/`SLIPWAY_STACK`), else the local state dir (the
+ * URL local mode wrote, or the default port, and its admin token). An API Gateway URL without
+ * a token is called with SigV4 from the default AWS credential chain.
  */
-export function resolveTarget(options: ApiOptions, env: NodeJS.ProcessEnv = process.env): ApiTarget {
+export async function resolveTarget(options: ApiOptions, env: NodeJS.ProcessEnv = process.env): Promise<ApiTarget> {
   const state = new StateDir(env.SLIPWAY_HOME ?? '.slipway');
-  const url =
-    options.api ?? env.SLIPWAY_URL ?? state.readServer()?.url ?? `http://127.0.0.1:${env.SLIPWAY_PORT ?? '8080'}`;
+  const stack = options.stack ?? env.SLIPWAY_STACK;
+  let url = options.api ?? env.SLIPWAY_URL;
+  if (!url && stack) {
+    try {
+      url = await apiUrlFromStack(stack);
+    } catch (error) {
+      throw new CliError(`cannot read the API URL from stack ${stack}: ${(error as Error).message}`);
+    }
+  }
+  url ??= state.readServer()?.url ?? `http://127.0.0.1:${env.SLIPWAY_PORT ?? '8080'}`;
   try {
     new URL(url);
   } catch {
     throw new CliError(`invalid API URL ${url}`);
   }
-  const token = options.apiToken ?? env.SLIPWAY_TOKEN ?? state.readAdminToken();
-  if (!token) {
+  url = url.replace(/\/+$/, '');
+  const token = options.apiToken ?? env.SLIPWAY_TOKEN;
+  if (token) return { url, auth: { kind: 'bearer', token } };
+  const region = executeApiRegion(url);
+  if (region) return { url, auth: { kind: 'sigv4', region } };
+  const local = state.readAdminToken();
+  if (!local) {
     throw new CliError(
       `no admin token: start local mode (npm start) so it writes ${state.adminTokenFile}, or pass --api-token / SLIPWAY_TOKEN`,
     );
   }
-  return { url: url.replace(/\/+$/, ''), token };
+  return { url, auth: { kind: 'bearer', token: local } };
 }
 
-const TIMEOUT_MS = 15_000;
+/** GitLab calls (link, connect) may take a few round trips of up to 10 s each. */
+const TIMEOUT_MS = 60_000;
 
 /** Calls the admin API; a non-2xx answer becomes a CliError carrying the server's message. */
 export async function callApi<T>(target: ApiTarget, method: string, path: string, body?: unknown): Promise<T> {
+  const url = new URL(`${target.url}${path}`);
+  const payload = body !== undefined ? JSON.stringify(body) : undefined;
+  let headers: Record<string, string> = payload !== undefined ? { 'content-type': 'application/json' } : {};
+  if (target.auth.kind === 'bearer') headers.authorization = `Bearer ${target.auth.token}`;
+  else {
+    try {
+      headers = await signRequest(url, method, headers, payload, target.auth.region);
+    } catch (error) {
+      throw new CliError(`cannot sign the request with AWS credentials: ${(error as Error).message}`);
+    }
+  }
   let response: Response;
   try {
-    response = await fetch(`${target.url}${path}`, {
+    response = await fetch(url, {
       method,
-      headers: {
-        authorization: `Bearer ${target.token}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      headers,
+      ...(payload !== undefined ? { body: payload } : {}),
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (error) {
@@ -64,14 +92,11 @@ export async function callApi<T>(target: ApiTarget, method: string, path: string
     parsed = undefined;
   }
   if (!response.ok) {
-    const message =
-      (parsed as { error?: string; message?: string } | undefined)?.error ??
-      (parsed as { message?: string } | undefined)?.message ??
-      `HTTP ${response.status}`;
     if (response.status === 403 || response.status === 401) {
-      throw new CliError(`the admin API refused the token (${response.status}): check --api-token / SLIPWAY_TOKEN`);
+      throw new CliError(`the admin API refused the credentials (${response.status}): check --api-token / SLIPWAY_TOKEN or your AWS credentials`);
     }
-    throw new CliError(message);
+    const answer = parsed as { error?: string; message?: string } | undefined;
+    throw new CliError(answer?.error ?? answer?.message ?? `HTTP ${response.status}`);
   }
   return parsed as T;
 }

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CliError } from './api-client';
 import { registerApps } from './commands/apps';
 import { registerBuilds } from './commands/builds';
+import { registerGitlab } from './commands/gitlab';
 import { registerLocal } from './commands/local';
 
 /**
@@ -14,9 +15,11 @@ export function buildProgram(): Command {
     .addOption(new Option('--json', 'machine-readable output'))
     .addOption(new Option('--api <url>', 'admin API base URL (default: SLIPWAY_URL, else local mode)'))
     .addOption(new Option('--api-token <token>', 'admin API token (default: SLIPWAY_TOKEN, else local state dir)'))
+    .addOption(new Option('--stack <name>', 'read the API URL from this deployed stack (default: SLIPWAY_STACK)'))
     .showSuggestionAfterError()
     .exitOverride();
   registerLocal(program);
+  registerGitlab(program);
   registerApps(program);
   registerBuilds(program);
   return program;

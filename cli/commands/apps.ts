@@ -33,7 +33,7 @@ export function registerApps(program: Command): void {
     .option('--dockerfile <path>', 'Dockerfile path in the repository')
     .addOption(new Option('--mode <mode>', 'what a newer push does to an older one').choices(['superseded', 'queued']))
     .action(async (name: string, options: CreateOptions, command: Command) => {
-      const app = await callApi<PublicApp>(target(command), 'POST', '/v1/apps', { name, ...options });
+      const app = await callApi<PublicApp>(await target(command), 'POST', '/v1/apps', { name, ...options });
       if (globals(command).json) printJson(app);
       else process.stdout.write(`created app ${app.name} (project ${app.project}, branch ${app.branch})\n`);
     });
@@ -42,7 +42,7 @@ export function registerApps(program: Command): void {
     .command('list')
     .description('list apps')
     .action(async (_options: unknown, command: Command) => {
-      const list = await callApi<PublicApp[]>(target(command), 'GET', '/v1/apps');
+      const list = await callApi<PublicApp[]>(await target(command), 'GET', '/v1/apps');
       if (globals(command).json) printJson(list);
       else
         printTable(list as unknown as Record<string, unknown>[], [
@@ -60,7 +60,7 @@ export function registerApps(program: Command): void {
     .description('show one app')
     .argument('<name>')
     .action(async (name: string, _options: unknown, command: Command) => {
-      const app = await callApi<PublicApp>(target(command), 'GET', `/v1/apps/${enc(name)}`);
+      const app = await callApi<PublicApp>(await target(command), 'GET', `/v1/apps/${enc(name)}`);
       if (globals(command).json) printJson(app);
       else printFields(app as unknown as Record<string, unknown>);
     });
@@ -70,9 +70,37 @@ export function registerApps(program: Command): void {
     .description('delete an app and its history')
     .argument('<name>')
     .action(async (name: string, _options: unknown, command: Command) => {
-      const out = await callApi<{ deleted: string }>(target(command), 'DELETE', `/v1/apps/${enc(name)}`);
+      const out = await callApi<{ deleted: string }>(await target(command), 'DELETE', `/v1/apps/${enc(name)}`);
       if (globals(command).json) printJson(out);
       else process.stdout.write(`deleted app ${out.deleted}\n`);
+    });
+
+  apps
+    .command('link')
+    .description('add the GitLab webhook and a read-only deploy key (again: rotate both)')
+    .argument('<name>')
+    .action(async (name: string, _options: unknown, command: Command) => {
+      const out = await callApi<{ app: PublicApp; gitlabHookId: number; deployKeyId: number; deployKeyFingerprint: string }>(
+        await target(command),
+        'POST',
+        `/v1/apps/${enc(name)}/link`,
+      );
+      if (globals(command).json) printJson(out);
+      else
+        process.stdout.write(
+          `linked app ${out.app.name} to ${out.app.project}: hook ${out.gitlabHookId} → ${out.app.hookUrl}, ` +
+            `deploy key ${out.deployKeyId} (${out.deployKeyFingerprint}, read-only)\n`,
+        );
+    });
+
+  apps
+    .command('unlink')
+    .description('remove the GitLab webhook and deploy key')
+    .argument('<name>')
+    .action(async (name: string, _options: unknown, command: Command) => {
+      const app = await callApi<PublicApp>(await target(command), 'POST', `/v1/apps/${enc(name)}/unlink`);
+      if (globals(command).json) printJson(app);
+      else process.stdout.write(`unlinked app ${app.name}: its hook and deploy key are gone from GitLab\n`);
     });
 
   apps
@@ -82,7 +110,7 @@ export function registerApps(program: Command): void {
     .option('--signing', 'also issue a Standard-Webhooks signing token (whsec_…)')
     .action(async (name: string, options: { signing?: boolean }, command: Command) => {
       const out = await callApi<{ url: string; secret: string; signingSecret?: string }>(
-        target(command),
+        await target(command),
         'POST',
         `/v1/apps/${enc(name)}/webhook`,
         { signing: options.signing ?? false },

@@ -22,7 +22,7 @@ export function registerBuilds(program: Command): void {
       const json = globals(command).json;
       if (args[0] === 'show' && args.length === 3) {
         const build = await callApi<BuildView>(
-          target(command),
+          await target(command),
           'GET',
           `/v1/apps/${enc(args[1] ?? '')}/builds/${enc(args[2] ?? '')}`,
         );
@@ -36,7 +36,7 @@ export function registerBuilds(program: Command): void {
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError('--limit must be 1-1000');
       const builds = await callApi<BuildView[]>(
-        target(command),
+        await target(command),
         'GET',
         `/v1/apps/${enc(args[0] ?? '')}/builds?limit=${limit}`,
       );

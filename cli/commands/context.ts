@@ -5,6 +5,7 @@ export interface GlobalOptions {
   json?: boolean;
   api?: string;
   apiToken?: string;
+  stack?: string;
 }
 
 /** The global options, wherever on the line they were given. */
@@ -12,6 +13,6 @@ export function globals(command: Command): GlobalOptions {
   return command.optsWithGlobals() as GlobalOptions;
 }
 
-export function target(command: Command): ApiTarget {
+export function target(command: Command): Promise<ApiTarget> {
   return resolveTarget(globals(command));
 }

@@ -31,3 +31,16 @@ export class IllegalTransitionError extends DomainError {
 export class StaleWriteError extends DomainError {
   override name = 'StaleWriteError';
 }
+
+/** A GitLab call failed. `kind` says why in terms a user can act on. */
+export class GitlabError extends DomainError {
+  override name = 'GitlabError';
+  constructor(
+    readonly kind: 'unauthorized' | 'forbidden' | 'not_found' | 'invalid' | 'unreachable' | 'failed',
+    message: string,
+    readonly status?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

@@ -29,6 +29,16 @@ export interface App {
   signingSecretCiphertext?: string;
   /** Whether Slipway created the hook and deploy key in GitLab itself. */
   linked: boolean;
+  /** GitLab's id of the project hook Slipway created (linked apps). */
+  gitlabHookId?: number;
+  /** GitLab's id of the read-only deploy key Slipway registered (linked apps). */
+  deployKeyId?: number;
+  /** Vault ciphertext (purpose `deploy-key`, this app) of the deploy key's OpenSSH private half. */
+  deployKeyCiphertext?: string;
+  /** SHA256 fingerprint of the deploy key's public half. */
+  deployKeyFingerprint?: string;
+  /** SSH clone URL of the project, as GitLab gave it at link time. */
+  repoUrl?: string;
   environment?: string;
   cluster?: string;
   service?: string;
@@ -95,6 +105,13 @@ export interface GitlabConnection {
   username: string;
   tokenCiphertext: string;
   tokenExpiresAt?: string;
+  /** The token's scopes when it was checked. */
+  scopes: string[];
+  /**
+   * Pinned SSH host keys of the instance, in known_hosts format: given at connect time
+   * (`--known-hosts`) or scanned once by the CLI (trust on first use). Builds use only these.
+   */
+  knownHosts: string;
   connectedAt: string;
 }
 

@@ -91,3 +91,58 @@ export interface VaultContext {
 export interface Clock {
   now(): Date;
 }
+
+/** What GitLab says about the token Slipway was given. */
+export interface GitlabTokenInfo {
+  username: string;
+  scopes: string[];
+  /** ISO date (GitLab gives a day), when the token expires. */
+  expiresAt?: string;
+}
+
+export interface GitlabProject {
+  id: number;
+  path: string;
+  sshUrl: string;
+}
+
+export interface GitlabHookSpec {
+  url: string;
+  token: string;
+  pushEvents: true;
+  tagPushEvents: boolean;
+  /** GitLab's `push_events_branch_filter` (wildcards allowed). */
+  branchFilter: string;
+  enableSslVerification: true;
+}
+
+/**
+ * The few GitLab REST calls Slipway makes, on behalf of one connection (URL + token).
+ * Failures are GitlabError with a kind the caller can explain.
+ */
+export interface GitlabApi {
+  /** `GET /personal_access_tokens/self` + `GET /user`. */
+  inspectToken(): Promise<GitlabTokenInfo>;
+  /** `GET /projects/:path`. */
+  getProject(path: string): Promise<GitlabProject>;
+  /** `POST /projects/:id/hooks`; returns GitLab's hook id. */
+  addHook(projectId: number, hook: GitlabHookSpec): Promise<number>;
+  /** `DELETE /projects/:id/hooks/:hook_id`; a hook already gone is not an error. */
+  removeHook(projectId: number, hookId: number): Promise<void>;
+  /** `POST /projects/:id/deploy_keys` with `can_push: false`; returns GitLab's key id. */
+  addDeployKey(projectId: number, key: { title: string; key: string }): Promise<number>;
+  /** `DELETE /projects/:id/deploy_keys/:key_id`; a key already gone is not an error. */
+  removeDeployKey(projectId: number, keyId: number): Promise<void>;
+}
+
+export type GitlabApiFactory = (connection: { url: string; token: string }) => GitlabApi;
+
+/** Makes deploy keys: an ed25519 pair in OpenSSH formats. */
+export interface DeployKeyGenerator {
+  generate(comment: string): { publicKey: string; privateKey: string; fingerprint: string };
+}
+
+/** Reads pinned known_hosts text: which hosts ([host]:port) it has keys for, and their fingerprints. */
+export interface KnownHostsReader {
+  entries(knownHosts: string): Array<{ hosts: string[]; fingerprint: string }>;
+}

@@ -1,8 +1,12 @@
 import { awsDeps } from '../commons/aws';
+import { gitlabDeps } from '../commons/gitlab-deps';
 import { createAdminHandler } from '../http/admin-api';
 
 /** Lambda entry for the IAM-authorised `/v1` admin API. */
+const deps = awsDeps();
 export const handler = createAdminHandler({
-  ...awsDeps(),
+  ...deps,
+  ...gitlabDeps(),
+  warn: (message, detail) => deps.logger.warn(message, { ...detail }),
   ...(process.env.SLIPWAY_PUBLIC_URL ? { publicUrl: process.env.SLIPWAY_PUBLIC_URL } : {}),
 });

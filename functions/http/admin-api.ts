@@ -4,11 +4,12 @@ import { issueWebhookSecret, newApp, toPublicApp, validateAppName } from '../dom
 import { NotFoundError, ValidationError } from '../domain/errors';
 import { ID_PATTERN } from '../domain/ids';
 import type { App, Build, Release } from '../domain/model';
+import { connectGitlab, type GitlabDeps, linkApp, toPublicConnection, unlinkApp } from '../domain/gitlab-link';
 import type { Store, Vault } from '../domain/ports';
 import { httpHandler } from './middleware';
 import { checkSize, HttpError, type HttpEvent, type HttpResult, json, parseJsonBody } from './responses';
 
-export interface AdminDeps {
+export interface AdminDeps extends GitlabDeps {
   store: Store;
   vault: Vault;
   logger: Logger;
@@ -29,6 +30,13 @@ const createAppBody = z.strictObject({
 });
 
 const webhookBody = z.strictObject({ signing: z.boolean().optional() });
+
+const connectBody = z.strictObject({
+  url: z.string().min(1).max(2048),
+  token: z.string().min(1).max(1024),
+  allowHttp: z.boolean().optional(),
+  knownHosts: z.string().min(1).max(65_536),
+});
 
 function validate<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
@@ -106,10 +114,49 @@ const routes: Route[] = [
       json(200, toPublicApp(await requireApp(deps.store, name ?? ''), publicUrlOf(deps, event))),
   },
   {
+    method: 'PUT',
+    pattern: /^\/v1\/gitlab$/,
+    run: async (deps, event) => {
+      const input = validate(connectBody, parseJsonBody(event));
+      const connection = await connectGitlab(deps, input);
+      deps.logger.info('gitlab connected', { url: connection.url, username: connection.username });
+      return json(200, connection);
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/gitlab$/,
+    run: async (deps) => {
+      const connection = await deps.store.getGitlabConnection();
+      if (!connection) throw new NotFoundError('GitLab is not connected: run slipway gitlab connect');
+      return json(200, toPublicConnection(connection, deps.knownHosts));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/link$`),
+    run: async (deps, event, [name]) => {
+      const linked = await linkApp(deps, name ?? '', publicUrlOf(deps, event));
+      deps.logger.info('app linked', { app: linked.app.name, gitlabHookId: linked.gitlabHookId });
+      return json(200, linked);
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/unlink$`),
+    run: async (deps, event, [name]) => {
+      const app = await unlinkApp(deps, name ?? '', publicUrlOf(deps, event));
+      deps.logger.info('app unlinked', { app: app.name });
+      return json(200, app);
+    },
+  },
+  {
     method: 'DELETE',
     pattern: new RegExp(`^/v1/apps/${SEGMENT}$`),
-    run: async (deps, _event, [name]) => {
+    run: async (deps, event, [name]) => {
       const app = await requireApp(deps.store, name ?? '');
+      // A linked app's hook and deploy key go first: nothing is left behind in GitLab.
+      if (app.linked) await unlinkApp(deps, app.name, publicUrlOf(deps, event));
       await deps.store.deleteApp(app.name);
       deps.logger.info('app deleted', { app: app.name });
       return json(200, { deleted: app.name });

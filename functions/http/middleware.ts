@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { ConflictError, NotFoundError, StaleWriteError, ValidationError } from '../domain/errors';
+import { ConflictError, GitlabError, NotFoundError, StaleWriteError, ValidationError } from '../domain/errors';
 import { PayloadError } from './gitlab-payloads';
 import { HttpError, type HttpEvent, type HttpResult, json } from './responses';
 
@@ -11,6 +11,11 @@ export function toHttpResult(error: unknown, logger: Logger, requestId: string |
   if (error instanceof PayloadError || error instanceof ValidationError) return json(400, { error: error.message });
   if (error instanceof NotFoundError) return json(404, { error: error.message });
   if (error instanceof ConflictError || error instanceof StaleWriteError) return json(409, { error: error.message });
+  if (error instanceof GitlabError) {
+    // What GitLab refused is the caller's to fix (4xx); GitLab being down or failing is a bad gateway.
+    const status = error.kind === 'not_found' ? 404 : error.kind === 'unreachable' || error.kind === 'failed' ? 502 : 400;
+    return json(status, { error: error.message });
+  }
   logger.error('unexpected error', { error: error as Error, requestId });
   return json(500, { error: 'internal error', requestId });
 }

@@ -8,6 +8,7 @@ import { DynamoDbStore } from '../adapters/dynamodb/store';
 import { ensureTable } from '../adapters/dynamodb/table';
 import { LocalVault } from '../adapters/vault/local-vault';
 import { RecordingWorkflow } from '../adapters/workflow/recording-workflow';
+import { gitlabDeps } from '../commons/gitlab-deps';
 import { createLogger } from '../commons/logger';
 import { matchesHash, sha256Hex } from '../domain/ids';
 import { createAdminHandler } from '../http/admin-api';
@@ -106,7 +107,12 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     const { port } = server.address() as AddressInfo;
     const url = `http://${host}:${port}`;
     const publicUrl = options.publicUrl ?? url;
-    admin = createAdminHandler({ ...deps, publicUrl });
+    admin = createAdminHandler({
+      ...deps,
+      ...gitlabDeps(),
+      publicUrl,
+      warn: (message, detail) => logger.warn(message, { ...detail }),
+    });
     writeFileSync(state.serverFile, JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
     log(`slipway: local mode on ${url} (state in ${state.root}; hooks reach ${publicUrl})`);
 

@@ -67,6 +67,6 @@ describe('the slipway command', () => {
 
     const refused = await cli(['apps', 'list', '--api', local.url, '--api-token', 'wrong'], {});
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/refused the token/);
+    expect(refused.stderr).toMatch(/refused the credentials/);
   });
 });

@@ -634,6 +634,8 @@ describe('configuration', () => {
       url: 'https://gitlab.example.com',
       username: 'slipway-bot',
       tokenCiphertext: 'v1:ciphertext',
+      scopes: ['api'],
+      knownHosts: 'gitlab.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl',
       connectedAt: '2026-11-01T10:00:00.000Z',
     };
 

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { scanHostKeys } from '../../functions/adapters/ssh/known-hosts';
+import type { PublicConnection } from '../../functions/domain/gitlab-link';
+import { CliError, callApi } from '../api-client';
+import { printFields, printJson } from '../output';
+import { globals, target } from './context';
+
+interface ConnectOptions {
+  url: string;
+  token: string;
+  allowHttp?: boolean;
+  knownHosts?: string;
+}
+
+function readToken(value: string): string {
+  if (value !== '-') return value;
+  try {
+    return readFileSync(0, 'utf8').trim();
+  } catch {
+    throw new CliError('--token -: could not read the token from standard input');
+  }
+}
+
+function readKnownHosts(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(`--known-hosts ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+  }
+}
+
+/** Trust on first use: scan the instance's SSH host keys once, and say what was pinned. */
+async function scanOnce(gitlabUrl: string): Promise<string> {
+  let host: string;
+  try {
+    host = new URL(gitlabUrl).hostname;
+  } catch {
+    throw new CliError(`invalid GitLab URL ${gitlabUrl}`);
+  }
+  try {
+    return await scanHostKeys(host, 22);
+  } catch (error) {
+    throw new CliError(
+      `could not scan the SSH host key of ${host}:22 (${(error as Error).message}); pass --known-hosts FILE`,
+    );
+  }
+}
+
+function show(connection: PublicConnection, json: boolean | undefined): void {
+  if (json) {
+    printJson(connection);
+    return;
+  }
+  printFields({
+    url: connection.url,
+    username: connection.username,
+    tokenExpiresAt: connection.tokenExpiresAt ?? 'never',
+    scopes: connection.scopes.join(', '),
+    connectedAt: connection.connectedAt,
+  });
+  for (const key of connection.hostKeys) process.stdout.write(`hostKey  ${key.hosts.join(',')} ${key.fingerprint}\n`);
+}
+
+export function registerGitlab(program: Command): void {
+  const gitlab = program.command('gitlab').description('the GitLab instance Slipway works with');
+
+  gitlab
+    .command('connect')
+    .description('check a GitLab access token (api scope) and store it encrypted')
+    .requiredOption('--url <url>', 'GitLab base URL, e.g. https://gitlab.example.com')
+    .requiredOption('--token <token>', 'personal/group access token with the api scope ("-" reads stdin)')
+    .option('--allow-http', 'allow a plain-http GitLab URL (the token travels in clear)')
+    .option('--known-hosts <file>', "the instance's SSH host keys; without it they are scanned once (trust on first use)")
+    .action(async (options: ConnectOptions, command: Command) => {
+      const token = readToken(options.token);
+      let knownHosts: string;
+      if (options.knownHosts) knownHosts = readKnownHosts(options.knownHosts);
+      else {
+        knownHosts = await scanOnce(options.url);
+        process.stderr.write('slipway: pinned SSH host keys on first use (check them against your GitLab admin):\n');
+      }
+      const connection = await callApi<PublicConnection>(await target(command), 'PUT', '/v1/gitlab', {
+        url: options.url,
+        token,
+        allowHttp: options.allowHttp ?? false,
+        knownHosts,
+      });
+      if (!options.knownHosts && !globals(command).json) {
+        for (const key of connection.hostKeys) process.stderr.write(`  ${key.hosts.join(',')} ${key.fingerprint}\n`);
+      }
+      show(connection, globals(command).json);
+    });
+
+  gitlab
+    .command('show')
+    .description('who is connected, to which instance, and when the token expires')
+    .action(async (_options: unknown, command: Command) => {
+      show(await callApi<PublicConnection>(await target(command), 'GET', '/v1/gitlab'), globals(command).json);
+    });
+}

@@ -1,0 +1,225 @@
+import { hookUrl, toPublicApp, validateAppName } from './apps';
+import { GitlabError, NotFoundError, ValidationError } from './errors';
+import { randomToken, sha256Hex } from './ids';
+import type { App, GitlabConnection } from './model';
+import type { Clock, DeployKeyGenerator, GitlabApi, GitlabApiFactory, KnownHostsReader, Store, Vault } from './ports';
+
+export interface GitlabDeps {
+  store: Store;
+  vault: Vault;
+  gitlab: GitlabApiFactory;
+  keys: DeployKeyGenerator;
+  knownHosts: KnownHostsReader;
+  clock?: Clock;
+  /** Told about clean-up that failed (a hook or key left in GitLab); never about secrets. */
+  warn?: (message: string, detail?: Record<string, unknown>) => void;
+}
+
+/** The connection as `gitlab show` tells it: no token, no ciphertext. */
+export interface PublicConnection {
+  url: string;
+  username: string;
+  tokenExpiresAt?: string;
+  scopes: string[];
+  connectedAt: string;
+  hostKeys: Array<{ hosts: string[]; fingerprint: string }>;
+}
+
+export function toPublicConnection(connection: GitlabConnection, reader: KnownHostsReader): PublicConnection {
+  return {
+    url: connection.url,
+    username: connection.username,
+    ...(connection.tokenExpiresAt ? { tokenExpiresAt: connection.tokenExpiresAt } : {}),
+    scopes: connection.scopes,
+    connectedAt: connection.connectedAt,
+    hostKeys: reader.entries(connection.knownHosts),
+  };
+}
+
+/** Checks a GitLab base URL: http(s), https unless allowed, no credentials, query or fragment. */
+export function normaliseGitlabUrl(raw: string, allowHttp: boolean): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ValidationError(`invalid GitLab URL "${raw.slice(0, 256)}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ValidationError(`GitLab URL must be http(s), not ${url.protocol}`);
+  }
+  if (url.protocol === 'http:' && !allowHttp) {
+    throw new ValidationError('GitLab URL must use https (pass --allow-http to send the token in clear anyway)');
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw new ValidationError('GitLab URL must not carry credentials, a query or a fragment');
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * Connects Slipway to a GitLab instance: the token is checked with GitLab (who it belongs to,
+ * the `api` scope, its expiry), then kept only as vault ciphertext, with the pinned host keys.
+ */
+export async function connectGitlab(
+  deps: GitlabDeps,
+  input: { url: string; token: string; allowHttp?: boolean; knownHosts: string },
+): Promise<PublicConnection> {
+  const url = normaliseGitlabUrl(input.url, input.allowHttp ?? false);
+  const token = input.token.trim();
+  if (token.length < 8 || token.length > 1024 || /\s/.test(token)) {
+    throw new ValidationError('the GitLab token looks malformed');
+  }
+  const hostKeys = (() => {
+    try {
+      return deps.knownHosts.entries(input.knownHosts);
+    } catch (error) {
+      throw new ValidationError(`known_hosts: ${(error as Error).message}`);
+    }
+  })();
+  if (hostKeys.length === 0) throw new ValidationError('known_hosts has no host key to pin');
+
+  const info = await deps.gitlab({ url, token }).inspectToken();
+  if (!info.scopes.includes('api')) {
+    throw new ValidationError(
+      `the token lacks the api scope (it has: ${info.scopes.join(', ') || 'none'}); create one with scope api`,
+    );
+  }
+  const now = deps.clock?.now() ?? new Date();
+  if (info.expiresAt && new Date(`${info.expiresAt.slice(0, 10)}T23:59:59Z`) < now) {
+    throw new ValidationError(`the token expired on ${info.expiresAt}`);
+  }
+  const connection: GitlabConnection = {
+    url,
+    username: info.username,
+    tokenCiphertext: await deps.vault.encrypt(token, { purpose: 'gitlab-token' }),
+    ...(info.expiresAt ? { tokenExpiresAt: info.expiresAt } : {}),
+    scopes: info.scopes,
+    knownHosts: input.knownHosts.trim(),
+    connectedAt: now.toISOString(),
+  };
+  await deps.store.putGitlabConnection(connection);
+  return toPublicConnection(connection, deps.knownHosts);
+}
+
+async function connected(deps: GitlabDeps): Promise<{ connection: GitlabConnection; api: GitlabApi }> {
+  const connection = await deps.store.getGitlabConnection();
+  if (!connection) throw new NotFoundError('GitLab is not connected: run slipway gitlab connect first');
+  const token = await deps.vault.decrypt(connection.tokenCiphertext, { purpose: 'gitlab-token' });
+  return { connection, api: deps.gitlab({ url: connection.url, token }) };
+}
+
+/** The `[host]:port` / `host` names an SSH clone URL needs in known_hosts. */
+export function sshHostOf(sshUrl: string): string {
+  const scheme = /^ssh:\/\/(?:[^@/]+@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?\//.exec(sshUrl);
+  if (scheme?.[1]) {
+    const host = scheme[1].replace(/^\[|\]$/g, '');
+    return scheme[2] && scheme[2] !== '22' ? `[${host}]:${scheme[2]}` : host;
+  }
+  const scp = /^(?:[^@/]+@)?([^:/]+):/.exec(sshUrl);
+  if (scp?.[1]) return scp[1];
+  throw new ValidationError(`cannot read the SSH host of ${sshUrl}`);
+}
+
+async function bestEffort(deps: GitlabDeps, what: string, detail: Record<string, unknown>, fn: () => Promise<void>) {
+  try {
+    await fn();
+  } catch (error) {
+    deps.warn?.(`could not remove ${what}`, { ...detail, error: (error as Error).message });
+  }
+}
+
+/**
+ * Links an app to its GitLab project: a project hook (push + tag push, branch filter, SSL
+ * verification, fresh secret) and a read-only ed25519 deploy key whose private half is kept
+ * only as vault ciphertext. Linking again rotates both and then removes the old ones. Any
+ * failure removes what this call created and leaves the app as it was.
+ */
+export async function linkApp(deps: GitlabDeps, name: string, publicUrl: string) {
+  validateAppName(name);
+  const app = await deps.store.getApp(name);
+  if (!app) throw new NotFoundError(`no app named ${name}`);
+  const { connection, api } = await connected(deps);
+  const project = await api.getProject(app.projectId !== undefined ? String(app.projectId) : app.project);
+  const sshHost = sshHostOf(project.sshUrl);
+  if (!deps.knownHosts.entries(connection.knownHosts).some((e) => e.hosts.includes(sshHost))) {
+    throw new ValidationError(
+      `the pinned known_hosts has no key for ${sshHost} (from ${project.sshUrl}): reconnect with --known-hosts`,
+    );
+  }
+
+  const secret = randomToken(32);
+  const undo: Array<() => Promise<void>> = [];
+  try {
+    const gitlabHookId = await api.addHook(project.id, {
+      url: hookUrl(publicUrl, app.hookId),
+      token: secret,
+      pushEvents: true,
+      tagPushEvents: app.tags !== undefined,
+      branchFilter: app.branch,
+      enableSslVerification: true,
+    });
+    undo.push(() => api.removeHook(project.id, gitlabHookId));
+    const key = deps.keys.generate(`slipway-${app.name}`);
+    const deployKeyId = await api.addDeployKey(project.id, { title: `Slipway ${app.name} (read-only)`, key: key.publicKey });
+    undo.push(() => api.removeDeployKey(project.id, deployKeyId));
+    const patch: Partial<App> = {
+      project: project.path,
+      projectId: project.id,
+      linked: true,
+      hookSecretHash: sha256Hex(secret),
+      signingSecretCiphertext: undefined,
+      gitlabHookId,
+      deployKeyId,
+      deployKeyCiphertext: await deps.vault.encrypt(key.privateKey, { purpose: 'deploy-key', app: app.name }),
+      deployKeyFingerprint: key.fingerprint,
+      repoUrl: project.sshUrl,
+    };
+    const updated = await deps.store.updateApp(app.name, app.version, patch);
+
+    // The new hook and key are live and stored: retire the previous ones.
+    if (app.gitlabHookId !== undefined && app.projectId !== undefined) {
+      const old = { projectId: app.projectId, hook: app.gitlabHookId };
+      await bestEffort(deps, 'the previous hook', old, () => api.removeHook(old.projectId, old.hook));
+    }
+    if (app.deployKeyId !== undefined && app.projectId !== undefined) {
+      const old = { projectId: app.projectId, key: app.deployKeyId };
+      await bestEffort(deps, 'the previous deploy key', old, () => api.removeDeployKey(old.projectId, old.key));
+    }
+    return {
+      app: toPublicApp(updated, publicUrl),
+      gitlabHookId,
+      deployKeyId,
+      deployKeyFingerprint: key.fingerprint,
+      sshHost,
+    };
+  } catch (error) {
+    for (const step of undo.reverse()) {
+      await bestEffort(deps, 'a half-made link', { app: app.name }, step);
+    }
+    throw error;
+  }
+}
+
+/** Removes the app's hook and deploy key from GitLab (tolerating them being gone) and forgets them. */
+export async function unlinkApp(deps: GitlabDeps, name: string, publicUrl: string) {
+  validateAppName(name);
+  const app = await deps.store.getApp(name);
+  if (!app) throw new NotFoundError(`no app named ${name}`);
+  if (app.linked && app.projectId !== undefined) {
+    const { api } = await connected(deps);
+    if (app.gitlabHookId !== undefined) await api.removeHook(app.projectId, app.gitlabHookId);
+    if (app.deployKeyId !== undefined) await api.removeDeployKey(app.projectId, app.deployKeyId);
+  }
+  const updated = await deps.store.updateApp(app.name, app.version, {
+    linked: false,
+    gitlabHookId: undefined,
+    deployKeyId: undefined,
+    deployKeyCiphertext: undefined,
+    deployKeyFingerprint: undefined,
+    hookSecretHash: undefined,
+    signingSecretCiphertext: undefined,
+  });
+  return toPublicApp(updated, publicUrl);
+}
+
+export { GitlabError };
