@@ -115,7 +115,7 @@ export function sshHostOf(sshUrl: string): string {
     const host = scheme[1].replace(/^\[|\]$/g, '');
     return scheme[2] && scheme[2] !== '22' ? `[${host}]:${scheme[2]}` : host;
   }
-  const scp = /^(?:[^@/]+@)?([^:/]+):/.exec(sshUrl);
+  const scp = /^(?:[^@/]+@)?([^:/]+):(?!\/\/)/.exec(sshUrl);
   if (scp?.[1]) return scp[1];
   throw new ValidationError(`cannot read the SSH host of ${sshUrl}`);
 }
