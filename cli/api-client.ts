@@ -93,7 +93,9 @@ export async function callApi<T>(target: ApiTarget, method: string, path: string
   }
   if (!response.ok) {
     if (response.status === 403 || response.status === 401) {
-      throw new CliError(`the admin API refused the credentials (${response.status}): check --api-token / SLIPWAY_TOKEN or your AWS credentials`);
+      throw new CliError(
+        `the admin API refused the credentials (${response.status}): check --api-token / SLIPWAY_TOKEN or your AWS credentials`,
+      );
     }
     const answer = parsed as { error?: string; message?: string } | undefined;
     throw new CliError(answer?.error ?? answer?.message ?? `HTTP ${response.status}`);

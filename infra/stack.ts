@@ -1,5 +1,6 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { FUNCTION_TIMEOUTS } from '../functions/commons/timeouts';
 import { HANDLERS } from './bundling';
 import { Api } from './constructs/api';
 import { Monitoring } from './constructs/monitoring';
@@ -39,6 +40,7 @@ export class SlipwayStack extends Stack {
     const projectWebhook = new SlipwayFunction(this, 'ProjectWebhook', {
       entry: HANDLERS.projectWebhook,
       description: 'Receives GitLab project webhooks',
+      timeout: Duration.millis(FUNCTION_TIMEOUTS.webhook),
     });
     projectWebhook.bindTable(table, 'readWrite', { indexNames });
     projectWebhook.bindKey(key, ['Decrypt'], ['webhook-signing-secret']);
@@ -46,6 +48,7 @@ export class SlipwayStack extends Stack {
     const systemHook = new SlipwayFunction(this, 'SystemHook', {
       entry: HANDLERS.systemHook,
       description: 'Receives GitLab system hooks',
+      timeout: Duration.millis(FUNCTION_TIMEOUTS.webhook),
     });
     systemHook.bindTable(table, 'readWrite', { indexNames });
     systemHook.bindKey(key, ['Decrypt'], ['webhook-signing-secret']);
@@ -54,7 +57,7 @@ export class SlipwayStack extends Stack {
     const admin = new SlipwayFunction(this, 'Admin', {
       entry: HANDLERS.adminApi,
       description: 'Serves the Slipway admin API (/v1)',
-      timeout: Duration.seconds(29),
+      timeout: Duration.millis(FUNCTION_TIMEOUTS.admin),
     });
     admin.bindTable(table, 'readWrite', { indexNames });
     admin.bindKey(key, ['Encrypt', 'Decrypt'], ['gitlab-token', 'webhook-signing-secret', 'deploy-key']);

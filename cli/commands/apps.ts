@@ -80,11 +80,12 @@ export function registerApps(program: Command): void {
     .description('add the GitLab webhook and a read-only deploy key (again: rotate both)')
     .argument('<name>')
     .action(async (name: string, _options: unknown, command: Command) => {
-      const out = await callApi<{ app: PublicApp; gitlabHookId: number; deployKeyId: number; deployKeyFingerprint: string }>(
-        await target(command),
-        'POST',
-        `/v1/apps/${enc(name)}/link`,
-      );
+      const out = await callApi<{
+        app: PublicApp;
+        gitlabHookId: number;
+        deployKeyId: number;
+        deployKeyFingerprint: string;
+      }>(await target(command), 'POST', `/v1/apps/${enc(name)}/link`);
       if (globals(command).json) printJson(out);
       else
         process.stdout.write(

@@ -71,7 +71,10 @@ export function registerGitlab(program: Command): void {
     .requiredOption('--url <url>', 'GitLab base URL, e.g. https://gitlab.example.com')
     .requiredOption('--token <token>', 'personal/group access token with the api scope ("-" reads stdin)')
     .option('--allow-http', 'allow a plain-http GitLab URL (the token travels in clear)')
-    .option('--known-hosts <file>', "the instance's SSH host keys; without it they are scanned once (trust on first use)")
+    .option(
+      '--known-hosts <file>',
+      "the instance's SSH host keys; without it they are scanned once (trust on first use)",
+    )
     .action(async (options: ConnectOptions, command: Command) => {
       const token = readToken(options.token);
       let knownHosts: string;

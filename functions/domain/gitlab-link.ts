@@ -160,7 +160,10 @@ export async function linkApp(deps: GitlabDeps, name: string, publicUrl: string)
     });
     undo.push(() => api.removeHook(project.id, gitlabHookId));
     const key = deps.keys.generate(`slipway-${app.name}`);
-    const deployKeyId = await api.addDeployKey(project.id, { title: `Slipway ${app.name} (read-only)`, key: key.publicKey });
+    const deployKeyId = await api.addDeployKey(project.id, {
+      title: `Slipway ${app.name} (read-only)`,
+      key: key.publicKey,
+    });
     undo.push(() => api.removeDeployKey(project.id, deployKeyId));
     const patch: Partial<App> = {
       project: project.path,

@@ -11,9 +11,15 @@ export function toHttpResult(error: unknown, logger: Logger, requestId: string |
   if (error instanceof PayloadError || error instanceof ValidationError) return json(400, { error: error.message });
   if (error instanceof NotFoundError) return json(404, { error: error.message });
   if (error instanceof ConflictError || error instanceof StaleWriteError) return json(409, { error: error.message });
+  if (error instanceof Error && error.name === 'TimeoutError') {
+    // middy answers before the function's own timeout would cut the connection.
+    logger.warn('request timed out', { requestId });
+    return json(504, { error: 'the request timed out', requestId });
+  }
   if (error instanceof GitlabError) {
     // What GitLab refused is the caller's to fix (4xx); GitLab being down or failing is a bad gateway.
-    const status = error.kind === 'not_found' ? 404 : error.kind === 'unreachable' || error.kind === 'failed' ? 502 : 400;
+    const status =
+      error.kind === 'not_found' ? 404 : error.kind === 'unreachable' || error.kind === 'failed' ? 502 : 400;
     return json(status, { error: error.message });
   }
   logger.error('unexpected error', { error: error as Error, requestId });

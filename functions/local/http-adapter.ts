@@ -11,6 +11,8 @@ export interface LocalRoute {
   handler: HttpHandler;
   /** Checked before the handler runs (local stand-in for the IAM authorizer). */
   authorize?: (req: IncomingMessage) => boolean;
+  /** The function's timeout, as its Lambda has it (middy answers early when it runs out). */
+  timeoutMs: number;
 }
 
 interface CompiledRoute extends LocalRoute {
@@ -72,7 +74,8 @@ function headersOf(req: IncomingMessage): Record<string, string> {
   return headers;
 }
 
-function lambdaContext(requestId: string, functionName: string): Context {
+function lambdaContext(requestId: string, functionName: string, timeoutMs: number): Context {
+  const deadline = Date.now() + timeoutMs;
   return {
     awsRequestId: requestId,
     functionName,
@@ -82,7 +85,7 @@ function lambdaContext(requestId: string, functionName: string): Context {
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
     callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => 10_000,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,
@@ -194,7 +197,7 @@ export function apiGatewayListener(routes: LocalRoute[], onError: (error: unknow
         }
       });
       const event = toApiGatewayEvent(req, url, body, `${route.method} ${route.path}`, params, requestId);
-      const result = await route.handler(event, lambdaContext(requestId, route.path));
+      const result = await route.handler(event, lambdaContext(requestId, route.path, route.timeoutMs));
       send(res, result);
     } catch (error) {
       onError(error);

@@ -10,6 +10,7 @@ import { LocalVault } from '../adapters/vault/local-vault';
 import { RecordingWorkflow } from '../adapters/workflow/recording-workflow';
 import { gitlabDeps } from '../commons/gitlab-deps';
 import { createLogger } from '../commons/logger';
+import { FUNCTION_TIMEOUTS } from '../commons/timeouts';
 import { matchesHash, sha256Hex } from '../domain/ids';
 import { createAdminHandler } from '../http/admin-api';
 import type { HttpHandler } from '../http/middleware';
@@ -87,13 +88,24 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     const server: Server = createServer(
       apiGatewayListener(
         [
-          { method: 'POST', path: '/hooks/gitlab/{hookId}', handler: createProjectWebhookHandler(deps) },
-          { method: 'POST', path: '/hooks/gitlab-system', handler: createSystemHookHandler(deps) },
+          {
+            method: 'POST',
+            path: '/hooks/gitlab/{hookId}',
+            handler: createProjectWebhookHandler(deps),
+            timeoutMs: FUNCTION_TIMEOUTS.webhook,
+          },
+          {
+            method: 'POST',
+            path: '/hooks/gitlab-system',
+            handler: createSystemHookHandler(deps),
+            timeoutMs: FUNCTION_TIMEOUTS.webhook,
+          },
           {
             method: 'ANY',
             path: '/v1/{proxy+}',
             handler: (event, context) => admin(event, context),
             authorize,
+            timeoutMs: FUNCTION_TIMEOUTS.admin,
           },
         ],
         (error) => logger.error('local server error', { error: error as Error }),

@@ -11,19 +11,20 @@ export const ROOT = resolve(__dirname, '../..');
 /** Local mode on a free loopback port, against the run's DynamoDB Local, in its own table and state dir. */
 export async function startTestLocalMode(
   options: { systemHookToken?: string } = {},
-): Promise<LocalMode & { home: string }> {
+): Promise<LocalMode & { home: string; tableName: string; endpoint: string }> {
   const endpoint = process.env.SLIPWAY_TEST_DYNAMODB_ENDPOINT;
   if (!endpoint) throw new Error('SLIPWAY_TEST_DYNAMODB_ENDPOINT is not set: run through jest (globalSetup)');
   const home = mkdtempSync(join(tmpdir(), 'slipway-home-'));
+  const tableName = `t-${randomUUID()}`;
   const local = await startLocalMode({
     port: 0,
     stateDir: new StateDir(home),
     dynamoDbEndpoint: endpoint,
-    tableName: `t-${randomUUID()}`,
+    tableName,
     log: () => undefined,
     ...options,
   });
-  return Object.assign(local, { home });
+  return Object.assign(local, { home, tableName, endpoint });
 }
 
 export interface CliResult {

@@ -5,14 +5,20 @@ import { KmsVault } from '../../functions/adapters/vault/kms-vault';
 
 describe('the KMS vault', () => {
   const kms = mockClient(KMSClient);
-  const vault = new KmsVault({ client: new KMSClient({ region: 'eu-west-1' }), keyId: 'arn:aws:kms:eu-west-1:1:key/k' });
+  const vault = new KmsVault({
+    client: new KMSClient({ region: 'eu-west-1' }),
+    keyId: 'arn:aws:kms:eu-west-1:1:key/k',
+  });
 
   beforeEach(() => kms.reset());
 
   it('encrypts with an encryption context naming the purpose and the app', async () => {
     kms.on(EncryptCommand).resolves({ CiphertextBlob: Buffer.from('sealed') });
 
-    const ciphertext = await vault.encrypt('-----BEGIN OPENSSH PRIVATE KEY-----', { purpose: 'deploy-key', app: 'web' });
+    const ciphertext = await vault.encrypt('-----BEGIN OPENSSH PRIVATE KEY-----', {
+      purpose: 'deploy-key',
+      app: 'web',
+    });
 
     expect(ciphertext).toBe(`kms1:${Buffer.from('sealed').toString('base64')}`);
     expect(kms).toHaveReceivedCommandWith(EncryptCommand, {

@@ -75,25 +75,37 @@ export async function scanHostKeys(host: string, port: number, timeoutSec = 5): 
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`not a TCP port: ${port}`);
   if (!Number.isInteger(timeoutSec) || timeoutSec < 1) throw new Error(`not a timeout in seconds: ${timeoutSec}`);
   const args = ['-T', String(timeoutSec), '-p', String(port), '-t', 'ed25519,ecdsa,rsa', host];
-  const stdout = await new Promise<string>((resolve, reject) => {
+  const scan = await new Promise<{ out: string; err: string; timedOut: boolean }>((resolve, reject) => {
     execFile('ssh-keyscan', args, { timeout: (timeoutSec + 5) * 1000, encoding: 'utf8' }, (error, out, err) => {
       if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') {
         reject(new Error('ssh-keyscan is not installed (Debian: apt-get install openssh-client)', { cause: error }));
-      } else if (error && !out) {
-        reject(new Error(`ssh-keyscan ${host}:${port} failed: ${err.trim() || error.message}`, { cause: error }));
       } else {
-        resolve(out);
+        // ssh-keyscan exits 1 when a host does not answer; what it printed is what counts.
+        resolve({ out, err, timedOut: Boolean(error?.killed) });
       }
     });
   });
-  const entries = parseKnownHosts(stdout);
+  const entries = parseKnownHosts(scan.out);
   if (entries.length === 0) {
-    throw new Error(`ssh-keyscan found no host key at ${host}:${port} within ${timeoutSec} s (unreachable, or not SSH)`);
+    // stderr carries `# host:port SSH-2.0-…` banners and, when it went wrong, the reason.
+    const reason = scan.err
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'))
+      .join('; ');
+    throw new Error(
+      `ssh-keyscan found no host key at ${host}:${port} within ${timeoutSec} s` +
+        (scan.timedOut ? ' (it timed out)' : reason ? ` (${reason})` : ' (unreachable, or not SSH)'),
+    );
   }
   return entries.map((entry) => `${entry.hosts.join(',')} ${entry.keyType} ${entry.key}\n`).join('');
 }
 
-function validateKey(keyType: string, key: string, where: string): { keyType: string; key: string; fingerprint: string } {
+function validateKey(
+  keyType: string,
+  key: string,
+  where: string,
+): { keyType: string; key: string; fingerprint: string } {
   let parsed: sshpk.Key;
   try {
     parsed = sshpk.parseKey(`${keyType} ${key}`, 'ssh');

@@ -1,0 +1,257 @@
+import {
+  DeployKeys,
+  GitbeakerRequestError,
+  GitbeakerRetryError,
+  GitbeakerTimeoutError,
+  PersonalAccessTokens,
+  ProjectHooks,
+  Projects,
+  Users,
+} from '@gitbeaker/rest';
+import * as z from 'zod';
+import { GitlabError } from '../../domain/errors';
+import type { GitlabApi, GitlabApiFactory, GitlabHookSpec, GitlabProject, GitlabTokenInfo } from '../../domain/ports';
+
+/** Every GitLab request gives up after this long (GitLab itself allows webhooks 10 s too). */
+export const DEFAULT_GITLAB_TIMEOUT_MS = 10_000;
+
+export interface GitlabClientOptions {
+  /** Per-request timeout. @default DEFAULT_GITLAB_TIMEOUT_MS */
+  timeoutMs?: number;
+}
+
+const tokenSelf = z.object({
+  scopes: z.array(z.string()).nullish(),
+  expires_at: z.string().nullish(),
+  active: z.boolean().nullish(),
+  revoked: z.boolean().nullish(),
+});
+const currentUser = z.object({ username: z.string().min(1) });
+const project = z.object({ id: z.number().int(), path_with_namespace: z.string(), ssh_url_to_repo: z.string() });
+const created = z.object({ id: z.number().int() });
+
+/**
+ * A GitlabApi factory over `@gitbeaker/rest`, with a bounded timeout on every request.
+ * Errors are GitlabError; none carries the token, in its message or its cause.
+ */
+export function gitlabApiFactory(options: GitlabClientOptions = {}): GitlabApiFactory {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_GITLAB_TIMEOUT_MS;
+  return (connection) => new GitbeakerGitlabApi(connection.url, connection.token, timeoutMs);
+}
+
+/** The production factory: `createGitlabApi({ url, token })`. */
+export const createGitlabApi: GitlabApiFactory = gitlabApiFactory();
+
+class GitbeakerGitlabApi implements GitlabApi {
+  private readonly users: InstanceType<typeof Users>;
+  private readonly tokens: InstanceType<typeof PersonalAccessTokens>;
+  private readonly projects: InstanceType<typeof Projects>;
+  private readonly hooks: InstanceType<typeof ProjectHooks>;
+  private readonly deployKeys: InstanceType<typeof DeployKeys>;
+  /** The instance as messages name it: origin and path, never credentials. */
+  private readonly where: string;
+
+  constructor(
+    url: string,
+    private readonly token: string,
+    private readonly timeoutMs: number,
+  ) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new GitlabError('invalid', 'not a GitLab URL');
+    }
+    if (parsed.username || parsed.password)
+      throw new GitlabError('invalid', 'the GitLab URL must not carry credentials');
+    // gitbeaker joins host + '/api/v4'; a trailing slash would double it.
+    const host = `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
+    this.where = host;
+    // Only the five resources used: `new Gitlab()` would build some 200 of them per connection.
+    const config = { host, token, queryTimeout: timeoutMs };
+    this.users = new Users(config);
+    this.tokens = new PersonalAccessTokens(config);
+    this.projects = new Projects(config);
+    this.hooks = new ProjectHooks(config);
+    this.deployKeys = new DeployKeys(config);
+  }
+
+  async inspectToken(): Promise<GitlabTokenInfo> {
+    const [self, user] = await Promise.all([
+      this.call('GET /personal_access_tokens/self', async () => tokenSelf.parse(await this.tokens.show()), {
+        notFound: 'GitLab does not tell the token scopes (GET /personal_access_tokens/self needs GitLab 15.5 or newer)',
+      }),
+      this.call('GET /user', async () => currentUser.parse(await this.users.showCurrentUser())),
+    ]);
+    if (self.revoked || self.active === false) {
+      throw new GitlabError('unauthorized', 'GitLab says the token is revoked or inactive', 401);
+    }
+    return {
+      username: user.username,
+      scopes: self.scopes ?? [],
+      ...(self.expires_at ? { expiresAt: self.expires_at } : {}),
+    };
+  }
+
+  async getProject(path: string): Promise<GitlabProject> {
+    const found = await this.call('GET /projects/:id', async () => project.parse(await this.projects.show(path)), {
+      notFound: `GitLab project "${path}" not found (or the token's user cannot see it)`,
+    });
+    return { id: found.id, path: found.path_with_namespace, sshUrl: found.ssh_url_to_repo };
+  }
+
+  async addHook(projectId: number, hook: GitlabHookSpec): Promise<number> {
+    const result = await this.call('POST /projects/:id/hooks', async () =>
+      created.parse(
+        await this.hooks.add(projectId, hook.url, {
+          token: hook.token,
+          pushEvents: hook.pushEvents,
+          tagPushEvents: hook.tagPushEvents,
+          pushEventsBranchFilter: hook.branchFilter,
+          enableSslVerification: hook.enableSslVerification,
+        }),
+      ),
+    );
+    return result.id;
+  }
+
+  async removeHook(projectId: number, hookId: number): Promise<void> {
+    await this.call('DELETE /projects/:id/hooks/:hook_id', () => this.hooks.remove(projectId, hookId), {
+      tolerateNotFound: true,
+    });
+  }
+
+  async addDeployKey(projectId: number, key: { title: string; key: string }): Promise<number> {
+    const result = await this.call('POST /projects/:id/deploy_keys', async () =>
+      created.parse(await this.deployKeys.create(projectId, key.title, key.key, { canPush: false })),
+    );
+    return result.id;
+  }
+
+  async removeDeployKey(projectId: number, keyId: number): Promise<void> {
+    await this.call('DELETE /projects/:id/deploy_keys/:key_id', () => this.deployKeys.remove(projectId, keyId), {
+      tolerateNotFound: true,
+    });
+  }
+
+  /** Runs one request and turns whatever goes wrong into a GitlabError free of the token. */
+  private async call<T>(
+    operation: string,
+    fn: () => Promise<T>,
+    options: { notFound?: string; tolerateNotFound?: boolean } = {},
+  ): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      const mapped = this.toGitlabError(operation, error, options.notFound);
+      if (options.tolerateNotFound && mapped.kind === 'not_found') return undefined as T;
+      throw mapped;
+    }
+  }
+
+  private toGitlabError(operation: string, error: unknown, notFound?: string): GitlabError {
+    if (error instanceof GitbeakerRequestError) {
+      const status = error.cause?.response.status ?? 0;
+      const said = this.redact(describe(error.cause?.description ?? error.message));
+      const detail = said ? `: ${said}` : '';
+      switch (status) {
+        case 401:
+          return new GitlabError('unauthorized', 'GitLab refused the token (401): revoked, expired or wrong', 401);
+        case 403:
+          if (said.includes('insufficient_scope')) {
+            return new GitlabError(
+              'forbidden',
+              `GitLab refused ${operation} (403): the token needs the api scope`,
+              403,
+            );
+          }
+          // Hooks and deploy keys are a Maintainer's to manage.
+          return new GitlabError(
+            'forbidden',
+            /hooks|deploy_keys/.test(operation)
+              ? `GitLab refused ${operation} (403${detail}): the token's user needs the Maintainer role on the project`
+              : `GitLab refused ${operation} (403${detail})`,
+            403,
+          );
+        case 404:
+          return new GitlabError('not_found', notFound ?? `GitLab answered ${operation} with 404${detail}`, 404);
+        case 400:
+        case 409:
+        case 422:
+          return new GitlabError('invalid', `GitLab rejected ${operation} (${status})${detail}`, status);
+        default:
+          return new GitlabError('failed', `GitLab failed ${operation} (${status || 'no status'})${detail}`, status);
+      }
+    }
+    if (error instanceof GitbeakerRetryError) {
+      return new GitlabError('failed', `GitLab kept failing ${operation}: ${this.redact(error.message)}`);
+    }
+    if (error instanceof GitbeakerTimeoutError || isTimeout(error)) {
+      return new GitlabError(
+        'unreachable',
+        `GitLab at ${this.where} did not answer ${operation} within ${this.timeoutMs / 1000} s`,
+      );
+    }
+    if (error instanceof z.ZodError) {
+      return new GitlabError(
+        'failed',
+        `GitLab answered ${operation} with an unexpected body (is ${this.where} GitLab?)`,
+      );
+    }
+    const network = networkCause(error);
+    if (network) {
+      return new GitlabError(
+        'unreachable',
+        `cannot reach GitLab at ${this.where} (${operation}): ${this.redact(network.message || network.code || 'network error')}`,
+        undefined,
+        // A socket-level error (address, port, syscall): nothing of the request in it.
+        { cause: network },
+      );
+    }
+    const message = isErrorLike(error) ? error.message : String(error);
+    return new GitlabError('failed', `GitLab call ${operation} failed: ${this.redact(message)}`);
+  }
+
+  private redact(text: string): string {
+    // Below 8 characters it is no token GitLab issues (and redacting it would shred messages).
+    return this.token.length >= 8 ? text.split(this.token).join('[redacted]') : text;
+  }
+}
+
+/** GitLab's error bodies: a string, or `{ field: [problems] }` from a validation failure. */
+function describe(description: string): string {
+  let text = description;
+  if (description.startsWith('{')) {
+    try {
+      const parsed = JSON.parse(description) as unknown;
+      if (parsed && typeof parsed === 'object') {
+        text = Object.entries(parsed)
+          .map(([field, problems]) => `${field} ${Array.isArray(problems) ? problems.join(', ') : String(problems)}`)
+          .join('; ');
+      }
+    } catch {
+      // Not JSON after all: shown as it is.
+    }
+  }
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 300 ? `${flat.slice(0, 300)}…` : flat;
+}
+
+function isTimeout(error: unknown): boolean {
+  return isErrorLike(error) && (error.name === 'TimeoutError' || error.name === 'AbortError');
+}
+
+/**
+ * undici's `TypeError: fetch failed` wraps the socket error (ECONNREFUSED, ENOTFOUND, …).
+ * Duck-typed: fetch's errors may come from another realm (a test sandbox), where instanceof fails.
+ */
+function networkCause(error: unknown): (Error & { code?: string }) | undefined {
+  if (!isErrorLike(error) || error.name !== 'TypeError' || !isErrorLike(error.cause)) return undefined;
+  let cause: Error & { code?: string } = error.cause;
+  while (isErrorLike(cause.cause)) cause = cause.cause;
+  return cause;
+}
+
+function isErrorLike(value: unknown): value is Error {
+  return typeof value === 'object' && value !== null && typeof (value as Error).message === 'string';
+}

@@ -1,0 +1,781 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import sshpk from 'sshpk';
+
+/**
+ * A small GitLab for tests: a real HTTP server on a free loopback port answering the REST v4
+ * endpoints Slipway uses the way GitLab.com does (17.x): authentication with `PRIVATE-TOKEN`
+ * (what @gitbeaker/rest sends), `Authorization: Bearer` or `?private_token=`; 401 for unknown,
+ * revoked or expired tokens; 403 `insufficient_scope` when the token's scopes do not cover the
+ * route; 404 for projects the user cannot see; 403 below the Maintainer role; 400/422 for bad
+ * parameters. Parameter presence is checked before the project is looked up, as Grape does.
+ * Every request is recorded.
+ */
+
+export type AccessLevel = 'guest' | 'reporter' | 'developer' | 'maintainer' | 'owner';
+
+export interface StandinUserSpec {
+  username: string;
+  /** A personal access token for the user (call again with the same username to add more). */
+  token: string;
+  scopes: string[];
+  /** ISO day (`2027-01-31`); the token answers 401 "Token has expired." from that day on. */
+  expiresAt?: string;
+}
+
+export interface StandinProjectSpec {
+  /** Full path, `group/sub/project`. */
+  path: string;
+  id?: number;
+  /** `ssh_url_to_repo`; default `git@<stand-in host>:<path>.git`. */
+  sshUrl?: string;
+  defaultBranch?: string;
+  /** Who can see the project and with which role. Default: every user is a maintainer. */
+  members?: Record<string, AccessLevel>;
+}
+
+/** A project as GitLab presents it (`GET /projects/:id`). */
+export type StandinProject = Record<string, unknown> & {
+  id: number;
+  path_with_namespace: string;
+  ssh_url_to_repo: string;
+};
+
+/** A project hook as GitLab stores it: what the API shows plus the secret `token` it never shows. */
+export type StandinHook = Record<string, unknown> & {
+  id: number;
+  project_id: number;
+  url: string;
+  token: string | null;
+  push_events: boolean;
+  tag_push_events: boolean;
+  push_events_branch_filter: string;
+  enable_ssl_verification: boolean;
+};
+
+/** A deploy key enabled on a project, as `GET /projects/:id/deploy_keys` shows it. */
+export type StandinDeployKey = Record<string, unknown> & {
+  id: number;
+  title: string;
+  key: string;
+  fingerprint: string;
+  fingerprint_sha256: string;
+  can_push: boolean;
+  created_at: string;
+  expires_at: string | null;
+};
+
+export interface RecordedRequest {
+  method: string;
+  /** Raw path, still URL-encoded (`/api/v4/projects/group%2Fapp`). */
+  path: string;
+  query: Record<string, string>;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON or form body; the raw text when it parses as neither; undefined when empty. */
+  body: unknown;
+  /** What the stand-in answered (0 when it dropped or held the connection). */
+  status: number;
+}
+
+export interface StandinOptions {
+  /**
+   * GitLab refuses webhook URLs on localhost and private networks unless an admin allows them
+   * ("Allow requests to the local network from webhooks and integrations"). Tests here point
+   * hooks at loopback, so the stand-in allows it by default.
+   * @default true
+   */
+  allowLocalWebhooks?: boolean;
+  /** `GET /version`'s `version`. @default '17.8.1' */
+  version?: string;
+}
+
+export interface GitlabStandin {
+  /** Base URL, `http://127.0.0.1:<port>` (the API is under `/api/v4`). */
+  url: string;
+  stop(): Promise<void>;
+  addUser(spec: StandinUserSpec): { id: number; username: string };
+  addProject(spec: StandinProjectSpec): StandinProject;
+  revoke(token: string): void;
+  hooks(projectId: number): StandinHook[];
+  deployKeys(projectId: number): StandinDeployKey[];
+  requests: RecordedRequest[];
+  /** The next request matching answers `status` with `body` (default GitLab's `{"message": …}`). Queues. */
+  failNext(match: { method: string; pathPattern: RegExp }, status: number, body?: unknown): void;
+  /** `true`/`'reset'`: drop every connection; `'hang'`: accept and never answer; `false`: serve again. */
+  setDown(down: boolean | 'reset' | 'hang'): void;
+}
+
+interface UserRecord {
+  id: number;
+  username: string;
+  createdAt: string;
+}
+
+interface TokenRecord {
+  id: number;
+  token: string;
+  userId: number;
+  scopes: string[];
+  expiresAt: string | null;
+  revoked: boolean;
+  createdAt: string;
+}
+
+interface ProjectRecord {
+  id: number;
+  path: string;
+  sshUrl: string;
+  defaultBranch: string;
+  members?: Record<string, AccessLevel>;
+  createdAt: string;
+}
+
+interface KeyRecord {
+  id: number;
+  title: string;
+  key: string;
+  fingerprint: string;
+  fingerprintSha256: string;
+  createdAt: string;
+  expiresAt: string | null;
+}
+
+class Reply {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {}
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  409: 'Conflict',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+};
+
+const LEVELS: Record<AccessLevel, number> = { guest: 10, reporter: 20, developer: 30, maintainer: 40, owner: 50 };
+
+/** Boolean hook options GitLab accepts (`POST /projects/:id/hooks`), with their defaults. */
+const HOOK_EVENTS: Record<string, boolean> = {
+  push_events: true,
+  tag_push_events: false,
+  issues_events: false,
+  confidential_issues_events: false,
+  merge_requests_events: false,
+  note_events: false,
+  confidential_note_events: false,
+  job_events: false,
+  pipeline_events: false,
+  wiki_page_events: false,
+  deployment_events: false,
+  releases_events: false,
+  milestone_events: false,
+  feature_flag_events: false,
+  emoji_events: false,
+  resource_access_token_events: false,
+  enable_ssl_verification: true,
+};
+
+const READ_SCOPES = ['api', 'read_api'];
+const USER_SCOPES = ['api', 'read_api', 'read_user'];
+
+export async function startGitlabStandin(options: StandinOptions = {}): Promise<GitlabStandin> {
+  const allowLocalWebhooks = options.allowLocalWebhooks ?? true;
+  const version = options.version ?? '17.8.1';
+  const users = new Map<number, UserRecord>();
+  const tokens = new Map<string, TokenRecord>();
+  const projects = new Map<number, ProjectRecord>();
+  const hooks = new Map<number, StandinHook>();
+  const keys = new Map<number, KeyRecord>();
+  /** project id → enabled deploy keys (key id → can_push). */
+  const keyLinks = new Map<number, Map<number, boolean>>();
+  const failures: Array<{ method: string; pathPattern: RegExp; status: number; body?: unknown }> = [];
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<Socket>();
+  const seq = { user: 0, token: 0, project: 0, hook: 1000, key: 2000 };
+  let down: false | 'reset' | 'hang' = false;
+  let base = '';
+  let host = '';
+
+  const now = () => new Date().toISOString();
+
+  function presentProject(p: ProjectRecord): StandinProject {
+    const segments = p.path.split('/');
+    const name = segments[segments.length - 1] ?? p.path;
+    const namespace = segments.slice(0, -1).join('/');
+    return {
+      id: p.id,
+      description: null,
+      name,
+      name_with_namespace: p.path.split('/').join(' / '),
+      path: name,
+      path_with_namespace: p.path,
+      created_at: p.createdAt,
+      default_branch: p.defaultBranch,
+      tag_list: [],
+      topics: [],
+      ssh_url_to_repo: p.sshUrl,
+      http_url_to_repo: `${base}/${p.path}.git`,
+      web_url: `${base}/${p.path}`,
+      readme_url: null,
+      avatar_url: null,
+      forks_count: 0,
+      star_count: 0,
+      last_activity_at: p.createdAt,
+      namespace: {
+        id: p.id + 100000,
+        name: segments[segments.length - 2] ?? namespace,
+        path: segments[segments.length - 2] ?? namespace,
+        kind: 'group',
+        full_path: namespace,
+        parent_id: null,
+        avatar_url: null,
+        web_url: `${base}/groups/${namespace}`,
+      },
+      visibility: 'private',
+      archived: false,
+      empty_repo: false,
+    };
+  }
+
+  /** GitLab never shows a hook's secret token. */
+  function presentHook(hook: StandinHook): Record<string, unknown> {
+    const { token: _secret, ...shown } = hook;
+    return shown;
+  }
+
+  function presentKey(key: KeyRecord, canPush: boolean): StandinDeployKey {
+    return {
+      id: key.id,
+      title: key.title,
+      created_at: key.createdAt,
+      expires_at: key.expiresAt,
+      key: key.key,
+      usage_type: 'auth',
+      fingerprint: key.fingerprint,
+      fingerprint_sha256: key.fingerprintSha256,
+      projects_with_write_access: [],
+      projects_with_readonly_access: [],
+      can_push: canPush,
+    };
+  }
+
+  function findProject(idOrPath: string): ProjectRecord | undefined {
+    if (/^\d+$/.test(idOrPath)) return projects.get(Number(idOrPath));
+    const wanted = idOrPath.toLowerCase();
+    return [...projects.values()].find((p) => p.path.toLowerCase() === wanted);
+  }
+
+  /** The token's user, or the reply GitLab gives instead. */
+  function authenticate(req: IncomingMessage, query: Record<string, string>, allowed: string[] | 'any'): UserRecord {
+    const record = tokenOf(req, query);
+    if (record.revoked) throw invalidToken('Token was revoked. You will have to re-authorize from the user.');
+    if (record.expiresAt && record.expiresAt <= now().slice(0, 10)) throw invalidToken('Token has expired.');
+    if (allowed !== 'any' && !record.scopes.some((scope) => allowed.includes(scope))) {
+      const description = 'The request requires higher privileges than provided by the access token.';
+      throw new Reply(
+        403,
+        { error: 'insufficient_scope', error_description: description, scope: allowed.join(' ') },
+        {
+          'www-authenticate': `Bearer realm="Protected by OAuth 2.0", error="insufficient_scope", error_description="${description}", scope="${allowed.join(' ')}"`,
+        },
+      );
+    }
+    const user = users.get(record.userId);
+    if (!user) throw new Reply(401, { message: '401 Unauthorized' });
+    return user;
+  }
+
+  function invalidToken(description: string): Reply {
+    return new Reply(
+      401,
+      { error: 'invalid_token', error_description: description },
+      {
+        'www-authenticate': `Bearer realm="Protected by OAuth 2.0", error="invalid_token", error_description="${description}"`,
+      },
+    );
+  }
+
+  function tokenOf(req: IncomingMessage, query: Record<string, string>): TokenRecord {
+    const presented = presentedToken(req, query);
+    const record = presented === undefined ? undefined : tokens.get(presented);
+    if (!record) throw new Reply(401, { message: '401 Unauthorized' });
+    return record;
+  }
+
+  /** The project the user can see, else 404; with `maintainer`, 403 below that role. */
+  function projectFor(user: UserRecord, idOrPath: string, maintainer: boolean): ProjectRecord {
+    const project = findProject(idOrPath);
+    const level = project?.members ? project.members[user.username] : 'maintainer';
+    if (!project || !level) throw new Reply(404, { message: '404 Project Not Found' });
+    if (maintainer && LEVELS[level] < LEVELS.maintainer) throw new Reply(403, { message: '403 Forbidden' });
+    return project;
+  }
+
+  function paginate(url: URL, items: unknown[]): Reply {
+    const perPage = clamp(Number.parseInt(url.searchParams.get('per_page') ?? '20', 10), 1, 100, 20);
+    const page = clamp(Number.parseInt(url.searchParams.get('page') ?? '1', 10), 1, Number.MAX_SAFE_INTEGER, 1);
+    const totalPages = Math.max(1, Math.ceil(items.length / perPage));
+    const pageUrl = (n: number) => {
+      const link = new URL(`${base}${url.pathname}`);
+      for (const [name, value] of url.searchParams) {
+        if (name !== 'page' && name !== 'per_page' && name !== 'private_token') link.searchParams.set(name, value);
+      }
+      link.searchParams.set('page', String(n));
+      link.searchParams.set('per_page', String(perPage));
+      return link.toString();
+    };
+    const links = [
+      ...(page > 1 ? [`<${pageUrl(page - 1)}>; rel="prev"`] : []),
+      ...(page < totalPages ? [`<${pageUrl(page + 1)}>; rel="next"`] : []),
+      `<${pageUrl(1)}>; rel="first"`,
+      `<${pageUrl(totalPages)}>; rel="last"`,
+    ];
+    return new Reply(200, items.slice((page - 1) * perPage, page * perPage), {
+      'x-total': String(items.length),
+      'x-total-pages': String(totalPages),
+      'x-per-page': String(perPage),
+      'x-page': String(page),
+      'x-next-page': page < totalPages ? String(page + 1) : '',
+      'x-prev-page': page > 1 ? String(page - 1) : '',
+      link: links.join(', '),
+    });
+  }
+
+  function route(req: IncomingMessage, url: URL, body: Record<string, unknown>): Reply {
+    const query = Object.fromEntries(url.searchParams);
+    const segments = url.pathname.split('/').slice(1);
+    if (segments[0] !== 'api' || segments[1] !== 'v4') return new Reply(404, { error: '404 Not Found' });
+    const [resource, rawId, sub, rawSubId, ...rest] = segments.slice(2);
+    const method = req.method ?? 'GET';
+    const id = rawId === undefined ? undefined : safeDecode(rawId);
+
+    if (resource === 'version' && rawId === undefined && method === 'GET') {
+      authenticate(req, query, USER_SCOPES);
+      return new Reply(200, {
+        version,
+        revision: 'standin',
+        kas: { enabled: false, externalUrl: null, externalK8sProxyUrl: null, version: null },
+        enterprise: false,
+      });
+    }
+    if (resource === 'user' && rawId === undefined && method === 'GET') {
+      const user = authenticate(req, query, USER_SCOPES);
+      return new Reply(200, {
+        id: user.id,
+        username: user.username,
+        name: user.username,
+        state: 'active',
+        locked: false,
+        avatar_url: null,
+        web_url: `${base}/${user.username}`,
+        created_at: user.createdAt,
+        bio: '',
+        public_email: null,
+        email: `${user.username}@example.com`,
+        is_admin: false,
+        two_factor_enabled: false,
+        bot: false,
+      });
+    }
+    if (resource === 'personal_access_tokens' && rawId === 'self' && sub === undefined && method === 'GET') {
+      // Any valid token may read itself, whatever its scopes.
+      authenticate(req, query, 'any');
+      const record = tokenOf(req, query);
+      return new Reply(200, {
+        id: record.id,
+        name: `token-${record.id}`,
+        revoked: record.revoked,
+        created_at: record.createdAt,
+        description: null,
+        scopes: record.scopes,
+        user_id: record.userId,
+        last_used_at: now(),
+        active: !record.revoked,
+        expires_at: record.expiresAt,
+      });
+    }
+    if (resource !== 'projects' || id === undefined || rest.length > 0) {
+      return new Reply(404, { error: '404 Not Found' });
+    }
+
+    if (sub === undefined && method === 'GET') {
+      if (presentedToken(req, query) === undefined) return new Reply(404, { message: '404 Project Not Found' });
+      const user = authenticate(req, query, READ_SCOPES);
+      return new Reply(200, presentProject(projectFor(user, id, false)));
+    }
+
+    if (sub === 'hooks' && rawSubId === undefined && method === 'GET') {
+      const user = authenticate(req, query, READ_SCOPES);
+      const project = projectFor(user, id, true);
+      const list = [...hooks.values()].filter((h) => h.project_id === project.id).map(presentHook);
+      return paginate(url, list);
+    }
+    if (sub === 'hooks' && rawSubId === undefined && method === 'POST') {
+      const user = authenticate(req, query, ['api']);
+      requireParams(body, ['url']);
+      const flags = Object.fromEntries(
+        Object.entries(HOOK_EVENTS).map(([name, fallback]) => [name, booleanParam(body, name, fallback)]),
+      );
+      const project = projectFor(user, id, true);
+      const hookUrl = String(body.url);
+      if (!isAcceptableHookUrl(hookUrl, allowLocalWebhooks)) return new Reply(422, { error: 'Invalid url given' });
+      const branchFilter = body.push_events_branch_filter === undefined ? '' : String(body.push_events_branch_filter);
+      if (!isValidBranchFilter(branchFilter)) return new Reply(422, { error: 'Invalid branch filter given' });
+      seq.hook += 1;
+      const hook: StandinHook = {
+        id: seq.hook,
+        project_id: project.id,
+        url: hookUrl,
+        name: typeof body.name === 'string' ? body.name : null,
+        description: typeof body.description === 'string' ? body.description : null,
+        created_at: now(),
+        push_events: flags.push_events ?? true,
+        tag_push_events: flags.tag_push_events ?? false,
+        enable_ssl_verification: flags.enable_ssl_verification ?? true,
+        ...flags,
+        push_events_branch_filter: branchFilter,
+        branch_filter_strategy:
+          typeof body.branch_filter_strategy === 'string' ? body.branch_filter_strategy : 'wildcard',
+        repository_update_events: false,
+        alert_status: 'executable',
+        disabled_until: null,
+        url_variables: [],
+        custom_webhook_template: null,
+        custom_headers: [],
+        token: typeof body.token === 'string' && body.token !== '' ? body.token : null,
+      };
+      hooks.set(hook.id, hook);
+      return new Reply(201, presentHook(hook));
+    }
+    if (sub === 'hooks' && rawSubId !== undefined && method === 'DELETE') {
+      const user = authenticate(req, query, ['api']);
+      const project = projectFor(user, id, true);
+      const hook = hooks.get(Number(rawSubId));
+      if (!/^\d+$/.test(rawSubId) || !hook || hook.project_id !== project.id) {
+        return new Reply(404, { message: '404 Not found' });
+      }
+      hooks.delete(hook.id);
+      return new Reply(204, undefined);
+    }
+
+    if (sub === 'deploy_keys' && rawSubId === undefined && method === 'GET') {
+      const user = authenticate(req, query, READ_SCOPES);
+      const project = projectFor(user, id, true);
+      return paginate(url, deployKeysOf(project.id));
+    }
+    if (sub === 'deploy_keys' && rawSubId === undefined && method === 'POST') {
+      const user = authenticate(req, query, ['api']);
+      requireParams(body, ['key', 'title']);
+      const canPush = booleanParam(body, 'can_push', false);
+      const project = projectFor(user, id, true);
+      const text = String(body.key).trim();
+      const links = keyLinks.get(project.id) ?? new Map<number, boolean>();
+      keyLinks.set(project.id, links);
+      // GitLab reuses a key it already knows (same text): on this project it answers with it as it is.
+      const known = [...keys.values()].find((k) => k.key === text);
+      if (known && links.has(known.id)) return new Reply(201, presentKey(known, links.get(known.id) ?? false));
+      if (known) {
+        links.set(known.id, canPush);
+        return new Reply(201, presentKey(known, canPush));
+      }
+      let parsed: sshpk.Key;
+      try {
+        parsed = sshpk.parseKey(text, 'ssh');
+      } catch {
+        return new Reply(400, {
+          message: { 'deploy_key.key': ['is invalid'], 'deploy_key.fingerprint_sha256': ['cannot be generated'] },
+        });
+      }
+      const fingerprintSha256 = parsed.fingerprint('sha256').toString();
+      if ([...keys.values()].some((k) => k.fingerprintSha256 === fingerprintSha256)) {
+        return new Reply(400, {
+          message: {
+            'deploy_key.fingerprint_sha256': ['has already been taken'],
+            'deploy_key.fingerprint': ['has already been taken'],
+          },
+        });
+      }
+      seq.key += 1;
+      const key: KeyRecord = {
+        id: seq.key,
+        title: String(body.title),
+        key: text,
+        fingerprint: parsed.fingerprint('md5').toString('hex'),
+        fingerprintSha256,
+        createdAt: now(),
+        expiresAt: typeof body.expires_at === 'string' ? body.expires_at : null,
+      };
+      keys.set(key.id, key);
+      links.set(key.id, canPush);
+      return new Reply(201, presentKey(key, canPush));
+    }
+    if (sub === 'deploy_keys' && rawSubId !== undefined && method === 'DELETE') {
+      const user = authenticate(req, query, ['api']);
+      const project = projectFor(user, id, true);
+      const links = keyLinks.get(project.id);
+      const keyId = Number(rawSubId);
+      if (!/^\d+$/.test(rawSubId) || !links?.has(keyId)) return new Reply(404, { message: '404 Deploy Key Not Found' });
+      links.delete(keyId);
+      // A key no project uses any more is gone with its last link.
+      if (![...keyLinks.values()].some((l) => l.has(keyId))) keys.delete(keyId);
+      return new Reply(204, undefined);
+    }
+    if (['hooks', 'deploy_keys', undefined].includes(sub)) {
+      return new Reply(405, { error: '405 Method Not Allowed' });
+    }
+    return new Reply(404, { error: '404 Not Found' });
+  }
+
+  function deployKeysOf(projectId: number): StandinDeployKey[] {
+    const links = keyLinks.get(projectId) ?? new Map<number, boolean>();
+    return [...links.entries()].flatMap(([keyId, canPush]) => {
+      const key = keys.get(keyId);
+      return key ? [presentKey(key, canPush)] : [];
+    });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', base);
+    const raw = await readBody(req);
+    const recorded: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: req.headers,
+      body: parseBody(raw, req.headers['content-type']),
+      status: 0,
+    };
+    requests.push(recorded);
+    if (down === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (down === 'hang') return;
+
+    let reply: Reply;
+    const failure = failures.findIndex((f) => f.method === recorded.method && f.pathPattern.test(recorded.path));
+    if (failure >= 0) {
+      const [f] = failures.splice(failure, 1);
+      reply = new Reply(
+        f?.status ?? 500,
+        f?.body ?? { message: `${f?.status} ${REASONS[f?.status ?? 500] ?? 'Error'}` },
+      );
+    } else {
+      try {
+        const body = recorded.body;
+        if (raw.length > 0 && typeof body === 'string') throw new Reply(400, { error: 'body is not valid JSON' });
+        const params = {
+          ...recorded.query,
+          ...(body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {}),
+        };
+        reply = route(req, url, params);
+      } catch (error) {
+        if (!(error instanceof Reply)) throw error;
+        reply = error;
+      }
+    }
+    recorded.status = reply.status;
+    const headers: Record<string, string> = {
+      'x-request-id': randomUUID().replace(/-/g, '').slice(0, 26).toUpperCase(),
+      'cache-control': 'no-cache',
+      ...reply.headers,
+    };
+    if (reply.status === 204 || reply.body === undefined) {
+      res.writeHead(reply.status, headers).end();
+      return;
+    }
+    res.writeHead(reply.status, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: '500 Internal Server Error', detail: String(error) }));
+      }
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    if (down === 'reset') socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  host = '127.0.0.1';
+  base = `http://${host}:${port}`;
+
+  return {
+    url: base,
+    requests,
+    async stop() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+    addUser(spec) {
+      let user = [...users.values()].find((u) => u.username === spec.username);
+      if (!user) {
+        seq.user += 1;
+        user = { id: seq.user, username: spec.username, createdAt: now() };
+        users.set(user.id, user);
+      }
+      if (tokens.has(spec.token)) throw new Error('stand-in: that token is already issued');
+      seq.token += 1;
+      tokens.set(spec.token, {
+        id: seq.token,
+        token: spec.token,
+        userId: user.id,
+        scopes: [...spec.scopes],
+        expiresAt: spec.expiresAt ?? null,
+        revoked: false,
+        createdAt: now(),
+      });
+      return { id: user.id, username: user.username };
+    },
+    addProject(spec) {
+      const id = spec.id ?? seq.project + 1;
+      if (projects.has(id)) throw new Error(`stand-in: project id ${id} is taken`);
+      if (findProject(spec.path)) throw new Error(`stand-in: project ${spec.path} exists`);
+      seq.project = Math.max(seq.project, id);
+      const record: ProjectRecord = {
+        id,
+        path: spec.path,
+        sshUrl: spec.sshUrl ?? `git@${host}:${spec.path}.git`,
+        defaultBranch: spec.defaultBranch ?? 'main',
+        ...(spec.members ? { members: { ...spec.members } } : {}),
+        createdAt: now(),
+      };
+      projects.set(id, record);
+      return presentProject(record);
+    },
+    revoke(token) {
+      const record = tokens.get(token);
+      if (!record) throw new Error('stand-in: unknown token');
+      record.revoked = true;
+    },
+    hooks(projectId) {
+      return [...hooks.values()].filter((h) => h.project_id === projectId).map((h) => ({ ...h }));
+    },
+    deployKeys(projectId) {
+      return deployKeysOf(projectId);
+    },
+    failNext(match, status, body) {
+      failures.push({ method: match.method.toUpperCase(), pathPattern: match.pathPattern, status, body });
+    },
+    setDown(mode) {
+      down = mode === true ? 'reset' : mode;
+      if (down === 'reset') for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+/** The token as GitLab looks for it: `PRIVATE-TOKEN` header, `Authorization: Bearer`, `?private_token=`. */
+function presentedToken(req: IncomingMessage, query: Record<string, string>): string | undefined {
+  const header = req.headers['private-token'];
+  const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  return (Array.isArray(header) ? header[0] : header) || bearer || query.private_token || undefined;
+}
+
+/** Grape checks declared parameters before the endpoint runs: 400 `{"error":"url is missing"}`. */
+function requireParams(body: Record<string, unknown>, names: string[]): void {
+  const missing = names.filter((name) => body[name] === undefined || body[name] === null || body[name] === '');
+  if (missing.length > 0) throw new Reply(400, { error: missing.map((name) => `${name} is missing`).join(', ') });
+}
+
+function booleanParam(body: Record<string, unknown>, name: string, fallback: boolean): boolean {
+  const value = body[name];
+  if (value === undefined || value === null) return fallback;
+  if (value === true || value === 'true' || value === '1' || value === 1) return true;
+  if (value === false || value === 'false' || value === '0' || value === 0) return false;
+  throw new Reply(400, { error: `${name} is invalid` });
+}
+
+function isAcceptableHookUrl(raw: string, allowLocal: boolean): boolean {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+  if (allowLocal) return true;
+  const hostname = url.hostname.replace(/^\[|\]$/g, '');
+  return !(
+    hostname === 'localhost' ||
+    hostname.endsWith('.localhost') ||
+    hostname === '::1' ||
+    /^(127|10|0)\./.test(hostname) ||
+    /^192\.168\./.test(hostname) ||
+    /^172\.(1[6-9]|2\d|3[01])\./.test(hostname) ||
+    /^169\.254\./.test(hostname) ||
+    /^f[cd]/i.test(hostname)
+  );
+}
+
+/** GitLab's wildcard branch filter: a git ref name once `*` is read as a letter; empty means all. */
+function isValidBranchFilter(filter: string): boolean {
+  if (filter === '') return true;
+  if (filter.length > 4000) return false;
+  const ref = filter.replace(/\*/g, 'x');
+  return !(
+    /[\s~^:?[\\]/.test(ref) ||
+    [...ref].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f) ||
+    ref.includes('..') ||
+    ref.includes('@{') ||
+    ref.includes('//') ||
+    ref.startsWith('/') ||
+    ref.startsWith('-') ||
+    ref.endsWith('/') ||
+    ref.endsWith('.') ||
+    ref === '@' ||
+    ref.split('/').some((part) => part.startsWith('.') || part.endsWith('.lock'))
+  );
+}
+
+function clamp(value: number, min: number, max: number, fallback: number): number {
+  if (!Number.isFinite(value)) return fallback;
+  return Math.min(max, Math.max(min, value));
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 1024 * 1024) throw new Error('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseBody(raw: string, contentType: string | undefined): unknown {
+  if (raw === '') return undefined;
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(raw));
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
