@@ -1,16 +1,11 @@
-/** Jest runs TypeScript through SWC; ESM-only dependencies (middy) are transformed too. */
+/** Jest runs TypeScript through esbuild; ESM-only dependencies (middy) are transformed too. */
 module.exports = {
   testEnvironment: 'node',
-  // middy ships ESM only (an `import`-only export): point Jest at the file; SWC makes it CommonJS.
+  // middy ships ESM only (an `import`-only export): point Jest at the file; esbuild makes it CommonJS.
   moduleNameMapper: { '^@middy/(core|util)$': '<rootDir>/node_modules/@middy/$1/index.js' },
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: {
-    '^.+\\.(t|j|mj)s$': [
-      '@swc/jest',
-      { jsc: { target: 'es2023', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
-    ],
-  },
+  transform: { '^.+\\.(t|j|mj)s$': '<rootDir>/test/support/esbuild-transform.cjs' },
   transformIgnorePatterns: ['/node_modules/(?!(@middy)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
