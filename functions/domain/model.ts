@@ -81,6 +81,12 @@ export interface Build {
   execution?: string;
   /** Why the build ended the way it did (failed step, superseding build, …). */
   reason?: string;
+  /** Current build phase while running (CodeBuild phase names, or the buildspec's). */
+  phase?: string;
+  /** Where the build log is: a CloudWatch Logs `group:stream`, or a file in local mode. */
+  logLocation?: string;
+  /** The builder's reference to the run (CodeBuild build ARN, or a local run id). */
+  builderRef?: string;
 }
 
 export const RELEASE_STATUSES = ['pending', 'deploying', 'live', 'replaced', 'failed', 'rolled_back'] as const;

@@ -49,6 +49,15 @@ export interface Store {
   ): Promise<Build>;
   /** Records the workflow execution started for a queued build (idempotent for the same value). */
   setBuildExecution(app: string, id: string, execution: string): Promise<void>;
+  /**
+   * Records how a queued or running build runs: the builder's reference, its log location,
+   * its current phase. StaleWriteError once the build has ended, NotFoundError if absent.
+   */
+  updateBuildRun(
+    app: string,
+    id: string,
+    patch: Partial<Pick<Build, 'builderRef' | 'logLocation' | 'phase'>>,
+  ): Promise<void>;
 
   createRelease(release: Release): Promise<void>;
   getRelease(app: string, id: string): Promise<Release | undefined>;
@@ -145,4 +154,51 @@ export interface DeployKeyGenerator {
 /** Reads pinned known_hosts text: which hosts ([host]:port) it has keys for, and their fingerprints. */
 export interface KnownHostsReader {
   entries(knownHosts: string): Array<{ hosts: string[]; fingerprint: string }>;
+}
+
+/** Everything a build needs, none of it secret in plaintext (the deploy key is vault ciphertext). */
+export interface BuildJob {
+  buildId: string;
+  app: string;
+  commit: string;
+  ref: string;
+  /** SSH clone URL. */
+  repoUrl: string;
+  /** Vault ciphertext of the deploy key (purpose `deploy-key`, this app): decrypted inside the build only. */
+  deployKeyCiphertext: string;
+  /** Pinned known_hosts text for the GitLab host. */
+  knownHosts: string;
+  /** Image repository the build pushes to (ECR URI on AWS, a local name in local mode). */
+  imageRepository: string;
+  /** Dockerfile path in the repo when there is no docker-compose.yml. */
+  dockerfile: string;
+}
+
+/** What a finished build reports. */
+export interface BuildOutcome {
+  status: 'succeeded' | 'failed';
+  /** Image digests by compose service, or `app` for a single Dockerfile. */
+  images: Record<string, string>;
+  /** The failing step, when failed (e.g. `fetch: git fetch …`). */
+  reason?: string;
+}
+
+/**
+ * Runs builds: CodeBuild on AWS (status flows back through build-state events), the same
+ * buildspec run by the local runner in local mode. `start` returns a reference to the run and
+ * where its log is.
+ */
+export interface Builder {
+  start(job: BuildJob): Promise<{ ref: string; logLocation: string }>;
+}
+
+/** Image repositories, one per app. */
+export interface Registry {
+  /** Creates the app's repository if missing (immutable tags, scan on push, lifecycle) and returns its URI. */
+  ensureRepository(app: string): Promise<string>;
+}
+
+/** Reads a build's log from where the builder wrote it, from a cursor on. */
+export interface BuildLogs {
+  read(logLocation: string, cursor?: string): Promise<{ lines: string[]; cursor: string }>;
 }

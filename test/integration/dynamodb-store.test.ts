@@ -684,3 +684,32 @@ describe('item layout', () => {
     expect(await rawItem(`HOOK#${app.hookId}`, 'HOOK')).toMatchObject({ app: app.name });
   });
 });
+
+describe('recording how a build runs', () => {
+  it('sets the builder reference, log location and phase while the build is queued or running', async () => {
+    const app = uniqueName();
+    const build = aBuild(app);
+    await store.recordBuild(build);
+
+    await store.updateBuildRun(app, build.id, { builderRef: 'local:1', logLocation: '/tmp/1.log' });
+    await store.transitionBuild(app, build.id, 'queued', 'running', { startedAt: '2026-11-24T06:00:00.000Z' });
+    await store.updateBuildRun(app, build.id, { phase: 'BUILD' });
+
+    expect(await store.getBuild(app, build.id)).toMatchObject({
+      status: 'running',
+      builderRef: 'local:1',
+      logLocation: '/tmp/1.log',
+      phase: 'BUILD',
+    });
+  });
+
+  it('refuses to change an ended build, and says when the build is missing', async () => {
+    const app = uniqueName();
+    const build = aBuild(app);
+    await store.recordBuild(build);
+    await store.transitionBuild(app, build.id, 'queued', 'failed', { reason: 'no deploy key' });
+
+    await expect(store.updateBuildRun(app, build.id, { phase: 'BUILD' })).rejects.toThrow(StaleWriteError);
+    await expect(store.updateBuildRun(app, newId(), { phase: 'BUILD' })).rejects.toThrow(NotFoundError);
+  });
+});

@@ -356,6 +356,41 @@ export class DynamoDbStore implements Store {
 
   // ---- releases -----------------------------------------------------------------------------
 
+  async updateBuildRun(
+    app: string,
+    id: string,
+    patch: Partial<Pick<Build, 'builderRef' | 'logLocation' | 'phase'>>,
+  ): Promise<void> {
+    const fields = pick(patch, ['builderRef', 'logLocation', 'phase'] as const);
+    const entries = Object.entries(fields);
+    if (entries.length === 0) return;
+    const names: Record<string, string> = { '#pk': PK, '#status': 'status' };
+    const values: Record<string, unknown> = { ':queued': 'queued', ':running': 'running' };
+    const clauses = entries.map(([name, value], i) => {
+      names[`#f${i}`] = name;
+      values[`:f${i}`] = value;
+      return `#f${i} = :f${i}`;
+    });
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.build(app, id),
+          UpdateExpression: `SET ${clauses.join(', ')}`,
+          ConditionExpression: 'attribute_exists(#pk) AND #status IN (:queued, :running)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      const old = conditionFailureItem(error);
+      if (old === null) throw error;
+      if (old === undefined) throw new NotFoundError(`build ${app}/${id} not found`);
+      throw new StaleWriteError(`build ${app}/${id} has ended (${String(old.status)})`);
+    }
+  }
+
   async createRelease(release: Release): Promise<void> {
     try {
       await this.client.send(
