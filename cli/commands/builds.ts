@@ -1,9 +1,34 @@
 import type { Command } from 'commander';
-import { CliError, callApi } from '../api-client';
+import { type ApiTarget, CliError, callApi } from '../api-client';
 import { printFields, printJson, printTable } from '../output';
 import { globals, target } from './context';
 
 const enc = encodeURIComponent;
+
+interface LogPage {
+  lines: string[];
+  cursor: string;
+  done: boolean;
+  status: string;
+}
+
+const FOLLOW_INTERVAL_MS = 1000;
+
+/** Prints a build's log; with --follow, polls until the build has ended and the log is drained. */
+async function printLogs(api: ApiTarget, app: string, id: string, follow: boolean, json: boolean): Promise<void> {
+  let cursor = '';
+  for (;;) {
+    const query = cursor ? `?cursor=${enc(cursor)}` : '';
+    const page = await callApi<LogPage>(api, 'GET', `/v1/apps/${enc(app)}/builds/${enc(id)}/logs${query}`);
+    for (const line of page.lines) process.stdout.write(json ? `${JSON.stringify({ line })}\n` : `${line}\n`);
+    cursor = page.cursor || cursor;
+    if (page.done || (!follow && page.lines.length === 0)) {
+      if (follow && !json) process.stderr.write(`slipway: build ${id} ${page.status}\n`);
+      return;
+    }
+    if (page.lines.length === 0) await new Promise((r) => setTimeout(r, FOLLOW_INTERVAL_MS));
+  }
+}
 
 type BuildView = Record<string, unknown> & { id: string; commit: string };
 
@@ -14,12 +39,19 @@ type BuildView = Record<string, unknown> & { id: string; commit: string };
 export function registerBuilds(program: Command): void {
   program
     .command('builds')
-    .description('list an app\'s builds, newest first; "builds show NAME ID" for one')
-    .usage('NAME | show NAME ID')
+    .description(
+      'list an app\'s builds, newest first; "builds show NAME ID" for one; "builds logs NAME ID" for its log',
+    )
+    .usage('NAME | show NAME ID | logs NAME ID [--follow]')
     .argument('<args...>')
     .option('--limit <n>', 'how many builds to list', '50')
-    .action(async (args: string[], options: { limit: string }, command: Command) => {
+    .option('--follow', 'with logs: keep printing until the build ends')
+    .action(async (args: string[], options: { limit: string; follow?: boolean }, command: Command) => {
       const json = globals(command).json;
+      if (args[0] === 'logs' && args.length === 3) {
+        await printLogs(await target(command), args[1] ?? '', args[2] ?? '', options.follow ?? false, json ?? false);
+        return;
+      }
       if (args[0] === 'show' && args.length === 3) {
         const build = await callApi<BuildView>(
           await target(command),

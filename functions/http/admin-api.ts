@@ -5,7 +5,8 @@ import { NotFoundError, ValidationError } from '../domain/errors';
 import { connectGitlab, type GitlabDeps, linkApp, toPublicConnection, unlinkApp } from '../domain/gitlab-link';
 import { ID_PATTERN } from '../domain/ids';
 import type { App, Build, Release } from '../domain/model';
-import type { Store, Vault } from '../domain/ports';
+import type { BuildLogs, Store, Vault } from '../domain/ports';
+import { isTerminalBuild } from '../domain/states';
 import { httpHandler } from './middleware';
 import { checkSize, HttpError, type HttpEvent, type HttpResult, json, parseJsonBody } from './responses';
 
@@ -15,6 +16,8 @@ export interface AdminDeps extends GitlabDeps {
   logger: Logger;
   /** Base URL GitLab should call; on AWS, defaults to the API's own domain. */
   publicUrl?: string;
+  /** Where build logs are read from (CloudWatch Logs on AWS, the state dir locally). */
+  logs?: BuildLogs;
 }
 
 const createAppBody = z.strictObject({
@@ -194,6 +197,25 @@ const routes: Route[] = [
       const build = ID_PATTERN.test(id ?? '') ? await deps.store.getBuild(app.name, id ?? '') : undefined;
       if (!build) throw new NotFoundError(`no build ${id} for app ${app.name}`);
       return json(200, publicBuild(build));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/builds/${SEGMENT}/logs$`),
+    run: async (deps, event, [name, id]) => {
+      const app = await requireApp(deps.store, name ?? '');
+      const build = ID_PATTERN.test(id ?? '') ? await deps.store.getBuild(app.name, id ?? '') : undefined;
+      if (!build) throw new NotFoundError(`no build ${id} for app ${app.name}`);
+      const done = isTerminalBuild(build.status);
+      if (!build.logLocation || !deps.logs) {
+        return json(200, { lines: [], cursor: '', done, status: build.status });
+      }
+      const cursor = event.queryStringParameters?.cursor;
+      if (cursor !== undefined && (cursor.length > 512 || !/^[\w./+=:-]*$/.test(cursor))) {
+        throw new ValidationError('invalid log cursor');
+      }
+      const page = await deps.logs.read(build.logLocation, cursor || undefined);
+      return json(200, { ...page, done: done && page.lines.length === 0, status: build.status });
     },
   },
   {
