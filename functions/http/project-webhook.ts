@@ -32,7 +32,10 @@ export function createProjectWebhookHandler(deps: WebhookDeps) {
     const body = parseJsonBody(event);
     const key = deliveryKey(event);
     const eventName = header(event, 'x-gitlab-event');
-    const kind = eventName === undefined ? undefined : PROJECT_PUSH_EVENTS[eventName];
+    const kind =
+      eventName !== undefined && Object.hasOwn(PROJECT_PUSH_EVENTS, eventName)
+        ? PROJECT_PUSH_EVENTS[eventName]
+        : undefined;
     if (kind === undefined) {
       return json(200, { ignored: `event ${eventName ?? '(no X-Gitlab-Event)'} is not acted on` });
     }

@@ -46,10 +46,13 @@ export function rawBody(event: HttpEvent): Buffer {
 
 /** Refuses bodies over the limit (413) before any other work. */
 export function checkSize(event: HttpEvent): void {
-  // A base64 body decodes to 3/4 of its length; a utf-8 string is at least its length in bytes.
+  // A base64 body decodes to 3/4 of its length less its padding; a utf-8 string is at least
+  // its length in bytes, at most 3 bytes per UTF-16 unit.
   const body = event.body ?? '';
-  const approx = event.isBase64Encoded ? Math.floor((body.length * 3) / 4) : body.length;
-  if (approx > MAX_BODY_BYTES || (approx > MAX_BODY_BYTES / 4 && rawBody(event).length > MAX_BODY_BYTES)) {
+  const padding = body.endsWith('==') ? 2 : body.endsWith('=') ? 1 : 0;
+  const least = event.isBase64Encoded ? Math.floor((body.length * 3) / 4) - padding : body.length;
+  const most = event.isBase64Encoded ? least : body.length * 3;
+  if (least > MAX_BODY_BYTES || (most > MAX_BODY_BYTES && rawBody(event).length > MAX_BODY_BYTES)) {
     throw new HttpError(413, `request body is larger than ${MAX_BODY_BYTES} bytes`);
   }
 }

@@ -43,11 +43,12 @@ export async function authenticate(
     ...(expected.app ? { app: expected.app } : {}),
   });
   try {
-    new Webhook(secret).verify(rawBody(event), {
-      'webhook-id': id,
-      'webhook-timestamp': timestamp,
-      'webhook-signature': signature,
-    });
+    // Verify only: the body is parsed (and refused with 400/415) by the caller, not here.
+    new Webhook(secret).verify(
+      rawBody(event),
+      { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature },
+      { jsonParse: false },
+    );
   } catch {
     throw new HttpError(401, 'invalid webhook signature or timestamp');
   }
