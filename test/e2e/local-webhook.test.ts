@@ -1,4 +1,4 @@
-import { gitlabExample, gitlabExamples } from '../support/gitlab-events';
+import { gitlabExample, systemEventsNotActedOn } from '../support/gitlab-events';
 import { cli, startTestLocalMode } from '../support/local';
 
 /**
@@ -229,17 +229,7 @@ describe('local mode: GitLab webhooks end to end', () => {
     });
 
     it('acknowledges every other documented system event with 200 and ignores it', async () => {
-      const acted = new Set([
-        'push',
-        'tag_push',
-        'repository_update',
-        'project_rename',
-        'project_transfer',
-        'project_destroy',
-      ]);
-      const others = gitlabExamples().filter(
-        (e) => e.event === 'System Hook' && !acted.has(String(e.body.event_name ?? e.body.object_kind)),
-      );
+      const others = systemEventsNotActedOn();
 
       for (const example of others) {
         const res = await system(example.file);

@@ -39,3 +39,20 @@ export function gitlabExample(file: string): GitlabExample {
   if (!found) throw new Error(`no GitLab example ${file}`);
   return found;
 }
+
+/** The system-hook events Slipway acts on (by `event_name`); every other one is acknowledged and ignored. */
+export const SYSTEM_EVENTS_ACTED_ON: ReadonlySet<string> = new Set([
+  'push',
+  'tag_push',
+  'repository_update',
+  'project_rename',
+  'project_transfer',
+  'project_destroy',
+]);
+
+/** GitLab's documented system-hook examples of events Slipway does not act on. */
+export function systemEventsNotActedOn(): GitlabExample[] {
+  return gitlabExamples().filter(
+    (e) => e.event === 'System Hook' && !SYSTEM_EVENTS_ACTED_ON.has(String(e.body.event_name ?? e.body.object_kind)),
+  );
+}
