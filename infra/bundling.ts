@@ -32,6 +32,7 @@ export const HANDLERS = {
   projectWebhook: path.join(PROJECT_ROOT, 'functions/handlers/project-webhook.ts'),
   systemHook: path.join(PROJECT_ROOT, 'functions/handlers/system-hook.ts'),
   adminApi: path.join(PROJECT_ROOT, 'functions/handlers/admin-api.ts'),
+  buildEvents: path.join(PROJECT_ROOT, 'functions/handlers/build-events.ts'),
 } as const;
 
 export type HandlerName = keyof typeof HANDLERS;

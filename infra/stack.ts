@@ -1,8 +1,10 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { Construct } from 'constructs';
 import { FUNCTION_TIMEOUTS } from '../functions/commons/timeouts';
 import { HANDLERS } from './bundling';
 import { Api } from './constructs/api';
+import { Build } from './constructs/build';
 import { Monitoring } from './constructs/monitoring';
 import { SlipwayFunction } from './constructs/slipway-function';
 import { State } from './constructs/state';
@@ -16,14 +18,16 @@ export interface SlipwayStackProps extends StackProps {
 }
 
 /**
- * Slipway's foundation: state (table + secrets key), the three Lambda functions with exactly
- * the permissions each needs, the HTTP API in front of them, and alarms.
+ * Slipway: state (table + secrets key), the three API functions with exactly the permissions
+ * each needs, the HTTP API in front of them, builds (CodeBuild project, its role, and the
+ * build-events function that records their progress), and alarms.
  * Environment-agnostic: no account or region lookups.
  */
 export class SlipwayStack extends Stack {
   public readonly state: State;
   public readonly api: Api;
   public readonly monitoring: Monitoring;
+  public readonly build: Build;
   public readonly functions: {
     readonly projectWebhook: SlipwayFunction;
     readonly systemHook: SlipwayFunction;
@@ -64,6 +68,13 @@ export class SlipwayStack extends Stack {
 
     this.functions = { projectWebhook, systemHook, admin };
 
+    // Builds: the admin API starts them, makes app repositories and reads build logs; the hooks
+    // only record builds (the release workflow will start them).
+    this.build = new Build(this, 'Build', { table, secretsKey: key });
+    this.build.grantStartBuild(admin);
+    this.build.grantReadLogs(admin);
+    this.build.grantRepositoryAdmin(admin);
+
     this.api = new Api(this, 'Api', {
       projectWebhookHandler: projectWebhook,
       systemHookHandler: systemHook,
@@ -72,12 +83,26 @@ export class SlipwayStack extends Stack {
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       api: this.api.httpApi,
-      functions: { ProjectWebhook: projectWebhook, SystemHook: systemHook, Admin: admin },
+      functions: {
+        ProjectWebhook: projectWebhook,
+        SystemHook: systemHook,
+        Admin: admin,
+        BuildEvents: this.build.eventsFunction,
+      },
       alarmEmail: props.alarmEmail,
     });
+    this.build.deadLetterAlarm.addAlarmAction(new SnsAction(this.monitoring.alarmTopic));
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the Slipway API' });
     new CfnOutput(this, 'TableName', { value: table.tableName, description: 'The Slipway DynamoDB table' });
     new CfnOutput(this, 'KeyArn', { value: key.keyArn, description: 'The KMS key that encrypts Slipway secrets' });
+    new CfnOutput(this, 'BuildProjectName', {
+      value: this.build.project.projectName,
+      description: 'The CodeBuild project that builds app images',
+    });
+    new CfnOutput(this, 'BuildLogGroup', {
+      value: this.build.logGroup.logGroupName,
+      description: 'Where build logs are written',
+    });
   }
 }

@@ -22,6 +22,7 @@ function synthesize(context: Record<string, unknown> = {}): { app: App; stack: S
 }
 
 interface Statement {
+  Sid?: string;
   Effect: string;
   Action: string | string[];
   Resource: unknown;
@@ -55,6 +56,31 @@ const resourceOf = (construct: IConstruct): any => template.toJSON().Resources[l
 
 const actionsOf = (statements: Statement[]): string[] => statements.flatMap((s) => asList(s.Action));
 const keyArn = (): unknown => ({ 'Fn::GetAtt': [logicalId(stack.state.key), 'Arn'] });
+/** The API functions and the build-events function. */
+const allFunctions = () => [...Object.values(stack.functions), stack.build.eventsFunction];
+/** `arn:<partition>:ecr:<region>:<account>:repository/slipway/*`, as synthesized. */
+const appRepositoriesArn = {
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':ecr:',
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      ':repository/slipway/*',
+    ],
+  ],
+};
+/** Every statement of the policies attached to a role (by the role construct). */
+function statementsOfRole(role: IConstruct): Statement[] {
+  const roleId = stack.getLogicalId(role.node.defaultChild as CfnResource);
+  const policies = template.findResources('AWS::IAM::Policy', {
+    Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+  });
+  return Object.values(policies).flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+}
 
 describe('the Slipway stack', () => {
   describe('state', () => {
@@ -109,13 +135,16 @@ describe('the Slipway stack', () => {
       template.allResourcesProperties('AWS::DynamoDB::Table', { TableName: Match.absent() });
       template.allResourcesProperties('AWS::Lambda::Function', { FunctionName: Match.absent() });
       template.allResourcesProperties('AWS::Logs::LogGroup', { LogGroupName: Match.absent() });
+      template.allResourcesProperties('AWS::CodeBuild::Project', { Name: Match.absent() });
+      template.allResourcesProperties('AWS::SQS::Queue', { QueueName: Match.absent() });
+      template.allResourcesProperties('AWS::Events::Rule', { Name: Match.absent() });
       expect(template.findResources('AWS::KMS::Alias')).toEqual({});
     });
   });
 
   describe('functions', () => {
     it('runs every function on nodejs22.x, arm64, with active tracing and source maps', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 3);
+      template.resourceCountIs('AWS::Lambda::Function', 4);
       template.allResourcesProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
@@ -134,23 +163,29 @@ describe('the Slipway stack', () => {
     });
 
     it('writes each function’s logs to its own log group, kept for a month', () => {
-      for (const fn of Object.values(stack.functions)) {
+      for (const fn of allFunctions()) {
         expect(resourceOf(fn).Properties.LoggingConfig).toEqual({ LogGroup: { Ref: logicalId(fn.logGroup) } });
         expect(resourceOf(fn.logGroup).Properties.RetentionInDays).toBe(30);
       }
     });
 
-    it('tells every function its table, key, service name and log level', () => {
+    it('tells every function its table, service name and log level', () => {
       template.allResourcesProperties('AWS::Lambda::Function', {
         Environment: {
           Variables: Match.objectLike({
             TABLE_NAME: { Ref: logicalId(stack.state.table) },
-            KMS_KEY_ID: keyArn(),
             POWERTOOLS_SERVICE_NAME: 'slipway',
             LOG_LEVEL: 'INFO',
           }),
         },
       });
+    });
+
+    it('tells the API functions the secrets key, and the build-events function nothing of it', () => {
+      for (const fn of Object.values(stack.functions)) {
+        expect(resourceOf(fn).Properties.Environment.Variables.KMS_KEY_ID).toEqual(keyArn());
+      }
+      expect(resourceOf(stack.build.eventsFunction).Properties.Environment.Variables).not.toHaveProperty('KMS_KEY_ID');
     });
   });
 
@@ -212,11 +247,17 @@ describe('the Slipway stack', () => {
       }
     });
 
-    it('uses a "*" resource only for X-Ray, which accepts nothing else, in a policy of its own', () => {
+    it('uses a "*" resource only for X-Ray and the ECR login, which accept nothing else, each in a policy of its own', () => {
+      const seen: string[] = [];
       for (const [id, policy] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
         const statements = policy.Properties.PolicyDocument.Statement as Statement[];
         const wildcard = statements.filter((s) => asList(s.Resource).includes('*'));
         if (wildcard.length === 0) continue;
+        if (id.includes('EcrLoginPolicy')) {
+          seen.push(id);
+          expect(statements).toEqual([{ Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' }]);
+          continue;
+        }
         expect({ id, statements }).toEqual({
           id: expect.stringMatching(/TracingPolicy/),
           statements: [
@@ -224,6 +265,7 @@ describe('the Slipway stack', () => {
           ],
         });
       }
+      expect(seen).toEqual([expect.stringMatching(/^BuildEcrLoginPolicy/)]);
     });
 
     it('attaches no AWS-managed policy to any role', () => {
@@ -231,8 +273,10 @@ describe('the Slipway stack', () => {
     });
 
     it('lets each function write only to its own log group', () => {
-      for (const fn of Object.values(stack.functions)) {
-        const logStatements = statementsOf(fn).filter((s) => actionsOf([s]).some((a) => a.startsWith('logs:')));
+      for (const fn of allFunctions()) {
+        const logStatements = statementsOf(fn).filter((s) =>
+          actionsOf([s]).some((a) => a.startsWith('logs:') && a !== 'logs:GetLogEvents'),
+        );
         expect(logStatements).toEqual([
           {
             Effect: 'Allow',
@@ -290,6 +334,189 @@ describe('the Slipway stack', () => {
     });
   });
 
+  describe('builds', () => {
+    const project = () => resourceOf(stack.build.project).Properties;
+
+    it('runs a privileged (Docker) CodeBuild project on the standard x86_64 image, SMALL by default', () => {
+      expect(project().Environment).toMatchObject({
+        Type: 'LINUX_CONTAINER',
+        Image: 'aws/codebuild/standard:7.0',
+        ComputeType: 'BUILD_GENERAL1_SMALL',
+        PrivilegedMode: true,
+        ImagePullCredentialsType: 'CODEBUILD',
+      });
+    });
+
+    it('bounds a build to 30 minutes and its wait in the queue to an hour', () => {
+      expect(project().TimeoutInMinutes).toBe(30);
+      expect(project().QueuedTimeoutInMinutes).toBe(60);
+    });
+
+    it('gets buildspecs/ as an S3 asset and runs build.yml from it, with no artifacts', () => {
+      expect(project().Source).toMatchObject({ Type: 'S3', BuildSpec: 'build.yml' });
+      expect(JSON.stringify(project().Source.Location)).toMatch(/cdk-hnb659fds-assets-.*\.zip/);
+      expect(project().Artifacts).toEqual({ Type: 'NO_ARTIFACTS' });
+    });
+
+    it('logs builds to its own log group, kept for a month', () => {
+      expect(project().LogsConfig).toEqual({
+        CloudWatchLogs: { Status: 'ENABLED', GroupName: { Ref: logicalId(stack.build.logGroup) } },
+      });
+      expect(resourceOf(stack.build.logGroup).Properties.RetentionInDays).toBe(30);
+    });
+
+    it('tells the build the secrets key ARN (not a secret) and nothing else in the project itself', () => {
+      expect(project().Environment.EnvironmentVariables).toEqual([
+        { Name: 'SLIPWAY_KMS_KEY_ID', Type: 'PLAINTEXT', Value: keyArn() },
+      ]);
+    });
+
+    it('lets the build decrypt with the secrets key only ciphertexts whose context says deploy key', () => {
+      const kmsStatements = statementsOfRole(stack.build.role).filter((s) =>
+        actionsOf([s]).some((a) => a.startsWith('kms:')),
+      );
+      expect(kmsStatements).toEqual([
+        {
+          Sid: 'DecryptDeployKeysOnly',
+          Effect: 'Allow',
+          Action: 'kms:Decrypt',
+          Resource: keyArn(),
+          Condition: { StringEquals: { 'kms:EncryptionContext:purpose': 'deploy-key' } },
+        },
+      ]);
+    });
+
+    it('lets the build push and pull only slipway/* repositories, and log in to ECR', () => {
+      const ecr = statementsOfRole(stack.build.role).filter((s) => actionsOf([s]).some((a) => a.startsWith('ecr:')));
+      expect(ecr).toEqual([
+        { Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
+        {
+          Effect: 'Allow',
+          Action: [
+            'ecr:BatchCheckLayerAvailability',
+            'ecr:BatchGetImage',
+            'ecr:CompleteLayerUpload',
+            'ecr:DescribeImages',
+            'ecr:GetDownloadUrlForLayer',
+            'ecr:InitiateLayerUpload',
+            'ecr:PutImage',
+            'ecr:UploadLayerPart',
+          ],
+          Resource: appRepositoriesArn,
+        },
+      ]);
+    });
+
+    it('gives the build role nothing beyond its key, its source object, its repositories and its logs', () => {
+      const actions = actionsOf(statementsOfRole(stack.build.role)).sort();
+      expect(actions).toEqual([
+        'ecr:BatchCheckLayerAvailability',
+        'ecr:BatchGetImage',
+        'ecr:CompleteLayerUpload',
+        'ecr:DescribeImages',
+        'ecr:GetAuthorizationToken',
+        'ecr:GetDownloadUrlForLayer',
+        'ecr:InitiateLayerUpload',
+        'ecr:PutImage',
+        'ecr:UploadLayerPart',
+        'kms:Decrypt',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        's3:GetBucketAcl',
+        's3:GetBucketLocation',
+        's3:GetObject',
+        's3:GetObjectVersion',
+      ]);
+      const s3Objects = statementsOfRole(stack.build.role).find((s) => s.Sid === 'ReadBuildspecs');
+      expect(JSON.stringify(s3Objects?.Resource)).toMatch(/\/[0-9a-f]{64}\.zip"/);
+      const logs = statementsOfRole(stack.build.role).filter((s) => actionsOf([s]).includes('logs:PutLogEvents'));
+      expect(logs.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [logicalId(stack.build.logGroup), 'Arn'] }]);
+    });
+
+    it('sends the project’s state and phase changes to the build-events function', () => {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.codebuild'],
+          'detail-type': ['CodeBuild Build State Change', 'CodeBuild Build Phase Change'],
+          detail: { 'project-name': [{ Ref: logicalId(stack.build.project) }] },
+        },
+        Targets: [
+          Match.objectLike({
+            Arn: { 'Fn::GetAtt': [logicalId(stack.build.eventsFunction), 'Arn'] },
+            DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(stack.build.deadLetterQueue), 'Arn'] } },
+          }),
+        ],
+      });
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        FunctionName: { 'Fn::GetAtt': [logicalId(stack.build.eventsFunction), 'Arn'] },
+        SourceArn: { 'Fn::GetAtt': [logicalId(stack.build.rule), 'Arn'] },
+      });
+    });
+
+    it('lets the build-events function update items of the table only, and park failures in the dead-letter queue', () => {
+      const statements = statementsOf(stack.build.eventsFunction);
+      const dynamo = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('dynamodb:')));
+      expect(dynamo.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [logicalId(stack.state.table), 'Arn'] }]);
+      const services = new Set(actionsOf(statements).map((a) => a.split(':')[0]));
+      expect([...services].sort()).toEqual(['dynamodb', 'logs', 'sqs', 'xray']);
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: logicalId(stack.build.eventsFunction) },
+        DestinationConfig: {
+          OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.build.deadLetterQueue), 'Arn'] } },
+        },
+      });
+      template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    });
+
+    it('raises an alarm when the dead-letter queue holds an event', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [
+          { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.build.deadLetterQueue), 'QueueName'] } },
+        ],
+        AlarmActions: [{ Ref: logicalId(stack.monitoring.alarmTopic) }],
+      });
+    });
+
+    it('lets the admin API start builds of this project, read their logs and make slipway/* repositories', () => {
+      const admin = stack.functions.admin;
+      const statements = statementsOf(admin);
+      const byService = (prefix: string) => statements.filter((s) => actionsOf([s]).some((a) => a.startsWith(prefix)));
+      expect(byService('codebuild:')).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'codebuild:StartBuild',
+          Resource: { 'Fn::GetAtt': [logicalId(stack.build.project), 'Arn'] },
+        },
+      ]);
+      expect(byService('ecr:')).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['ecr:CreateRepository', 'ecr:DescribeRepositories', 'ecr:PutLifecyclePolicy', 'ecr:TagResource'],
+          Resource: appRepositoriesArn,
+        },
+      ]);
+      const reads = statements.filter((s) => actionsOf([s]).includes('logs:GetLogEvents'));
+      expect(reads).toHaveLength(1);
+      expect(actionsOf(reads)).toEqual(['logs:GetLogEvents']);
+      expect(JSON.stringify(reads[0]?.Resource)).toContain(logicalId(stack.build.logGroup));
+      expect(resourceOf(admin).Properties.Environment.Variables).toMatchObject({
+        BUILD_PROJECT_NAME: { Ref: logicalId(stack.build.project) },
+        BUILD_LOG_GROUP: { Ref: logicalId(stack.build.logGroup) },
+      });
+    });
+
+    it('leaves the hook functions without any build, registry or log-reading permission', () => {
+      for (const fn of [stack.functions.projectWebhook, stack.functions.systemHook]) {
+        const actions = actionsOf(statementsOf(fn));
+        expect(actions.filter((a) => /^(codebuild|ecr|s3):/.test(a) || a === 'logs:GetLogEvents')).toEqual([]);
+      }
+    });
+  });
+
   describe('alarms', () => {
     const alarms = () => Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
 
@@ -305,7 +532,7 @@ describe('the Slipway stack', () => {
     });
 
     it('raises an alarm when any function errors or is throttled', () => {
-      for (const fn of Object.values(stack.functions)) {
+      for (const fn of allFunctions()) {
         for (const metric of ['Errors', 'Throttles']) {
           expect(alarms()).toContainEqual(
             expect.objectContaining({
@@ -316,7 +543,7 @@ describe('the Slipway stack', () => {
           );
         }
       }
-      expect(alarms()).toHaveLength(1 + 2 * 3);
+      expect(alarms()).toHaveLength(1 + 2 * 4 + 1);
     });
 
     it('sends every alarm to one KMS-encrypted topic that only accepts TLS', () => {
@@ -361,6 +588,38 @@ describe('the Slipway stack', () => {
     template.hasOutput('KeyArn', { Value: keyArn() });
   });
 
+  it('outputs the build project and its log group', () => {
+    template.hasOutput('BuildProjectName', { Value: { Ref: logicalId(stack.build.project) } });
+    template.hasOutput('BuildLogGroup', { Value: { Ref: logicalId(stack.build.logGroup) } });
+  });
+
+  it('holds no plaintext secret anywhere in the template', () => {
+    expect(secretsIn(template.toJSON())).toEqual([]);
+  });
+
+  it('would notice a plaintext secret in the template (the scan itself works)', () => {
+    const planted = {
+      Resources: {
+        Leaky: {
+          Properties: {
+            Key: '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n-----END OPENSSH PRIVATE KEY-----',
+            Signing: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+            Token: 'glpat-xxxxxxxxxxxxxxxxxxxx',
+            AccessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+            SecretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+          },
+        },
+      },
+    };
+    expect(secretsIn(planted).map((finding) => finding.kind)).toEqual([
+      'private key',
+      'webhook signing secret',
+      'GitLab token',
+      'AWS access key id',
+      'AWS secret access key',
+    ]);
+  });
+
   it('is environment-agnostic: no account or region baked in', () => {
     expect(stack.environment).toBe('aws://unknown-account/unknown-region');
   });
@@ -396,9 +655,16 @@ describe('cdk-nag (AwsSolutions)', () => {
 
     expect(acknowledged.map(({ path: p, id }) => `${p} ${id}`).sort()).toEqual([
       'Slipway/Admin AwsSolutions-L1',
+      'Slipway/Admin/EcrRepositoriesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/slipway/*]',
       'Slipway/Admin/TracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/Api/ProjectWebhookRoute AwsSolutions-APIG4',
       'Slipway/Api/SystemHookRoute AwsSolutions-APIG4',
+      'Slipway/Build/DeadLetters AwsSolutions-SQS3',
+      'Slipway/Build/EcrLoginPolicy AwsSolutions-IAM5[Resource::*]',
+      'Slipway/Build/EcrPushPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/slipway/*]',
+      'Slipway/Build/EventsFunction AwsSolutions-L1',
+      'Slipway/Build/EventsFunction/TracingPolicy AwsSolutions-IAM5[Resource::*]',
+      'Slipway/Build/Project AwsSolutions-CB3',
       'Slipway/ProjectWebhook AwsSolutions-L1',
       'Slipway/ProjectWebhook/TracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/SystemHook AwsSolutions-L1',
@@ -416,3 +682,42 @@ describe('cdk-nag (AwsSolutions)', () => {
     expect(() => app.synth()).toThrow(/AwsSolutions-SNS3/);
   });
 });
+
+/** Patterns of secrets that must never be in a template, with what each one is. */
+const SECRET_PATTERNS: { kind: string; pattern: RegExp }[] = [
+  { kind: 'private key', pattern: /PRIVATE KEY/ },
+  { kind: 'webhook signing secret', pattern: /whsec_[A-Za-z0-9+/=]{8,}/ },
+  { kind: 'GitLab token', pattern: /glpat-[A-Za-z0-9_-]{10,}/ },
+  { kind: 'AWS access key id', pattern: /\b(AKIA|ASIA)[A-Z0-9]{16}\b/ },
+  // 40 characters of base64 standing alone, with at least one lower, upper, digit or / +: an AWS secret key.
+  {
+    kind: 'AWS secret access key',
+    pattern:
+      /(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[A-Z])(?=[A-Za-z0-9/+]{0,39}[0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/,
+  },
+];
+
+/**
+ * Every string (value or key) of a template that looks like a secret, with its JSON path.
+ * The template's own logical ids (which also name policies and dependencies) are not secrets:
+ * some are 40 letters and digits long, like an AWS secret key.
+ */
+function secretsIn(template: unknown): { kind: string; at: string }[] {
+  const resources = (template as { Resources?: Record<string, unknown> }).Resources ?? {};
+  const logicalIds = new Set(Object.keys(resources));
+  const scan = (value: unknown, at: string): { kind: string; at: string }[] => {
+    if (typeof value === 'string') {
+      if (logicalIds.has(value)) return [];
+      return SECRET_PATTERNS.filter(({ pattern }) => pattern.test(value)).map(({ kind }) => ({ kind, at }));
+    }
+    if (Array.isArray(value)) return value.flatMap((item, i) => scan(item, `${at}[${i}]`));
+    if (value !== null && typeof value === 'object') {
+      return Object.entries(value).flatMap(([key, inner]) => [
+        ...scan(key, `${at}.<key>`),
+        ...scan(inner, `${at}.${key}`),
+      ]);
+    }
+    return [];
+  };
+  return scan(template, '$');
+}

@@ -1,0 +1,74 @@
+import { type CodeBuildClient, type EnvironmentVariable, StartBuildCommand } from '@aws-sdk/client-codebuild';
+import type { Builder, BuildJob } from '../../domain/ports';
+
+export interface CodeBuildBuilderOptions {
+  client: CodeBuildClient;
+  /** The CodeBuild project that runs `buildspecs/build.yml`. */
+  projectName: string;
+  /** The project's CloudWatch Logs group (its `logsConfig`), for the build's log location. */
+  logGroupName: string;
+}
+
+/** Thrown before StartBuild when a job would put something secret-looking into the overrides. */
+export class UnsafeBuildJobError extends Error {
+  override name = 'UnsafeBuildJobError';
+}
+
+/**
+ * The AWS builder: one CodeBuild build per Slipway build. The build's environment overrides
+ * carry only ids, URLs, public host keys and the deploy key's vault *ciphertext* (decrypted
+ * inside the build, by the build role, which may decrypt deploy keys only). They are visible
+ * to anyone who may read the build (`BatchGetBuilds`) and appear in its state-change events,
+ * so nothing secret may go there: a job whose values look like a plaintext key is refused.
+ */
+export class CodeBuildBuilder implements Builder {
+  constructor(private readonly options: CodeBuildBuilderOptions) {}
+
+  async start(job: BuildJob): Promise<{ ref: string; logLocation: string }> {
+    const out = await this.options.client.send(
+      new StartBuildCommand({
+        projectName: this.options.projectName,
+        // Valid for 5 minutes: a retried start of the same build starts nothing new.
+        idempotencyToken: job.buildId,
+        environmentVariablesOverride: buildEnvironment(job),
+      }),
+    );
+    const build = out.build;
+    if (!build?.arn || !build.id) throw new Error(`CodeBuild started no build for ${job.app}/${job.buildId}`);
+    // A project without a stream-name prefix logs to a stream named after the build's UUID
+    // (the part of `<project>:<uuid>` after the colon).
+    const stream = build.logs?.streamName ?? build.id.slice(build.id.lastIndexOf(':') + 1);
+    const group = build.logs?.groupName ?? this.options.logGroupName;
+    return { ref: build.arn, logLocation: `${group}:${stream}` };
+  }
+}
+
+/** The overrides, all PLAINTEXT, none secret. Exported for the local runner's parity tests. */
+export function buildEnvironment(job: BuildJob): EnvironmentVariable[] {
+  const values: Record<string, string> = {
+    SLIPWAY_BUILD_ID: job.buildId,
+    SLIPWAY_APP: job.app,
+    SLIPWAY_COMMIT: job.commit,
+    SLIPWAY_REF: job.ref,
+    SLIPWAY_REPO_URL: job.repoUrl,
+    SLIPWAY_DEPLOY_KEY_CIPHERTEXT: job.deployKeyCiphertext,
+    SLIPWAY_KNOWN_HOSTS: job.knownHosts,
+    SLIPWAY_IMAGE_REPOSITORY: job.imageRepository,
+    SLIPWAY_DOCKERFILE: job.dockerfile,
+    SLIPWAY_PUSH: 'true',
+    SLIPWAY_REGISTRY: registryHost(job.imageRepository),
+  };
+  for (const [name, value] of Object.entries(values)) {
+    if (/PRIVATE KEY/.test(value)) throw new UnsafeBuildJobError(`${name} looks like a plaintext private key`);
+  }
+  if (!/^[a-z0-9]+:/i.test(job.deployKeyCiphertext)) {
+    throw new UnsafeBuildJobError('SLIPWAY_DEPLOY_KEY_CIPHERTEXT is not a vault ciphertext');
+  }
+  return Object.entries(values).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' }));
+}
+
+/** `123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway/web` → `123456789012.dkr.ecr.eu-west-1.amazonaws.com`. */
+export function registryHost(repositoryUri: string): string {
+  const slash = repositoryUri.indexOf('/');
+  return slash === -1 ? repositoryUri : repositoryUri.slice(0, slash);
+}
