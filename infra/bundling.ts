@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { BuildOptions } from 'esbuild';
+import { findProjectRoot } from '../functions/commons/project-root';
 
 /**
  * How every Lambda handler is bundled, in one place: the house construct (`SlipwayFunction`)
@@ -10,22 +10,8 @@ import type { BuildOptions } from 'esbuild';
  * directly, so the measured bundle is the deployed bundle.
  */
 
-/**
- * The repository root: the nearest folder up from the working directory whose package.json is
- * Slipway's. (This module runs as ESM under tsx and as CommonJS under Jest, so it cannot lean
- * on `__dirname` or `import.meta`.)
- */
-export const PROJECT_ROOT = findProjectRoot(process.cwd());
-
-function findProjectRoot(from: string): string {
-  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
-    const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'slipway') {
-      return dir;
-    }
-    if (path.dirname(dir) === dir) throw new Error(`run from inside the Slipway repository (not found above ${from})`);
-  }
-}
+/** The repository root (see functions/commons/project-root.ts). */
+export const PROJECT_ROOT = findProjectRoot();
 
 /** The Lambda handlers, one entry file each, each exporting `handler`. */
 export const HANDLERS = {

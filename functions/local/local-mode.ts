@@ -1,16 +1,22 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LocalBuilder } from '../adapters/builder/local-builder';
 import { startDynamoDbLocal } from '../adapters/dynamodb/local-server';
 import { DynamoDbStore } from '../adapters/dynamodb/store';
 import { ensureTable } from '../adapters/dynamodb/table';
+import { FileBuildLogs } from '../adapters/logs/file-build-logs';
+import { LocalRegistry } from '../adapters/registry/local-registry';
 import { LocalVault } from '../adapters/vault/local-vault';
-import { RecordingWorkflow } from '../adapters/workflow/recording-workflow';
+import { BuildOnlyWorkflow } from '../adapters/workflow/build-workflow';
 import { gitlabDeps } from '../commons/gitlab-deps';
 import { createLogger } from '../commons/logger';
+import { findProjectRoot } from '../commons/project-root';
 import { FUNCTION_TIMEOUTS } from '../commons/timeouts';
+import { applyBuildEvent, type BuildEvent } from '../domain/build-events';
 import { matchesHash, sha256Hex } from '../domain/ids';
 import { createAdminHandler } from '../http/admin-api';
 import type { HttpHandler } from '../http/middleware';
@@ -74,7 +80,33 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
 
     const vault = LocalVault.open(state.vaultKeyFile);
     const logger = createLogger();
-    const workflow = new RecordingWorkflow(state.workflowJournal);
+    // Builds run here with the same buildspec CodeBuild runs; their progress comes back as the
+    // same build events the AWS build-events Lambda applies.
+    const report = async (event: BuildEvent): Promise<void> => {
+      try {
+        await applyBuildEvent(store, event);
+      } catch (error) {
+        logger.error('build event not applied', { error: error as Error, build: event.buildId });
+      }
+    };
+    const builder = new LocalBuilder({
+      root: state.root,
+      vaultKeyFile: state.vaultKeyFile,
+      buildspecDir: join(findProjectRoot(), 'buildspecs'),
+      onRunning: (buildId, app, phase) => report({ app, buildId, kind: 'phase', phase, at: new Date().toISOString() }),
+      onFinished: (buildId, app, outcome) =>
+        report({
+          app,
+          buildId,
+          kind: 'finished',
+          status: outcome.status,
+          images: outcome.images,
+          ...(outcome.reason ? { reason: outcome.reason } : {}),
+          at: new Date().toISOString(),
+        }),
+      log: (message) => logger.warn(message),
+    });
+    const workflow = new BuildOnlyWorkflow({ store, builder, registry: new LocalRegistry() });
     const adminToken = state.adminToken();
     const adminTokenHash = sha256Hex(adminToken);
     const authorize = (req: IncomingMessage) => {
@@ -123,6 +155,7 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       ...deps,
       ...gitlabDeps(),
       publicUrl,
+      logs: new FileBuildLogs(state.buildsDir),
       warn: (message, detail) => logger.warn(message, { ...detail }),
     });
     writeFileSync(state.serverFile, JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
@@ -136,6 +169,8 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       async stop() {
         if (stopped) return;
         stopped = true;
+        // Builds in flight get a moment to finish and report; local mode does not hang on them.
+        await Promise.race([builder.whenIdle(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

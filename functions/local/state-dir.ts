@@ -26,8 +26,9 @@ export class StateDir {
   get serverFile(): string {
     return join(this.root, 'server.json');
   }
-  get workflowJournal(): string {
-    return join(this.root, 'workflow-requests.jsonl');
+  /** Build logs: `builds/<app>/<build>.log`. */
+  get buildsDir(): string {
+    return join(this.root, 'builds');
   }
 
   ensure(): void {
