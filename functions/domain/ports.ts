@@ -142,6 +142,32 @@ export interface GitlabApi {
   addDeployKey(projectId: number, key: { title: string; key: string }): Promise<number>;
   /** `DELETE /projects/:id/deploy_keys/:key_id`; a key already gone is not an error. */
   removeDeployKey(projectId: number, keyId: number): Promise<void>;
+  /** `POST /projects/:id/statuses/:sha`. */
+  setCommitStatus(projectId: number, sha: string, status: GitlabCommitStatus): Promise<void>;
+  /** `POST /projects/:id/deployments`; returns GitLab's deployment id. */
+  createDeployment(projectId: number, deployment: GitlabDeploymentSpec): Promise<number>;
+  /** `PUT /projects/:id/deployments/:deployment_id`. */
+  updateDeployment(projectId: number, deploymentId: number, status: GitlabDeploymentStatus): Promise<void>;
+}
+
+export interface GitlabCommitStatus {
+  state: 'pending' | 'running' | 'success' | 'failed' | 'canceled';
+  /** The status's name in GitLab's UI, e.g. `slipway/web`. */
+  name: string;
+  ref?: string;
+  targetUrl?: string;
+  description?: string;
+}
+
+export type GitlabDeploymentStatus = 'created' | 'running' | 'success' | 'failed' | 'canceled';
+
+export interface GitlabDeploymentSpec {
+  environment: string;
+  sha: string;
+  /** Branch or tag name (not the full ref). */
+  ref: string;
+  tag: boolean;
+  status: GitlabDeploymentStatus;
 }
 
 export type GitlabApiFactory = (connection: { url: string; token: string }) => GitlabApi;
@@ -201,4 +227,25 @@ export interface Registry {
 /** Reads a build's log from where the builder wrote it, from a cursor on. */
 export interface BuildLogs {
   read(logLocation: string, cursor?: string): Promise<{ lines: string[]; cursor: string }>;
+}
+
+/** A release notice for people (Slack): what happened to which commit, and how long it took. */
+export interface ReleaseNotice {
+  kind: 'live' | 'build_failed' | 'rollout_failed' | 'rolled_back';
+  app: string;
+  environment: string;
+  commit: string;
+  title: string;
+  author: string;
+  ref: string;
+  buildSeconds?: number;
+  rolloutSeconds?: number;
+  reason?: string;
+  /** Link to the build or release (e.g. GitLab commit page). */
+  url?: string;
+}
+
+/** Tells people about releases. Slack incoming webhook on AWS and locally (console without one). */
+export interface Notifier {
+  notify(notice: ReleaseNotice): Promise<void>;
 }

@@ -11,6 +11,10 @@ import sshpk from 'sshpk';
  * route; 404 for projects the user cannot see; 403 below the Maintainer role; 400/422 for bad
  * parameters. Parameter presence is checked before the project is looked up, as Grape does.
  * Every request is recorded.
+ *
+ * Commit statuses and deployments follow GitLab's state machines (see `postCommitStatus` and
+ * `putDeployment`): a status is found again by sha + ref + name while it is pending or running,
+ * else a new one is started; a transition GitLab refuses answers 400 with GitLab's message.
  */
 
 export type AccessLevel = 'guest' | 'reporter' | 'developer' | 'maintainer' | 'owner';
@@ -78,6 +82,40 @@ export interface RecordedRequest {
   status: number;
 }
 
+export type StandinStatusState = 'created' | 'pending' | 'running' | 'success' | 'failed' | 'canceled' | 'skipped';
+
+/**
+ * One accepted `POST /projects/:id/statuses/:sha`, as the status looked right after it (GitLab's
+ * `Entities::CommitStatus` fields). `id` is the status (job) it moved: a status posted again by
+ * the same name while pending or running moves the same job, so `running` then `success` show
+ * the same id twice.
+ */
+export type StandinCommitStatus = Record<string, unknown> & {
+  id: number;
+  project_id: number;
+  sha: string;
+  ref: string;
+  name: string;
+  status: StandinStatusState;
+  target_url: string | null;
+  description: string | null;
+};
+
+export type StandinDeploymentStatus = 'created' | 'running' | 'success' | 'failed' | 'canceled' | 'skipped' | 'blocked';
+
+/** A deployment as `GET /projects/:id/deployments` shows it, plus the statuses it went through. */
+export type StandinDeployment = Record<string, unknown> & {
+  id: number;
+  iid: number;
+  ref: string;
+  sha: string;
+  tag: boolean;
+  status: StandinDeploymentStatus;
+  environment: { id: number; name: string } & Record<string, unknown>;
+  /** Not GitLab's: every status the deployment had, oldest first. */
+  status_history: StandinDeploymentStatus[];
+};
+
 export interface StandinOptions {
   /**
    * GitLab refuses webhook URLs on localhost and private networks unless an admin allows them
@@ -99,6 +137,10 @@ export interface GitlabStandin {
   revoke(token: string): void;
   hooks(projectId: number): StandinHook[];
   deployKeys(projectId: number): StandinDeployKey[];
+  /** Every accepted commit status post for the project (and sha), oldest first. */
+  statuses(projectId: number, sha?: string): StandinCommitStatus[];
+  /** The project's deployments, oldest first. */
+  deployments(projectId: number): StandinDeployment[];
   requests: RecordedRequest[];
   /** The next request matching answers `status` with `body` (default GitLab's `{"message": …}`). Queues. */
   failNext(match: { method: string; pathPattern: RegExp }, status: number, body?: unknown): void;
@@ -139,6 +181,48 @@ interface KeyRecord {
   fingerprintSha256: string;
   createdAt: string;
   expiresAt: string | null;
+}
+
+interface StatusRecord {
+  id: number;
+  projectId: number;
+  pipelineId: number;
+  sha: string;
+  ref: string;
+  name: string;
+  status: StandinStatusState;
+  targetUrl: string | null;
+  description: string | null;
+  coverage: number | null;
+  userId: number;
+  retried: boolean;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+interface DeploymentRecord {
+  id: number;
+  iid: number;
+  projectId: number;
+  environmentId: number;
+  ref: string;
+  sha: string;
+  tag: boolean;
+  status: StandinDeploymentStatus;
+  history: StandinDeploymentStatus[];
+  userId: number;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+}
+
+interface EnvironmentRecord {
+  id: number;
+  projectId: number;
+  name: string;
+  slug: string;
+  createdAt: string;
 }
 
 class Reply {
@@ -201,7 +285,14 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
   const failures: Array<{ method: string; pathPattern: RegExp; status: number; body?: unknown }> = [];
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
+  const statusRecords: StatusRecord[] = [];
+  const statusPosts: StandinCommitStatus[] = [];
+  /** `project:sha:ref` → pipeline id (the external pipeline GitLab makes for posted statuses). */
+  const pipelines = new Map<string, number>();
+  const environments: EnvironmentRecord[] = [];
+  const deploymentRecords: DeploymentRecord[] = [];
   const seq = { user: 0, token: 0, project: 0, hook: 1000, key: 2000 };
+  const reportSeq = { status: 5000, pipeline: 300, deployment: 700, environment: 90 };
   let down: false | 'reset' | 'hang' = false;
   let base = '';
   let host = '';
@@ -351,6 +442,388 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
     });
   }
 
+  // ---- Commit statuses and deployments (what Slipway reports back) --------------------------
+
+  /** The project the user can see (else 404) with at least `level` (else 403). */
+  function projectWithRole(user: UserRecord, idOrPath: string, level: AccessLevel): ProjectRecord {
+    const project = findProject(idOrPath);
+    const role = project?.members ? project.members[user.username] : 'maintainer';
+    if (!project || !role) throw new Reply(404, { message: '404 Project Not Found' });
+    if (LEVELS[role] < LEVELS[level]) throw new Reply(403, { message: '403 Forbidden' });
+    return project;
+  }
+
+  function presentUser(userId: number): Record<string, unknown> {
+    const user = users.get(userId);
+    return {
+      id: userId,
+      username: user?.username ?? 'ghost',
+      name: user?.username ?? 'Ghost User',
+      state: 'active',
+      locked: false,
+      avatar_url: null,
+      web_url: `${base}/${user?.username ?? 'ghost'}`,
+    };
+  }
+
+  /** `Entities::CommitStatus`. */
+  function presentStatus(record: StatusRecord): StandinCommitStatus {
+    return {
+      id: record.id,
+      project_id: record.projectId,
+      sha: record.sha,
+      ref: record.ref,
+      status: record.status,
+      name: record.name,
+      target_url: record.targetUrl,
+      description: record.description,
+      created_at: record.createdAt,
+      started_at: record.startedAt,
+      finished_at: record.finishedAt,
+      allow_failure: false,
+      coverage: record.coverage,
+      pipeline_id: record.pipelineId,
+      author: presentUser(record.userId),
+    };
+  }
+
+  function presentEnvironment(env: EnvironmentRecord): StandinDeployment['environment'] {
+    return {
+      id: env.id,
+      name: env.name,
+      slug: env.slug,
+      external_url: null,
+      created_at: env.createdAt,
+      updated_at: env.createdAt,
+      state: 'available',
+    };
+  }
+
+  /** `Entities::Deployment` (plus the stand-in's `status_history`, left out of HTTP answers). */
+  function presentDeployment(record: DeploymentRecord): StandinDeployment {
+    const env = environments.find((e) => e.id === record.environmentId);
+    return {
+      id: record.id,
+      iid: record.iid,
+      ref: record.ref,
+      sha: record.sha,
+      tag: record.tag,
+      created_at: record.createdAt,
+      updated_at: record.updatedAt,
+      finished_at: record.finishedAt,
+      status: record.status,
+      user: presentUser(record.userId),
+      environment: env ? presentEnvironment(env) : { id: record.environmentId, name: '' },
+      deployable: null,
+      status_history: [...record.history],
+    };
+  }
+
+  function deploymentReply(status: number, record: DeploymentRecord): Reply {
+    const { status_history: _history, ...shown } = presentDeployment(record);
+    return new Reply(status, shown);
+  }
+
+  /**
+   * `POST /projects/:id/statuses/:sha`, after GitLab's `Ci::CreateCommitStatusService`: the ref
+   * defaults to the ref of the sha's newest pipeline, else the default branch; a pending or
+   * running status with the same name, ref and user is moved on, else a new one starts at
+   * `created` (and the older ones of that name count as retried); then the state's event runs:
+   * pending `enqueue!`, running `enqueue` + `run!`, success `success!`, failed `drop!`, canceled
+   * `cancel!`, skipped `skip!`. A refused event answers 400 with state_machines' message.
+   */
+  function postCommitStatus(user: UserRecord, project: ProjectRecord, sha: string, body: Record<string, unknown>) {
+    const state = String(body.state) as Exclude<StandinStatusState, 'created'>;
+    const newestPipelineRef = [...pipelines.entries()]
+      .filter(([key]) => key.startsWith(`${project.id}:${sha}:`))
+      .sort((a, b) => b[1] - a[1])[0]?.[0]
+      .slice(`${project.id}:${sha}:`.length);
+    const ref = stringParam(body, 'ref') ?? newestPipelineRef ?? project.defaultBranch;
+    const name = stringParam(body, 'name') ?? stringParam(body, 'context') ?? 'default';
+    const pipelineKey = `${project.id}:${sha}:${ref}`;
+    const pipelineId = pipelines.get(pipelineKey);
+    const existing = statusRecords.find(
+      (r) =>
+        r.pipelineId === pipelineId &&
+        r.name === name &&
+        r.ref === ref &&
+        r.userId === user.id &&
+        (r.status === 'pending' || r.status === 'running'),
+    );
+    const targetUrl = stringParam(body, 'target_url') ?? existing?.targetUrl ?? null;
+    const description = stringParam(body, 'description') ?? existing?.description ?? null;
+    const coverage = body.coverage === undefined ? (existing?.coverage ?? null) : Number(body.coverage);
+
+    const invalid: Record<string, string[]> = {};
+    if (ref.length > 255) invalid.ref = ['is too long (maximum is 255 characters)'];
+    if (targetUrl !== null) {
+      const problems = [
+        ...(isHttpUrl(targetUrl) ? [] : ['is blocked: Only allowed schemes are http, https']),
+        ...(targetUrl.length > 255 ? ['is too long (maximum is 255 characters)'] : []),
+      ];
+      if (problems.length > 0) invalid.target_url = problems;
+    }
+    if (description !== null && description.length > 255) {
+      invalid.description = ['is too long (maximum is 255 characters)'];
+    }
+    if (Object.keys(invalid).length > 0) return new Reply(400, { message: invalid });
+
+    const from: StandinStatusState = existing?.status ?? 'created';
+    const moved = commitStatusTransition(from, state);
+    if ('refused' in moved) return new Reply(400, { message: moved.refused });
+
+    let record = existing;
+    if (!record) {
+      let pipeline = pipelineId;
+      if (pipeline === undefined) {
+        reportSeq.pipeline += 1;
+        pipeline = reportSeq.pipeline;
+        pipelines.set(pipelineKey, pipeline);
+      }
+      for (const older of statusRecords) {
+        if (older.pipelineId === pipeline && older.name === name) older.retried = true;
+      }
+      reportSeq.status += 1;
+      record = {
+        id: reportSeq.status,
+        projectId: project.id,
+        pipelineId: pipeline,
+        sha,
+        ref,
+        name,
+        status: 'created',
+        targetUrl: null,
+        description: null,
+        coverage: null,
+        userId: user.id,
+        retried: false,
+        createdAt: now(),
+        startedAt: null,
+        finishedAt: null,
+      };
+      statusRecords.push(record);
+    }
+    record.targetUrl = targetUrl;
+    record.description = description;
+    record.coverage = Number.isFinite(coverage) ? coverage : null;
+    record.status = moved.to;
+    if (moved.to === 'running') record.startedAt = now();
+    if (['success', 'failed', 'canceled'].includes(moved.to)) record.finishedAt = now();
+    const shown = presentStatus(record);
+    statusPosts.push(shown);
+    return new Reply(201, shown);
+  }
+
+  /** `GET /projects/:id/repository/commits/:sha/statuses`: the latest status per name unless `all`. */
+  function listCommitStatuses(url: URL, project: ProjectRecord, sha: string, query: Record<string, string>): Reply {
+    const all = booleanParam(query, 'all', false);
+    let list = statusRecords.filter((r) => r.projectId === project.id && r.sha === sha && (all || !r.retried));
+    if (query.ref) list = list.filter((r) => r.ref === query.ref);
+    if (query.name) list = list.filter((r) => r.name === query.name);
+    if (query.stage) list = list.filter(() => query.stage === 'external');
+    const orderBy = query.order_by === 'pipeline_id' ? 'pipelineId' : 'id';
+    const direction = query.sort === 'desc' ? -1 : 1;
+    list = [...list].sort((a, b) => (a[orderBy] - b[orderBy] || a.id - b.id) * direction);
+    return paginate(url, list.map(presentStatus));
+  }
+
+  /**
+   * `POST /projects/:id/deployments`, after `Deployments::CreateService`: the environment is
+   * found or created by name; a request equal (ref, tag, sha, status) to the environment's last
+   * successful deployment answers with that one; else a new deployment starts at `created` and
+   * takes the status's event.
+   */
+  function createDeployment(user: UserRecord, project: ProjectRecord, body: Record<string, unknown>): Reply {
+    const sha = String(body.sha);
+    const ref = String(body.ref);
+    const tag = booleanParam(body, 'tag', false);
+    const status = String(body.status) as StandinDeploymentStatus;
+    if (!isCommitSha(sha)) return new Reply(400, { message: { sha: ['The commit does not exist'] } });
+    if (ref.includes('*') || !isValidBranchFilter(ref)) {
+      return new Reply(400, { message: { ref: ['The branch or tag does not exist'] } });
+    }
+    const envName = String(body.environment);
+    let env = environments.find((e) => e.projectId === project.id && e.name === envName);
+    if (!env) {
+      if (!isValidEnvironmentName(envName)) {
+        return new Reply(400, {
+          message: {
+            name: [
+              "can contain only letters, digits, '-', '_', '/', '$', '{', '}', '.', and spaces, but it cannot start or end with '/'",
+            ],
+          },
+        });
+      }
+      reportSeq.environment += 1;
+      env = {
+        id: reportSeq.environment,
+        projectId: project.id,
+        name: envName,
+        slug: envName
+          .toLowerCase()
+          .replace(/[^a-z0-9]+/g, '-')
+          .replace(/^-+|-+$/g, '')
+          .slice(0, 24),
+        createdAt: now(),
+      };
+      environments.push(env);
+    }
+    const environmentId = env.id;
+    const lastSuccessful = deploymentRecords
+      .filter((d) => d.environmentId === environmentId && d.status === 'success')
+      .sort((a, b) => (b.finishedAt ?? '').localeCompare(a.finishedAt ?? '') || b.id - a.id)[0];
+    if (
+      lastSuccessful &&
+      lastSuccessful.ref === ref &&
+      lastSuccessful.tag === tag &&
+      lastSuccessful.sha === sha &&
+      lastSuccessful.status === status
+    ) {
+      return deploymentReply(201, lastSuccessful);
+    }
+    reportSeq.deployment += 1;
+    const iid = deploymentRecords.filter((d) => d.projectId === project.id).length + 1;
+    const record: DeploymentRecord = {
+      id: reportSeq.deployment,
+      iid,
+      projectId: project.id,
+      environmentId,
+      ref,
+      tag,
+      sha,
+      status: 'created',
+      history: ['created'],
+      userId: user.id,
+      createdAt: now(),
+      updatedAt: now(),
+      finishedAt: null,
+    };
+    const to = deploymentTransition('created', status);
+    if (to) moveDeployment(record, to);
+    deploymentRecords.push(record);
+    return deploymentReply(201, record);
+  }
+
+  function moveDeployment(record: DeploymentRecord, to: StandinDeploymentStatus): void {
+    record.status = to;
+    record.history.push(to);
+    record.updatedAt = now();
+    if (to === 'success' || to === 'failed' || to === 'canceled') record.finishedAt = now();
+  }
+
+  /**
+   * `PUT /projects/:id/deployments/:deployment_id`, after `Deployment#update_status`: running
+   * only from created or blocked, success/failed/canceled from any other status. A refused event
+   * is swallowed by `update_status` and the endpoint renders nothing: 200 with a `null` body and
+   * the deployment as it was.
+   */
+  function putDeployment(record: DeploymentRecord, status: StandinDeploymentStatus): Reply {
+    const to = deploymentTransition(record.status, status);
+    if (!to) return new Reply(200, null);
+    moveDeployment(record, to);
+    return deploymentReply(200, record);
+  }
+
+  function listDeployments(url: URL, project: ProjectRecord, query: Record<string, string>): Reply {
+    let list = deploymentRecords.filter((d) => d.projectId === project.id);
+    if (query.environment) {
+      const env = environments.find((e) => e.projectId === project.id && e.name === query.environment);
+      list = list.filter((d) => d.environmentId === env?.id);
+    }
+    if (query.status) list = list.filter((d) => d.status === query.status);
+    const key = (query.order_by ?? 'id') as 'id' | 'iid' | 'created_at' | 'updated_at' | 'finished_at' | 'ref';
+    const value = (d: DeploymentRecord): string | number =>
+      ({
+        id: d.id,
+        iid: d.iid,
+        created_at: d.createdAt,
+        updated_at: d.updatedAt,
+        finished_at: d.finishedAt ?? '',
+        ref: d.ref,
+      })[key];
+    const direction = query.sort === 'desc' ? -1 : 1;
+    list = [...list].sort((a, b) => {
+      const [x, y] = [value(a), value(b)];
+      return ((x < y ? -1 : x > y ? 1 : 0) || a.id - b.id) * direction;
+    });
+    return paginate(
+      url,
+      list.map((d) => {
+        const { status_history: _history, ...shown } = presentDeployment(d);
+        return shown;
+      }),
+    );
+  }
+
+  /** The reporting routes under `/projects/:id/…`; undefined for any other path. */
+  function routeReporting(
+    req: IncomingMessage,
+    url: URL,
+    body: Record<string, unknown>,
+    id: string,
+    parts: string[],
+  ): Reply | undefined {
+    const query = Object.fromEntries(url.searchParams);
+    const method = req.method ?? 'GET';
+    const [sub, second, third, fourth, ...more] = parts;
+
+    if (sub === 'statuses' && second !== undefined && third === undefined) {
+      if (method !== 'POST') return new Reply(405, { error: '405 Method Not Allowed' });
+      const user = authenticate(req, query, ['api']);
+      requireParams(body, ['state']);
+      requireValue(body, 'state', ['pending', 'running', 'success', 'failed', 'canceled', 'skipped']);
+      const project = projectWithRole(user, id, 'developer');
+      const sha = safeDecode(second);
+      if (!isCommitSha(sha)) return new Reply(404, { message: '404 Commit Not Found' });
+      return postCommitStatus(user, project, sha, body);
+    }
+    if (sub === 'repository' && second === 'commits' && third !== undefined && fourth === 'statuses') {
+      if (more.length > 0) return undefined;
+      if (method !== 'GET') return new Reply(405, { error: '405 Method Not Allowed' });
+      const user = authenticate(req, query, READ_SCOPES);
+      requireValue(query, 'order_by', ['id', 'pipeline_id']);
+      requireValue(query, 'sort', ['asc', 'desc']);
+      const project = projectWithRole(user, id, 'reporter');
+      const sha = safeDecode(third);
+      if (!isCommitSha(sha)) return new Reply(404, { message: '404 Commit Not Found' });
+      return listCommitStatuses(url, project, sha, query);
+    }
+    if (sub === 'deployments' && third === undefined) {
+      if (second === undefined && method === 'POST') {
+        const user = authenticate(req, query, ['api']);
+        requireGrape(body, ['environment', 'sha', 'ref'], ['tag'], {
+          status: ['running', 'success', 'failed', 'canceled'],
+        });
+        const project = projectWithRole(user, id, 'developer');
+        return createDeployment(user, project, body);
+      }
+      if (second === undefined && method === 'GET') {
+        const user = authenticate(req, query, READ_SCOPES);
+        requireValue(query, 'order_by', ['id', 'iid', 'created_at', 'updated_at', 'finished_at', 'ref']);
+        requireValue(query, 'sort', ['asc', 'desc']);
+        requireValue(query, 'status', ['created', 'running', 'success', 'failed', 'canceled', 'skipped', 'blocked']);
+        const project = projectWithRole(user, id, 'reporter');
+        return listDeployments(url, project, query);
+      }
+      if (second !== undefined && (method === 'PUT' || method === 'GET')) {
+        const write = method === 'PUT';
+        const user = authenticate(req, query, write ? ['api'] : READ_SCOPES);
+        if (write) {
+          requireParams(body, ['status']);
+          requireValue(body, 'status', ['running', 'success', 'failed', 'canceled']);
+        }
+        const project = projectWithRole(user, id, 'reporter');
+        const record = deploymentRecords.find((d) => d.projectId === project.id && String(d.id) === second);
+        if (!/^\d+$/.test(second) || !record) return new Reply(404, { message: '404 Not found' });
+        if (!write) return deploymentReply(200, record);
+        projectWithRole(user, id, 'developer');
+        return putDeployment(record, String(body.status) as StandinDeploymentStatus);
+      }
+      return new Reply(405, { error: '405 Method Not Allowed' });
+    }
+    return undefined;
+  }
+
   function route(req: IncomingMessage, url: URL, body: Record<string, unknown>): Reply {
     const query = Object.fromEntries(url.searchParams);
     const segments = url.pathname.split('/').slice(1);
@@ -403,6 +876,10 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
         active: !record.revoked,
         expires_at: record.expiresAt,
       });
+    }
+    if (resource === 'projects' && id !== undefined && sub !== undefined) {
+      const reported = routeReporting(req, url, body, id, segments.slice(4));
+      if (reported) return reported;
     }
     if (resource !== 'projects' || id === undefined || rest.length > 0) {
       return new Reply(404, { error: '404 Not Found' });
@@ -672,6 +1149,14 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
     deployKeys(projectId) {
       return deployKeysOf(projectId);
     },
+    statuses(projectId, sha) {
+      return statusPosts
+        .filter((s) => s.project_id === projectId && (sha === undefined || s.sha === sha))
+        .map((s) => ({ ...s }));
+    },
+    deployments(projectId) {
+      return deploymentRecords.filter((d) => d.projectId === projectId).map(presentDeployment);
+    },
     failNext(match, status, body) {
       failures.push({ method: match.method.toUpperCase(), pathPattern: match.pathPattern, status, body });
     },
@@ -743,6 +1228,127 @@ function isValidBranchFilter(filter: string): boolean {
     ref === '@' ||
     ref.split('/').some((part) => part.startsWith('.') || part.endsWith('.lock'))
   );
+}
+
+/** What `project.commit(sha)` finds in the stand-in: any hex object name of 7 to 40 digits. */
+function isCommitSha(sha: string): boolean {
+  return /^[0-9a-f]{7,40}$/i.test(sha);
+}
+
+function isHttpUrl(raw: string): boolean {
+  try {
+    const url = new URL(raw);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/** GitLab's environment names: letters, digits, space, `-_/${}.`; not starting or ending with `/`. */
+function isValidEnvironmentName(name: string): boolean {
+  return name.length <= 255 && /^[a-zA-Z0-9_/${}. -]+$/.test(name) && !name.startsWith('/') && !name.endsWith('/');
+}
+
+function stringParam(body: Record<string, unknown>, name: string): string | undefined {
+  const value = body[name];
+  if (value === undefined || value === null) return undefined;
+  return String(value);
+}
+
+/** Grape's `values:` check: 400 `{"error":"state does not have a valid value"}`. */
+function requireValue(body: Record<string, unknown>, name: string, values: string[]): void {
+  const value = body[name];
+  if (value === undefined || value === null) return;
+  if (!values.includes(String(value))) throw new Reply(400, { error: `${name} does not have a valid value` });
+}
+
+/**
+ * Grape's checks for required parameters, all reported together: strings that must not be blank
+ * (`x is missing` / `x is empty`), booleans (`x is missing` / `x is invalid`) and enumerations
+ * (`x is missing` / `x does not have a valid value`).
+ */
+function requireGrape(
+  body: Record<string, unknown>,
+  strings: string[],
+  booleans: string[],
+  enums: Record<string, string[]>,
+): void {
+  const problems: string[] = [];
+  for (const name of strings) {
+    const value = body[name];
+    if (value === undefined || value === null) problems.push(`${name} is missing`);
+    else if (String(value).trim() === '') problems.push(`${name} is empty`);
+  }
+  for (const name of booleans) {
+    const value = body[name];
+    if (value === undefined || value === null) problems.push(`${name} is missing`);
+    else if (![true, false, 'true', 'false', '1', '0', 1, 0].includes(value as string))
+      problems.push(`${name} is invalid`);
+  }
+  for (const [name, values] of Object.entries(enums)) {
+    const value = body[name];
+    if (value === undefined || value === null) problems.push(`${name} is missing`);
+    else if (!values.includes(String(value))) problems.push(`${name} does not have a valid value`);
+  }
+  if (problems.length > 0) throw new Reply(400, { error: problems.join(', ') });
+}
+
+/**
+ * GitLab's commit-status state machine (`CommitStatus`), for the states an API-made status can
+ * be in when it is found again (created, pending, running). `running` is `enqueue` (which may
+ * quietly not apply) then `run!`; every other state is one bang event.
+ */
+function commitStatusTransition(
+  from: StandinStatusState,
+  state: Exclude<StandinStatusState, 'created'>,
+): { to: StandinStatusState } | { refused: string } {
+  const events: Record<string, { from: StandinStatusState[]; to: StandinStatusState }> = {
+    enqueue: { from: ['created', 'skipped'], to: 'pending' },
+    run: { from: ['pending'], to: 'running' },
+    skip: { from: ['created', 'pending'], to: 'skipped' },
+    drop: { from: ['created', 'pending', 'running'], to: 'failed' },
+    success: { from: ['created', 'pending', 'running'], to: 'success' },
+    cancel: { from: ['created', 'pending', 'running'], to: 'canceled' },
+  };
+  const fire = (event: string, current: StandinStatusState) => {
+    const rule = events[event];
+    return rule?.from.includes(current) ? rule.to : undefined;
+  };
+  const refused = (event: string, current: StandinStatusState) => ({
+    refused: `Cannot transition status via :${event} from :${current} (Reason(s): Status cannot transition via "${event}")`,
+  });
+  const bang: Record<string, string> = {
+    pending: 'enqueue',
+    success: 'success',
+    failed: 'drop',
+    canceled: 'cancel',
+    skipped: 'skip',
+  };
+  if (state === 'running') {
+    const queued = fire('enqueue', from) ?? from;
+    const to = fire('run', queued);
+    return to ? { to } : refused('run', queued);
+  }
+  const event = bang[state] ?? state;
+  const to = fire(event, from);
+  return to ? { to } : refused(event, from);
+}
+
+/** GitLab's deployment state machine (`Deployment`): the status an update lands on, undefined when refused. */
+function deploymentTransition(
+  from: StandinDeploymentStatus,
+  status: StandinDeploymentStatus,
+): StandinDeploymentStatus | undefined {
+  switch (status) {
+    case 'running':
+      return from === 'created' || from === 'blocked' ? 'running' : undefined;
+    case 'success':
+    case 'failed':
+    case 'canceled':
+      return from === status ? undefined : status;
+    default:
+      return undefined;
+  }
 }
 
 function clamp(value: number, min: number, max: number, fallback: number): number {

@@ -1,5 +1,7 @@
 import {
+  Commits,
   DeployKeys,
+  Deployments,
   GitbeakerRequestError,
   GitbeakerRetryError,
   GitbeakerTimeoutError,
@@ -10,7 +12,16 @@ import {
 } from '@gitbeaker/rest';
 import * as z from 'zod';
 import { GitlabError } from '../../domain/errors';
-import type { GitlabApi, GitlabApiFactory, GitlabHookSpec, GitlabProject, GitlabTokenInfo } from '../../domain/ports';
+import type {
+  GitlabApi,
+  GitlabApiFactory,
+  GitlabCommitStatus,
+  GitlabDeploymentSpec,
+  GitlabDeploymentStatus,
+  GitlabHookSpec,
+  GitlabProject,
+  GitlabTokenInfo,
+} from '../../domain/ports';
 
 /** Every GitLab request gives up after this long (GitLab itself allows webhooks 10 s too). */
 export const DEFAULT_GITLAB_TIMEOUT_MS = 10_000;
@@ -29,6 +40,10 @@ const tokenSelf = z.object({
 const currentUser = z.object({ username: z.string().min(1) });
 const project = z.object({ id: z.number().int(), path_with_namespace: z.string(), ssh_url_to_repo: z.string() });
 const created = z.object({ id: z.number().int() });
+const commitStatus = z.object({ id: z.number().int(), status: z.string() });
+
+/** What GitLab accepts for a deployment it did not run itself (`created` is its own initial state). */
+type ApiDeploymentStatus = Exclude<GitlabDeploymentStatus, 'created'>;
 
 /**
  * A GitlabApi factory over `@gitbeaker/rest`, with a bounded timeout on every request.
@@ -48,6 +63,8 @@ class GitbeakerGitlabApi implements GitlabApi {
   private readonly projects: InstanceType<typeof Projects>;
   private readonly hooks: InstanceType<typeof ProjectHooks>;
   private readonly deployKeys: InstanceType<typeof DeployKeys>;
+  private readonly commits: InstanceType<typeof Commits>;
+  private readonly deployments: InstanceType<typeof Deployments>;
   /** The instance as messages name it: origin and path, never credentials. */
   private readonly where: string;
 
@@ -67,13 +84,15 @@ class GitbeakerGitlabApi implements GitlabApi {
     // gitbeaker joins host + '/api/v4'; a trailing slash would double it.
     const host = `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
     this.where = host;
-    // Only the five resources used: `new Gitlab()` would build some 200 of them per connection.
+    // Only the resources used: `new Gitlab()` would build some 200 of them per connection.
     const config = { host, token, queryTimeout: timeoutMs };
     this.users = new Users(config);
     this.tokens = new PersonalAccessTokens(config);
     this.projects = new Projects(config);
     this.hooks = new ProjectHooks(config);
     this.deployKeys = new DeployKeys(config);
+    this.commits = new Commits(config);
+    this.deployments = new Deployments(config);
   }
 
   async inspectToken(): Promise<GitlabTokenInfo> {
@@ -134,6 +153,52 @@ class GitbeakerGitlabApi implements GitlabApi {
     });
   }
 
+  async setCommitStatus(projectId: number, sha: string, status: GitlabCommitStatus): Promise<void> {
+    await this.call(
+      'POST /projects/:id/statuses/:sha',
+      async () =>
+        commitStatus.parse(
+          await this.commits.editStatus(projectId, sha, status.state, {
+            name: status.name,
+            ...(status.ref !== undefined ? { ref: status.ref } : {}),
+            ...(status.targetUrl !== undefined ? { targetUrl: status.targetUrl } : {}),
+            ...(status.description !== undefined ? { description: status.description } : {}),
+          }),
+        ),
+      {
+        notFound: `GitLab has no commit ${sha.slice(0, 12)} in project ${projectId} (or the token's user cannot see it)`,
+      },
+    );
+  }
+
+  async createDeployment(projectId: number, deployment: GitlabDeploymentSpec): Promise<number> {
+    const status = apiDeploymentStatus(deployment.status, 'POST /projects/:id/deployments');
+    const result = await this.call('POST /projects/:id/deployments', async () =>
+      created.parse(
+        await this.deployments.create(
+          projectId,
+          deployment.environment,
+          deployment.sha,
+          deployment.ref,
+          deployment.tag,
+          {
+            status,
+          },
+        ),
+      ),
+    );
+    return result.id;
+  }
+
+  async updateDeployment(projectId: number, deploymentId: number, status: GitlabDeploymentStatus): Promise<void> {
+    const operation = 'PUT /projects/:id/deployments/:deployment_id';
+    const wanted = apiDeploymentStatus(status, operation);
+    // GitLab answers a status the deployment already has with an empty 200 (it keeps the deployment as is).
+    await this.call(operation, () => this.deployments.edit(projectId, deploymentId, wanted), {
+      notFound: `GitLab deployment ${deploymentId} not found in project ${projectId}`,
+    });
+  }
+
   /** Runs one request and turns whatever goes wrong into a GitlabError free of the token. */
   private async call<T>(
     operation: string,
@@ -165,12 +230,14 @@ class GitbeakerGitlabApi implements GitlabApi {
               403,
             );
           }
-          // Hooks and deploy keys are a Maintainer's to manage.
+          // Hooks and deploy keys are a Maintainer's to manage; statuses and deployments a Developer's.
           return new GitlabError(
             'forbidden',
             /hooks|deploy_keys/.test(operation)
               ? `GitLab refused ${operation} (403${detail}): the token's user needs the Maintainer role on the project`
-              : `GitLab refused ${operation} (403${detail})`,
+              : /statuses|deployments/.test(operation)
+                ? `GitLab refused ${operation} (403${detail}): the token's user needs at least the Developer role on the project`
+                : `GitLab refused ${operation} (403${detail})`,
             403,
           );
         case 404:
@@ -216,6 +283,17 @@ class GitbeakerGitlabApi implements GitlabApi {
     // Below 8 characters it is no token GitLab issues (and redacting it would shred messages).
     return this.token.length >= 8 ? text.split(this.token).join('[redacted]') : text;
   }
+}
+
+/** GitLab's API sets a deployment to running, success, failed or canceled; `created` is refused before any request. */
+function apiDeploymentStatus(status: GitlabDeploymentStatus, operation: string): ApiDeploymentStatus {
+  if (status === 'created') {
+    throw new GitlabError(
+      'invalid',
+      `GitLab does not accept status "created" for ${operation} (running, success, failed or canceled)`,
+    );
+  }
+  return status;
 }
 
 /** GitLab's error bodies: a string, or `{ field: [problems] }` from a validation failure. */
