@@ -106,7 +106,9 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
         }),
       log: (message) => logger.warn(message),
     });
-    const workflow = new BuildOnlyWorkflow({ store, builder, registry: new LocalRegistry() });
+    const workflow = new BuildOnlyWorkflow({ store, builder, registry: new LocalRegistry() }, (error, input) =>
+      logger.error('build not started', { error: error as Error, ...input }),
+    );
     const adminToken = state.adminToken();
     const adminTokenHash = sha256Hex(adminToken);
     const authorize = (req: IncomingMessage) => {
@@ -170,7 +172,10 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
         if (stopped) return;
         stopped = true;
         // Builds in flight get a moment to finish and report; local mode does not hang on them.
-        await Promise.race([builder.whenIdle(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+        await Promise.race([
+          workflow.whenStarted().then(() => builder.whenIdle()),
+          new Promise((resolve) => setTimeout(resolve, 10_000).unref()),
+        ]);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

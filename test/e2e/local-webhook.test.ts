@@ -54,7 +54,11 @@ describe('local mode: GitLab webhooks end to end', () => {
     const res = await deliver(hook.url, push.raw, pushHeaders('valid-push-1'));
 
     expect(res.status).toBe(202);
-    const listed = await builds();
+    let listed = await builds();
+    for (let i = 0; i < 20 && listed[0]?.status === 'queued'; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      listed = await builds();
+    }
     expect(listed[0]).toMatchObject({
       id: res.json.build,
       app: 'diaspora',

@@ -3,13 +3,28 @@ import type { Workflow } from '../../domain/ports';
 
 /**
  * Local mode's workflow until the release workflow lands: it starts the build (the first step
- * of the release) and stops there — no deploy yet. The build's own record tells how it went.
+ * of the release) and stops there — no deploy yet. Like Step Functions' StartExecution, it
+ * returns at once and the work goes on in the background; the build's record tells how it went.
  */
 export class BuildOnlyWorkflow implements Workflow {
-  constructor(private readonly deps: BuildDeps) {}
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly deps: BuildDeps,
+    private readonly onError: (error: unknown, input: { app: string; build: string }) => void = () => undefined,
+  ) {}
 
   async startRelease(input: { app: string; build: string }): Promise<string> {
-    const build = await startBuild(this.deps, input.app, input.build);
-    return `build-only:${build.builderRef ?? build.status}`;
+    const run = startBuild(this.deps, input.app, input.build)
+      .then(() => undefined)
+      .catch((error: unknown) => this.onError(error, input))
+      .finally(() => this.inFlight.delete(run));
+    this.inFlight.add(run);
+    return `build-only:${input.build}`;
+  }
+
+  /** Resolves once every build start asked for so far has been handed to the builder. */
+  async whenStarted(): Promise<void> {
+    await Promise.all([...this.inFlight]);
   }
 }
