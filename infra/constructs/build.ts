@@ -1,5 +1,6 @@
+import { cpSync } from 'node:fs';
 import * as path from 'node:path';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { DockerImage, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -13,6 +14,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ECR_REPOSITORY_PREFIX } from '../../functions/adapters/registry/ecr-registry';
+import { bundleToolsSync } from '../../functions/build/bundle-tools';
 import { HANDLERS, PROJECT_ROOT } from '../bundling';
 import { SlipwayFunction } from './slipway-function';
 
@@ -120,8 +122,21 @@ export class Build extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
 
+    // The build's source: buildspecs/ plus the image planner bundled into tools/ (the
+    // buildspec's default $SLIPWAY_TOOLS), so the build needs nothing but node to plan images.
+    const buildspecsDir = props.buildspecsPath ?? path.join(PROJECT_ROOT, 'buildspecs');
     const source = new s3assets.Asset(this, 'Buildspecs', {
-      path: props.buildspecsPath ?? path.join(PROJECT_ROOT, 'buildspecs'),
+      path: buildspecsDir,
+      bundling: {
+        image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22-slim'),
+        local: {
+          tryBundle(outputDir: string): boolean {
+            cpSync(buildspecsDir, outputDir, { recursive: true });
+            bundleToolsSync(path.join(outputDir, 'tools'), ['plan-images.mjs']);
+            return true;
+          },
+        },
+      },
     });
 
     this.role = new iam.Role(this, 'Role', {
