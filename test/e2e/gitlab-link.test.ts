@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -230,7 +230,12 @@ describe('local mode: connecting GitLab and linking apps', () => {
       expect({ where: 'logs', found: logText.includes(secret) }).toEqual({ where: 'logs', found: false });
       expect({ where: 'cli', found: cliText.includes(secret) }).toEqual({ where: 'cli', found: false });
     }
-    for (const text of [stored, logText, cliText, readFileSync(join(local.home, 'workflow-requests.jsonl'), 'utf8')]) {
+    const buildLogs = readdirSync(join(local.home, 'builds'), { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => readFileSync(join(entry.parentPath, entry.name), 'utf8'));
+    expect(buildLogs.length).toBeGreaterThan(0);
+    for (const secret of secretsSeen) expect(buildLogs.join('\n').includes(secret)).toBe(false);
+    for (const text of [stored, logText, cliText, ...buildLogs]) {
       expect(text).not.toMatch(/PRIVATE KEY|openssh-key-v1|b3BlbnNzaC1rZXktdjE/);
     }
   });
