@@ -68,12 +68,15 @@ export class SlipwayStack extends Stack {
 
     this.functions = { projectWebhook, systemHook, admin };
 
-    // Builds: the admin API starts them, makes app repositories and reads build logs; the hooks
-    // only record builds (the release workflow will start them).
+    // Builds: the hooks start them for accepted pushes (making the app's repository on first
+    // use); the admin API reads their logs.
     this.build = new Build(this, 'Build', { table, secretsKey: key });
-    this.build.grantStartBuild(admin);
+    for (const hook of [projectWebhook, systemHook]) {
+      this.build.grantStartBuild(hook);
+      this.build.grantRepositoryAdmin(hook);
+    }
     this.build.grantReadLogs(admin);
-    this.build.grantRepositoryAdmin(admin);
+    admin.addEnvironment('BUILD_LOG_GROUP', this.build.logGroup.logGroupName);
 
     this.api = new Api(this, 'Api', {
       projectWebhookHandler: projectWebhook,

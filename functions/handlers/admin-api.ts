@@ -1,3 +1,5 @@
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { CloudWatchBuildLogs } from '../adapters/logs/cloudwatch-build-logs';
 import { awsDeps } from '../commons/aws';
 import { gitlabDeps } from '../commons/gitlab-deps';
 import { createAdminHandler } from '../http/admin-api';
@@ -7,6 +9,7 @@ const deps = awsDeps();
 export const handler = createAdminHandler({
   ...deps,
   ...gitlabDeps(),
+  logs: new CloudWatchBuildLogs({ client: new CloudWatchLogsClient({}) }),
   warn: (message, detail) => deps.logger.warn(message, { ...detail }),
   ...(process.env.SLIPWAY_PUBLIC_URL ? { publicUrl: process.env.SLIPWAY_PUBLIC_URL } : {}),
 });

@@ -1,5 +1,6 @@
-import { awsDeps } from '../commons/aws';
+import { awsDeps, buildOnlyWorkflow } from '../commons/aws';
 import { createProjectWebhookHandler } from '../http/project-webhook';
 
 /** Lambda entry for `POST /hooks/gitlab/{hookId}`. */
-export const handler = createProjectWebhookHandler(awsDeps());
+const deps = awsDeps();
+export const handler = createProjectWebhookHandler({ ...deps, workflow: buildOnlyWorkflow(deps) });

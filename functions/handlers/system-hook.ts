@@ -1,5 +1,6 @@
-import { awsDeps } from '../commons/aws';
+import { awsDeps, buildOnlyWorkflow } from '../commons/aws';
 import { createSystemHookHandler } from '../http/system-hook';
 
 /** Lambda entry for `POST /hooks/gitlab-system`. */
-export const handler = createSystemHookHandler(awsDeps());
+const deps = awsDeps();
+export const handler = createSystemHookHandler({ ...deps, workflow: buildOnlyWorkflow(deps) });

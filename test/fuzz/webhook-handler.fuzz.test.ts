@@ -6,7 +6,6 @@ import fc from 'fast-check';
 import { Webhook } from 'standardwebhooks';
 import { DynamoDbStore } from '../../functions/adapters/dynamodb/store';
 import { LocalVault } from '../../functions/adapters/vault/local-vault';
-import { RecordingWorkflow } from '../../functions/adapters/workflow/recording-workflow';
 import { issueWebhookSecret, newApp } from '../../functions/domain/apps';
 import { ZERO_SHA } from '../../functions/domain/events';
 import type { App } from '../../functions/domain/model';
@@ -15,6 +14,7 @@ import { createProjectWebhookHandler } from '../../functions/http/project-webhoo
 import { type HttpEvent, type HttpResult, MAX_BODY_BYTES } from '../../functions/http/responses';
 import { type FreshTable, freshTable } from '../support/dynamodb';
 import { gitlabExample, gitlabExamples } from '../support/gitlab-events';
+import { RecordingWorkflow } from '../support/recording-workflow';
 
 /**
  * Generated-input test of the project-webhook handler (issue 2 acceptance): well over 10,000

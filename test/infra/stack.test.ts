@@ -481,38 +481,49 @@ describe('the Slipway stack', () => {
       });
     });
 
-    it('lets the admin API start builds of this project, read their logs and make slipway/* repositories', () => {
-      const admin = stack.functions.admin;
-      const statements = statementsOf(admin);
-      const byService = (prefix: string) => statements.filter((s) => actionsOf([s]).some((a) => a.startsWith(prefix)));
-      expect(byService('codebuild:')).toEqual([
-        {
-          Effect: 'Allow',
-          Action: 'codebuild:StartBuild',
-          Resource: { 'Fn::GetAtt': [logicalId(stack.build.project), 'Arn'] },
-        },
-      ]);
-      expect(byService('ecr:')).toEqual([
-        {
-          Effect: 'Allow',
-          Action: ['ecr:CreateRepository', 'ecr:DescribeRepositories', 'ecr:PutLifecyclePolicy', 'ecr:TagResource'],
-          Resource: appRepositoriesArn,
-        },
-      ]);
+    it.each(['projectWebhook', 'systemHook'] as const)(
+      'lets the %s function start builds of this project and make slipway/* repositories, nothing more',
+      (name) => {
+        const statements = statementsOf(stack.functions[name]);
+        const byService = (prefix: string) =>
+          statements.filter((s) => actionsOf([s]).some((a) => a.startsWith(prefix)));
+        expect(byService('codebuild:')).toEqual([
+          {
+            Effect: 'Allow',
+            Action: 'codebuild:StartBuild',
+            Resource: { 'Fn::GetAtt': [logicalId(stack.build.project), 'Arn'] },
+          },
+        ]);
+        expect(byService('ecr:')).toEqual([
+          {
+            Effect: 'Allow',
+            Action: ['ecr:CreateRepository', 'ecr:DescribeRepositories', 'ecr:PutLifecyclePolicy', 'ecr:TagResource'],
+            Resource: appRepositoriesArn,
+          },
+        ]);
+        expect(statements.filter((s) => actionsOf([s]).includes('logs:GetLogEvents'))).toEqual([]);
+      },
+    );
+
+    it('lets the admin API read build logs, and neither start builds nor touch repositories', () => {
+      const statements = statementsOf(stack.functions.admin);
+      expect(actionsOf(statements).filter((a) => a.startsWith('codebuild:') || a.startsWith('ecr:'))).toEqual([]);
       const reads = statements.filter((s) => actionsOf([s]).includes('logs:GetLogEvents'));
       expect(reads).toHaveLength(1);
       expect(actionsOf(reads)).toEqual(['logs:GetLogEvents']);
       expect(JSON.stringify(reads[0]?.Resource)).toContain(logicalId(stack.build.logGroup));
-      expect(resourceOf(admin).Properties.Environment.Variables).toMatchObject({
-        BUILD_PROJECT_NAME: { Ref: logicalId(stack.build.project) },
+      expect(resourceOf(stack.functions.admin).Properties.Environment.Variables).toMatchObject({
         BUILD_LOG_GROUP: { Ref: logicalId(stack.build.logGroup) },
       });
     });
 
-    it('leaves the hook functions without any build, registry or log-reading permission', () => {
+    it('tells the hook functions which project to start and where its logs go', () => {
       for (const fn of [stack.functions.projectWebhook, stack.functions.systemHook]) {
-        const actions = actionsOf(statementsOf(fn));
-        expect(actions.filter((a) => /^(codebuild|ecr|s3):/.test(a) || a === 'logs:GetLogEvents')).toEqual([]);
+        expect(resourceOf(fn).Properties.Environment.Variables).toMatchObject({
+          BUILD_PROJECT_NAME: { Ref: logicalId(stack.build.project) },
+          BUILD_LOG_GROUP: { Ref: logicalId(stack.build.logGroup) },
+        });
+        expect(actionsOf(statementsOf(fn)).filter((a) => /^s3:/.test(a) || a === 'logs:GetLogEvents')).toEqual([]);
       }
     });
   });
@@ -655,7 +666,6 @@ describe('cdk-nag (AwsSolutions)', () => {
 
     expect(acknowledged.map(({ path: p, id }) => `${p} ${id}`).sort()).toEqual([
       'Slipway/Admin AwsSolutions-L1',
-      'Slipway/Admin/EcrRepositoriesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/slipway/*]',
       'Slipway/Admin/TracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/Api/ProjectWebhookRoute AwsSolutions-APIG4',
       'Slipway/Api/SystemHookRoute AwsSolutions-APIG4',
@@ -666,8 +676,10 @@ describe('cdk-nag (AwsSolutions)', () => {
       'Slipway/Build/EventsFunction/TracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/Build/Project AwsSolutions-CB3',
       'Slipway/ProjectWebhook AwsSolutions-L1',
+      'Slipway/ProjectWebhook/EcrRepositoriesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/slipway/*]',
       'Slipway/ProjectWebhook/TracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/SystemHook AwsSolutions-L1',
+      'Slipway/SystemHook/EcrRepositoriesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/slipway/*]',
       'Slipway/SystemHook/TracingPolicy AwsSolutions-IAM5[Resource::*]',
     ]);
     for (const { reason } of acknowledged) expect(reason.length).toBeGreaterThan(60);

@@ -1,11 +1,9 @@
 import { appendFile } from 'node:fs/promises';
-import type { Workflow } from '../../domain/ports';
+import type { Workflow } from '../../functions/domain/ports';
 
 /**
- * The workflow port until the release workflow exists (issue "Release"): it records that a
- * release was requested for the build, and nothing more. The build stays `queued`; the
- * execution reference says so (`requested:<build>`), which is the honest state.
- * In local mode each request is also appended to a JSON-lines file in the state dir.
+ * A workflow that only records what it was asked to start (in a JSON-lines file when given):
+ * for tests of the ingest path that must not start builds.
  */
 export class RecordingWorkflow implements Workflow {
   constructor(private readonly journal?: string) {}
