@@ -1,4 +1,5 @@
 import { type CodeBuildClient, type EnvironmentVariable, StartBuildCommand } from '@aws-sdk/client-codebuild';
+import { buildspecInputs } from '../../build/buildspec-env';
 import type { Builder, BuildJob } from '../../domain/ports';
 
 export interface CodeBuildBuilderOptions {
@@ -45,19 +46,8 @@ export class CodeBuildBuilder implements Builder {
 
 /** The overrides, all PLAINTEXT, none secret. Exported for the local runner's parity tests. */
 export function buildEnvironment(job: BuildJob): EnvironmentVariable[] {
-  const values: Record<string, string> = {
-    SLIPWAY_BUILD_ID: job.buildId,
-    SLIPWAY_APP: job.app,
-    SLIPWAY_COMMIT: job.commit,
-    SLIPWAY_REF: job.ref,
-    SLIPWAY_REPO_URL: job.repoUrl,
-    SLIPWAY_DEPLOY_KEY_CIPHERTEXT: job.deployKeyCiphertext,
-    SLIPWAY_KNOWN_HOSTS: job.knownHosts,
-    SLIPWAY_IMAGE_REPOSITORY: job.imageRepository,
-    SLIPWAY_DOCKERFILE: job.dockerfile,
-    SLIPWAY_PUSH: 'true',
-    SLIPWAY_REGISTRY: registryHost(job.imageRepository),
-  };
+  const values = buildspecInputs(job, { push: true, registry: registryHost(job.imageRepository) });
+
   for (const [name, value] of Object.entries(values)) {
     if (/PRIVATE KEY/.test(value)) throw new UnsafeBuildJobError(`${name} looks like a plaintext private key`);
   }

@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { buildspecInputs } from '../../build/buildspec-env';
 import { bundleTools } from '../../build/bundle-tools';
 import { APP_NAME } from '../../domain/apps';
 import type { Builder, BuildJob, BuildOutcome } from '../../domain/ports';
@@ -131,17 +132,7 @@ export class LocalBuilder implements Builder {
     return {
       ...env,
       ...this.options.env,
-      SLIPWAY_BUILD_ID: job.buildId,
-      SLIPWAY_APP: job.app,
-      SLIPWAY_COMMIT: job.commit,
-      SLIPWAY_REF: job.ref,
-      SLIPWAY_REPO_URL: job.repoUrl,
-      SLIPWAY_DEPLOY_KEY_CIPHERTEXT: job.deployKeyCiphertext,
-      SLIPWAY_KNOWN_HOSTS: job.knownHosts,
-      SLIPWAY_IMAGE_REPOSITORY: job.imageRepository,
-      SLIPWAY_DOCKERFILE: job.dockerfile,
-      SLIPWAY_PUSH: 'false',
-      SLIPWAY_REGISTRY: '',
+      ...buildspecInputs(job, { push: false, registry: '' }),
       SLIPWAY_NODE: process.execPath,
       SLIPWAY_TOOLS: resolve(tools.planner, '..'),
       SLIPWAY_LOCAL_DECRYPT: `${shellQuote(process.execPath)} ${shellQuote(tools.localDecrypt)}`,
