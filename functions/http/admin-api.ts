@@ -48,10 +48,11 @@ function validate<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new ValidationError(issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid body');
 }
 
-/** The build as the contract shows it (no internal references). */
+/** The build as the contract shows it (no internal references), with its duration once it ran. */
 export function publicBuild(build: Build) {
   const { deliveryId: _d, execution: _e, repoUrl: _r, ...shown } = build;
-  return shown;
+  const ran = build.startedAt && build.endedAt ? Date.parse(build.endedAt) - Date.parse(build.startedAt) : Number.NaN;
+  return Number.isFinite(ran) ? { ...shown, durationSeconds: Math.round(ran / 100) / 10 } : shown;
 }
 
 export function publicRelease(release: Release) {

@@ -133,6 +133,7 @@ describe('local mode: a push to a linked app builds', () => {
       images: { api: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) },
       startedAt: expect.any(String),
       endedAt: expect.any(String),
+      durationSeconds: expect.any(Number),
     });
     const calls = readFileSync(dockerLog, 'utf8')
       .trim()
