@@ -1,0 +1,277 @@
+import {
+  type ContainerDefinition,
+  type Deployment,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  type ECSClient,
+  RegisterTaskDefinitionCommand,
+  type RegisterTaskDefinitionCommandInput,
+  type Service,
+  type TaskDefinition,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
+import type { Deployer, DeployTarget, RolloutStatus } from '../../domain/ports';
+
+/**
+ * A failure worth retrying (throttling, a 5xx, a dropped connection). Its `name` is
+ * `TransientError`, so a Step Functions `Retry` on `ErrorEquals: ["TransientError"]` matches it.
+ */
+export class TransientError extends Error {
+  override readonly name = 'TransientError';
+}
+
+export interface EcsDeployerOptions {
+  client: ECSClient;
+}
+
+/** The single-image key in a build's images (a Dockerfile build); compose builds key by service. */
+const SINGLE_IMAGE = 'app';
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+const TRANSIENT_NAMES = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'ProvisionedThroughputExceededException',
+  'ServerException',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'InternalFailure',
+  'InternalServerError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
+
+/**
+ * The AWS deployer. `prepare` registers a new task definition revision copied from the one the
+ * service runs now, with the new images pinned by digest; `rollout` points the service at it
+ * with the deployment circuit breaker (rollback on); `status` follows that deployment.
+ *
+ * The deployment reference `rollout` returns is `<deployment id>|<task definition ARN>`
+ * (e.g. `ecs-svc/123|arn:…:task-definition/web:8`): the revision lets `status` tell a circuit
+ * breaker rollback (the deployment is gone and the service runs another revision) from a
+ * deployment that merely finished. `status` also accepts a bare deployment id.
+ */
+export class EcsDeployer implements Deployer {
+  constructor(private readonly options: EcsDeployerOptions) {}
+
+  async prepare(target: DeployTarget, images: Record<string, string>, imageRepository: string) {
+    const { cluster, service } = where(target);
+    const current = await this.service(target, 'prepare');
+    const arn = current.taskDefinition;
+    if (!arn) throw new Error(`ECS service ${service} in cluster ${cluster} has no task definition`);
+    const described = await this.call(target, 'prepare', () =>
+      this.options.client.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn, include: ['TAGS'] })),
+    );
+    const definition = described.taskDefinition;
+    if (!definition)
+      throw new Error(`ECS describes no task definition ${arn} (service ${service}, cluster ${cluster})`);
+    const input = registrable(definition, described.tags);
+    input.containerDefinitions = withImages(target, definition.containerDefinitions ?? [], images, imageRepository);
+    const registered = await this.call(target, 'prepare', () =>
+      this.options.client.send(new RegisterTaskDefinitionCommand(input)),
+    );
+    const revision = registered.taskDefinition?.taskDefinitionArn;
+    if (!revision) throw new Error(`ECS returned no ARN for the new revision of ${input.family} (service ${service})`);
+    return { revision };
+  }
+
+  async rollout(target: DeployTarget, revision: string) {
+    const { cluster, service } = where(target);
+    const current = await this.service(target, 'rollout');
+    const out = await this.call(target, 'rollout', () =>
+      this.options.client.send(
+        new UpdateServiceCommand({
+          cluster,
+          service,
+          taskDefinition: revision,
+          deploymentConfiguration: {
+            ...current.deploymentConfiguration,
+            deploymentCircuitBreaker: { enable: true, rollback: true },
+          },
+          forceNewDeployment: false,
+        }),
+      ),
+    );
+    const deployments = out.service?.deployments ?? [];
+    const primary =
+      deployments.find((d) => d.status === 'PRIMARY' && d.taskDefinition === revision) ??
+      deployments.find((d) => d.status === 'PRIMARY');
+    if (!primary?.id) throw new Error(`ECS started no deployment for service ${service} in cluster ${cluster}`);
+    return { deployment: `${primary.id}|${revision}` };
+  }
+
+  async status(target: DeployTarget, deployment: string): Promise<RolloutStatus> {
+    const [id, revision] = parseDeployment(deployment);
+    const current = await this.service(target, 'status');
+    const deployments = current.deployments ?? [];
+    const ours = deployments.find((d) => d.id === id);
+    const primary = deployments.find((d) => d.status === 'PRIMARY');
+    const replacedBy = primary && primary.id !== id ? primary : undefined;
+    const revertedBy =
+      replacedBy && (revision === undefined || replacedBy.taskDefinition !== revision) ? replacedBy : undefined;
+
+    if (ours) {
+      switch (ours.rolloutState) {
+        case 'COMPLETED':
+          return { state: 'completed', ...counts(ours) };
+        case 'FAILED': {
+          const reason = ours.rolloutStateReason ?? eventReason(current, id) ?? 'the ECS deployment failed';
+          // With rollback on, the breaker starts a deployment of the previous revision at once.
+          return { state: revertedBy ? 'rolled_back' : 'failed', reason, ...counts(ours) };
+        }
+        default:
+          return { state: 'in_progress', ...counts(ours) };
+      }
+    }
+    if (revertedBy) {
+      const reason =
+        eventReason(current, id) ??
+        `the deployment circuit breaker rolled service ${where(target).service} back to ${revertedBy.taskDefinition ?? 'the previous revision'}`;
+      return { state: 'rolled_back', reason };
+    }
+    if (replacedBy?.id) {
+      // Our revision again, in a newer deployment (e.g. forced): follow that one.
+      return this.status(target, `${replacedBy.id}|${replacedBy.taskDefinition ?? ''}`);
+    }
+    const { cluster, service } = where(target);
+    throw new Error(`ECS deployment ${id} is not listed for service ${service} in cluster ${cluster}`);
+  }
+
+  private async service(target: DeployTarget, action: string): Promise<Service> {
+    const { cluster, service } = where(target);
+    const out = await this.call(target, action, () =>
+      this.options.client.send(new DescribeServicesCommand({ cluster, services: [service] })),
+    );
+    const found = out.services?.find((s) => s.serviceName === service || s.serviceArn === service) ?? out.services?.[0];
+    if (!found || found.status === 'INACTIVE') {
+      const why = out.failures?.[0]?.reason ?? (found ? 'INACTIVE' : 'MISSING');
+      throw new Error(`ECS service ${service} in cluster ${cluster} is not available (${why})`);
+    }
+    return found;
+  }
+
+  /** Runs an ECS call: transient failures become `TransientError`, others say which service. */
+  private async call<T>(target: DeployTarget, action: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      const { cluster, service } = where(target);
+      const err = error as Error & { code?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+      const message = `ECS ${action} for service ${service} in cluster ${cluster} failed: ${err.name}: ${err.message}`;
+      const status = err.$metadata?.httpStatusCode ?? 0;
+      if (TRANSIENT_NAMES.has(err.name) || TRANSIENT_NAMES.has(err.code ?? '') || err.$retryable || status >= 500) {
+        throw new TransientError(message, { cause: error });
+      }
+      throw new Error(message, { cause: error });
+    }
+  }
+}
+
+function where(target: DeployTarget): { cluster: string; service: string } {
+  if (!target.cluster || !target.service) {
+    throw new Error(`app ${target.app} has no ECS cluster and service to deploy to`);
+  }
+  return { cluster: target.cluster, service: target.service };
+}
+
+function parseDeployment(deployment: string): [string, string | undefined] {
+  const bar = deployment.indexOf('|');
+  if (bar < 0) return [deployment, undefined];
+  const revision = deployment.slice(bar + 1);
+  return [deployment.slice(0, bar), revision === '' ? undefined : revision];
+}
+
+function counts(deployment: Deployment): { running?: number; desired?: number } {
+  return {
+    ...(deployment.runningCount !== undefined ? { running: deployment.runningCount } : {}),
+    ...(deployment.desiredCount !== undefined ? { desired: deployment.desiredCount } : {}),
+  };
+}
+
+/** The newest service event about this deployment (ECS events come newest first), else about a rollback. */
+function eventReason(service: Service, deploymentId: string): string | undefined {
+  const events = service.events ?? [];
+  const message =
+    events.find((e) => e.message?.includes(deploymentId) && /fail|roll/i.test(e.message))?.message ??
+    events.find((e) => /rolling back|circuit breaker/i.test(e.message ?? ''))?.message;
+  return message;
+}
+
+/** The RegisterTaskDefinition input that recreates this definition (only the fields it accepts). */
+function registrable(definition: TaskDefinition, tags: RegisterTaskDefinitionCommandInput['tags']) {
+  const input: RegisterTaskDefinitionCommandInput = {
+    family: definition.family,
+    containerDefinitions: definition.containerDefinitions,
+  };
+  const copy = <K extends keyof RegisterTaskDefinitionCommandInput & keyof TaskDefinition>(key: K) => {
+    const value = definition[key];
+    if (value !== undefined && value !== null) (input as unknown as Record<string, unknown>)[key] = value;
+  };
+  copy('taskRoleArn');
+  copy('executionRoleArn');
+  copy('networkMode');
+  copy('volumes');
+  copy('placementConstraints');
+  copy('requiresCompatibilities');
+  copy('cpu');
+  copy('memory');
+  copy('runtimePlatform');
+  copy('pidMode');
+  copy('ipcMode');
+  copy('proxyConfiguration');
+  copy('inferenceAccelerators');
+  copy('ephemeralStorage');
+  copy('enableFaultInjection');
+  if (tags && tags.length > 0) input.tags = tags;
+  return input;
+}
+
+/**
+ * The containers with the new images, pinned by digest: a single image (`app`) goes to
+ * `target.container` or the only container; compose images go to the container named like the service.
+ */
+function withImages(
+  target: DeployTarget,
+  containers: ContainerDefinition[],
+  images: Record<string, string>,
+  repository: string,
+): ContainerDefinition[] {
+  const where = `service ${target.service} in cluster ${target.cluster}`;
+  const names = containers.map((c) => c.name ?? '');
+  if (Object.keys(images).length === 0) throw new Error(`no images to deploy to ${where}`);
+  const byContainer = new Map<string, string>();
+  for (const [key, digest] of Object.entries(images)) {
+    if (!DIGEST.test(digest)) throw new Error(`image ${key} has no sha256 digest (${digest}); not deploying by tag`);
+    let name: string;
+    if (key === SINGLE_IMAGE && !names.includes(SINGLE_IMAGE)) {
+      if (target.container) name = target.container;
+      else if (names.length === 1 && names[0]) name = names[0];
+      else {
+        throw new Error(
+          `the task definition of ${where} has ${names.length} containers (${names.join(', ')}); set the app's container to say which one runs the image`,
+        );
+      }
+    } else {
+      name = key === SINGLE_IMAGE && target.container ? target.container : key;
+    }
+    if (!names.includes(name)) {
+      throw new Error(
+        `image ${key}: the task definition of ${where} has no container named ${name} (it has ${names.join(', ') || 'none'})`,
+      );
+    }
+    byContainer.set(name, `${repository}@${digest}`);
+  }
+  return containers.map((c) => {
+    const image = c.name ? byContainer.get(c.name) : undefined;
+    return image ? { ...c, image } : c;
+  });
+}

@@ -1,0 +1,250 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { APP_NAME } from '../../domain/apps';
+import type { Deployer, DeployTarget, RolloutStatus } from '../../domain/ports';
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface LocalDeployerOptions {
+  /** The docker CLI. @default 'docker' (from PATH) */
+  docker?: string;
+  /** Container names are `<prefix>-<app>-<short>`. @default 'slipway' */
+  namePrefix?: string;
+  /** How long a new container may take to become healthy before it is removed again. @default 60000 */
+  healthTimeoutMs?: number;
+  /** How long a container without a HEALTHCHECK must keep running to count as healthy. @default 2000 */
+  graceMs?: number;
+  /** Polling interval of `waitFor`. @default 500 */
+  pollMs?: number;
+  /** Environment of the docker CLI (e.g. DOCKER_HOST). @default this process's environment */
+  env?: NodeJS.ProcessEnv;
+  /** Runs the docker CLI with these arguments; `execFile` by default. */
+  run?(args: string[]): Promise<CommandResult>;
+}
+
+/** The label every container this deployer starts carries, with the app's name. */
+export const APP_LABEL = 'slipway.app';
+/** The single-image key in a build's images (a Dockerfile build); compose builds key by service. */
+const SINGLE_IMAGE = 'app';
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+interface ContainerState {
+  Status?: string;
+  Running?: boolean;
+  ExitCode?: number;
+  Error?: string;
+  StartedAt?: string;
+  Health?: { Status?: string; Log?: { ExitCode?: number; Output?: string }[] };
+}
+
+/**
+ * Local mode's deployer: one container per app, run with the `docker` CLI.
+ *
+ * - `prepare` picks the image: the single image (`app`), or for a compose app the `app` service
+ *   when there is one, else the first service listed (local mode runs one container per app, not
+ *   the whole compose project). The revision is the image reference: the image id itself when the
+ *   digest is a local image id (local builds load images instead of pushing them), else
+ *   `<repository>@<digest>`. Never a tag.
+ * - `rollout` starts a new container next to the old one (labelled `slipway.app=<app>`); its
+ *   deployment reference is the container's name.
+ * - `status` waits for it to be healthy (the image's HEALTHCHECK, or running for `graceMs` when
+ *   the image has none); then the app's other containers are stopped and removed. A new container
+ *   that turns unhealthy, exits or is not healthy in time is removed and the old one keeps running.
+ */
+export class LocalDeployer implements Deployer {
+  private readonly docker: string;
+  private readonly prefix: string;
+  private readonly healthTimeoutMs: number;
+  private readonly graceMs: number;
+  private readonly pollMs: number;
+  /** When this process started each container (ms), and how each finished rollout ended. */
+  private readonly started = new Map<string, number>();
+  private readonly finished = new Map<string, RolloutStatus>();
+
+  constructor(private readonly options: LocalDeployerOptions = {}) {
+    this.docker = options.docker ?? 'docker';
+    this.prefix = options.namePrefix ?? 'slipway';
+    this.healthTimeoutMs = options.healthTimeoutMs ?? 60_000;
+    this.graceMs = options.graceMs ?? 2_000;
+    this.pollMs = options.pollMs ?? 500;
+  }
+
+  async prepare(target: DeployTarget, images: Record<string, string>, imageRepository: string) {
+    appName(target);
+    const key = SINGLE_IMAGE in images ? SINGLE_IMAGE : Object.keys(images)[0];
+    const digest = key === undefined ? undefined : images[key];
+    if (key === undefined || digest === undefined) throw new Error(`no image to deploy for app ${target.app}`);
+    if (!DIGEST.test(digest)) throw new Error(`image ${key} has no sha256 digest (${digest}); not deploying by tag`);
+    const local = await this.exec(['image', 'inspect', '--format', '{{.Id}}', digest]);
+    return { revision: local.code === 0 ? digest : `${imageRepository}@${digest}` };
+  }
+
+  async rollout(target: DeployTarget, revision: string) {
+    const app = appName(target);
+    const healthcheck = await this.healthcheck(revision);
+    const short = (revision.match(/sha256:([0-9a-f]{12})/)?.[1] ?? 'img') + randomBytes(3).toString('hex');
+    const name = `${this.prefix}-${app}-${short}`;
+    const args = [
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--label',
+      `${APP_LABEL}=${app}`,
+      '--label',
+      `slipway.revision=${revision}`,
+    ];
+    // The image's HEALTHCHECK applies by itself; Docker's default interval (30 s) is too slow to
+    // see health within the timeout, so a check without its own interval runs every 2 s here.
+    if (healthcheck && !healthcheck.Interval) args.push('--health-interval', '2s');
+    args.push(revision);
+    const out = await this.exec(args);
+    if (out.code !== 0) {
+      throw new Error(
+        `docker run of ${revision} for app ${app} failed: ${firstLine(out.stderr) || `exit ${out.code}`}`,
+      );
+    }
+    this.started.set(name, Date.now());
+    return { deployment: name };
+  }
+
+  async status(target: DeployTarget, deployment: string): Promise<RolloutStatus> {
+    const app = appName(target);
+    const done = this.finished.get(deployment);
+    if (done) return done;
+    const out = await this.exec(['inspect', '--format', '{{json .State}}', deployment]);
+    if (out.code !== 0) {
+      return this.finish(deployment, { state: 'rolled_back', reason: `the new container ${deployment} is gone` });
+    }
+    let state: ContainerState;
+    try {
+      state = JSON.parse(out.stdout) as ContainerState;
+    } catch {
+      throw new Error(`docker inspect of ${deployment} printed no container state: ${firstLine(out.stdout)}`);
+    }
+    const started = this.startedAt(deployment, state);
+    const elapsed = Date.now() - started;
+
+    const health = state.Health?.Status;
+    if (
+      state.Status === 'exited' ||
+      state.Status === 'dead' ||
+      (state.Running === false && state.Status !== 'created')
+    ) {
+      const why = state.Error ? `: ${state.Error}` : '';
+      return this.rollBack(deployment, `the new container exited with code ${state.ExitCode ?? '?'}${why}`);
+    }
+    if (health === 'unhealthy') {
+      const last = state.Health?.Log?.at(-1);
+      const output = last?.Output?.trim();
+      return this.rollBack(deployment, `the new container is unhealthy${output ? `: ${output}` : ''}`);
+    }
+    const healthy = health === 'healthy' || (health === undefined && state.Running === true && elapsed >= this.graceMs);
+    if (healthy) {
+      await this.removeOthers(app, deployment);
+      return this.finish(deployment, { state: 'completed', running: 1, desired: 1 });
+    }
+    if (elapsed > this.healthTimeoutMs) {
+      return this.rollBack(deployment, `the new container was not healthy within ${duration(this.healthTimeoutMs)}`);
+    }
+    return { state: 'in_progress', running: 0, desired: 1 };
+  }
+
+  /** Polls `status` every `pollMs` until the rollout has ended. */
+  async waitFor(target: DeployTarget, deployment: string): Promise<RolloutStatus> {
+    for (;;) {
+      const status = await this.status(target, deployment);
+      if (status.state !== 'in_progress') return status;
+      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+    }
+  }
+
+  private startedAt(name: string, state: ContainerState): number {
+    let started = this.started.get(name);
+    if (started === undefined) {
+      const parsed = state.StartedAt ? Date.parse(state.StartedAt) : Number.NaN;
+      // Docker reports 0001-01-01 for a container that never started.
+      started = Number.isFinite(parsed) && parsed > 0 ? parsed : Date.now();
+      this.started.set(name, started);
+    }
+    return started;
+  }
+
+  private async rollBack(name: string, reason: string): Promise<RolloutStatus> {
+    const out = await this.exec(['rm', '-f', name]);
+    const status: RolloutStatus = { state: 'rolled_back', reason };
+    if (out.code !== 0) status.reason = `${reason} (and removing it failed: ${firstLine(out.stderr)})`;
+    return this.finish(name, status);
+  }
+
+  /** Stops and removes the app's other containers (those this deployer started before). */
+  private async removeOthers(app: string, keep: string): Promise<void> {
+    const listed = await this.exec(['ps', '-a', '--filter', `label=${APP_LABEL}=${app}`, '--format', '{{.Names}}']);
+    if (listed.code !== 0) throw new Error(`docker ps for app ${app} failed: ${firstLine(listed.stderr)}`);
+    const mine = `${this.prefix}-${app}-`;
+    const others = listed.stdout
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((name) => name !== '' && name !== keep && name.startsWith(mine));
+    for (const name of others) {
+      await this.exec(['stop', name]);
+      const removed = await this.exec(['rm', '-f', name]);
+      if (removed.code !== 0)
+        throw new Error(`removing the old container ${name} failed: ${firstLine(removed.stderr)}`);
+    }
+  }
+
+  private finish(name: string, status: RolloutStatus): RolloutStatus {
+    this.started.delete(name);
+    this.finished.set(name, status);
+    return status;
+  }
+
+  private async healthcheck(image: string): Promise<{ Test?: string[]; Interval?: number } | null> {
+    const out = await this.exec(['image', 'inspect', '--format', '{{json .Config.Healthcheck}}', image]);
+    if (out.code !== 0) throw new Error(`docker image inspect ${image} failed: ${firstLine(out.stderr)}`);
+    try {
+      const parsed = JSON.parse(out.stdout) as { Test?: string[]; Interval?: number } | null;
+      if (!parsed?.Test || parsed.Test.length === 0 || parsed.Test[0] === 'NONE') return null;
+      return parsed;
+    } catch {
+      return null;
+    }
+  }
+
+  private async exec(args: string[]): Promise<CommandResult> {
+    if (this.options.run) return this.options.run(args);
+    return new Promise((resolve, reject) => {
+      execFile(
+        this.docker,
+        args,
+        { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, env: this.options.env ?? process.env },
+        (error, stdout, stderr) => {
+          if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') {
+            reject(new Error(`the docker CLI (${this.docker}) was not found on PATH; local mode deploys with docker`));
+            return;
+          }
+          const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+  }
+}
+
+function appName(target: DeployTarget): string {
+  if (!APP_NAME.test(target.app)) throw new Error(`not an app name: ${target.app}`);
+  return target.app;
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0] ?? '';
+}
+
+function duration(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
+}
