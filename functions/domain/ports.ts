@@ -1,4 +1,5 @@
 import type { App, Build, BuildStatus, Delivery, GitlabConnection, Release, ReleaseStatus } from './model';
+import type { RolloutMode, RolloutTurn } from './releases';
 
 /**
  * The state store. One adapter per world: DynamoDB (AWS and local mode, through DynamoDB Local).
@@ -70,6 +71,22 @@ export interface Store {
     to: ReleaseStatus,
     patch?: Partial<Pick<Release, 'liveAt' | 'endedAt' | 'reason'>>,
   ): Promise<Release>;
+
+  /**
+   * Takes the app's rollout lock for a build (idempotent for the holder), deciding with a
+   * conditional write so two executions never both win. In `superseded` mode a build a newer
+   * push overtook gets `superseded`; in `queued` mode a build waits while older ones are still
+   * on their way; otherwise `wait` while another build holds the lock (domain/releases.ts).
+   */
+  acquireRollout(app: string, build: string, mode: RolloutMode): Promise<RolloutTurn>;
+  /** Gives the rollout lock back if this build holds it (no-op otherwise). */
+  releaseRollout(app: string, build: string): Promise<void>;
+  /**
+   * In one transaction: release `id` deploying → live, the previous live release (if any)
+   * live → replaced, and the app's live pointer moved, so exactly one release is live.
+   * StaleWriteError when any of them changed meanwhile.
+   */
+  promoteRelease(app: string, id: string, previousLiveId?: string, at?: string): Promise<Release>;
 
   getGitlabConnection(): Promise<GitlabConnection | undefined>;
   putGitlabConnection(connection: GitlabConnection): Promise<void>;

@@ -14,6 +14,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ConflictError, NotFoundError, StaleWriteError, ValidationError } from '../../domain/errors';
 import type { App, Build, BuildStatus, Delivery, GitlabConnection, Release, ReleaseStatus } from '../../domain/model';
 import type { Clock, Store } from '../../domain/ports';
+import { type RolloutMode, type RolloutTurn, rolloutPolicy } from '../../domain/releases';
 import { assertBuildTransition, assertReleaseTransition } from '../../domain/states';
 import { TABLE_SCHEMA } from './schema';
 
@@ -430,6 +431,104 @@ export class DynamoDbStore implements Store {
       to,
       pick(patch, RELEASE_PATCH_KEYS),
     );
+  }
+
+  // ---- rollouts (release workflow) ----------------------------------------------------------
+
+  async acquireRollout(app: string, build: string, mode: RolloutMode): Promise<RolloutTurn> {
+    const lockKey = { [PK]: keys.appChildren(app), [SK]: 'ROLLOUT' };
+    const lock = await this.getRaw(lockKey);
+    if (lock?.holder === build) return 'acquired';
+    if (mode !== 'immediate') {
+      const [builds, releases] = await Promise.all([
+        this.listBuilds(app, { limit: 100 }),
+        this.listReleases(app, { limit: 100 }),
+      ]);
+      const policy = rolloutPolicy(build, mode, builds, releases, this.clock.now());
+      if (policy !== 'go') return policy;
+    }
+    if (lock) return 'wait';
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...lockKey, holder: build, acquiredAt: this.clock.now().toISOString(), [ENTITY]: 'rollout-lock' },
+          ConditionExpression: 'attribute_not_exists(#pk) OR #holder = :build',
+          ExpressionAttributeNames: { '#pk': PK, '#holder': 'holder' },
+          ExpressionAttributeValues: { ':build': build },
+        }),
+      );
+      return 'acquired';
+    } catch (error) {
+      if (conditionFailureItem(error) === null) throw error;
+      return 'wait';
+    }
+  }
+
+  async releaseRollout(app: string, build: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { [PK]: keys.appChildren(app), [SK]: 'ROLLOUT' },
+          ConditionExpression: '#holder = :build',
+          ExpressionAttributeNames: { '#holder': 'holder' },
+          ExpressionAttributeValues: { ':build': build },
+        }),
+      );
+    } catch (error) {
+      if (conditionFailureItem(error) === null) throw error;
+    }
+  }
+
+  async promoteRelease(app: string, id: string, previousLiveId?: string, at?: string): Promise<Release> {
+    const when = at ?? this.clock.now().toISOString();
+    const pointer = { [PK]: keys.appChildren(app), [SK]: 'LIVE' };
+    const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.release(app, id),
+          UpdateExpression: 'SET #status = :live, #liveAt = :at',
+          ConditionExpression: '#status = :deploying',
+          ExpressionAttributeNames: { '#status': 'status', '#liveAt': 'liveAt' },
+          ExpressionAttributeValues: { ':live': 'live', ':deploying': 'deploying', ':at': when },
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...pointer, release: id, [ENTITY]: 'live-pointer' },
+          ConditionExpression: previousLiveId
+            ? 'attribute_not_exists(#pk) OR #release = :previous'
+            : 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: previousLiveId ? { '#pk': PK, '#release': 'release' } : { '#pk': PK },
+          ...(previousLiveId ? { ExpressionAttributeValues: { ':previous': previousLiveId } } : {}),
+        },
+      },
+    ];
+    if (previousLiveId) {
+      items.push({
+        Update: {
+          TableName: this.tableName,
+          Key: keys.release(app, previousLiveId),
+          UpdateExpression: 'SET #status = :replaced, #endedAt = :at',
+          ConditionExpression: '#status = :live',
+          ExpressionAttributeNames: { '#status': 'status', '#endedAt': 'endedAt' },
+          ExpressionAttributeValues: { ':replaced': 'replaced', ':live': 'live', ':at': when },
+        },
+      });
+    }
+    await this.transact(items, (reasons) => {
+      if (isConditionFailure(reasons[0])) return new StaleWriteError(`release ${app}/${id} is no longer deploying`);
+      if (isConditionFailure(reasons[1]) || isConditionFailure(reasons[2])) {
+        return new StaleWriteError(`the live release of app ${app} changed meanwhile`);
+      }
+      return undefined;
+    });
+    const promoted = await this.getRelease(app, id);
+    if (!promoted) throw new NotFoundError(`release ${app}/${id} not found`);
+    return promoted;
   }
 
   // ---- configuration ------------------------------------------------------------------------

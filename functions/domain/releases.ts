@@ -1,0 +1,391 @@
+import { startBuild } from './builds';
+import { NotFoundError, StaleWriteError, ValidationError } from './errors';
+import { newId } from './ids';
+import type { AppMode, Build, BuildStatus, Release } from './model';
+import type { Builder, Clock, Deployer, DeployTarget, Registry, RolloutState, Store } from './ports';
+
+/**
+ * The release workflow's steps (PRODUCT.md step 5), one action per Task of
+ * `workflow/release.asl.json`. Each step is idempotent: Step Functions retries a step that
+ * failed transiently, so running it twice must not record twice.
+ *
+ * Per app, one rollout at a time: a lock item taken with a conditional write
+ * (`Store.acquireRollout`). In `superseded` mode a build that a newer push overtook before it
+ * took the lock is skipped; in `queued` mode it waits until older builds have had their turn.
+ *
+ * Decision: a superseded build has already `succeeded` (a terminal build state), so it is not
+ * re-labelled `superseded`; the workflow ends without creating a release for it and reports
+ * `superseded`. Only builds overtaken before they finish could carry the `superseded` status.
+ */
+
+export interface ReleaseStepDeps {
+  store: Store;
+  builder?: Builder;
+  registry?: Registry;
+  deployer: Deployer;
+  clock?: Clock;
+  /** Told how each execution ended (GitLab/Slack reporting hooks in here). Never fails a release. */
+  report?: (summary: ReleaseSummary) => Promise<void>;
+}
+
+export const RELEASE_ACTIONS = [
+  'startBuild',
+  'checkBuild',
+  'acquire',
+  'recordSuperseded',
+  'prepare',
+  'rollout',
+  'checkRollout',
+  'recordLive',
+  'recordRolledBack',
+  'recordFailure',
+  'releaseLock',
+  'report',
+] as const;
+export type ReleaseAction = (typeof RELEASE_ACTIONS)[number];
+
+export interface ReleaseStepInput {
+  action: ReleaseAction;
+  app: string;
+  build: string;
+  /** The release being rolled out ('' before there is one; set from the start for a rollback). */
+  release?: string;
+  deployment?: string;
+  revision?: string;
+  /** How many times this wait loop ran so far. */
+  polls?: number;
+  /** Why the rollout failed (recordRolledBack). */
+  reason?: string;
+  /** The caught error (recordFailure): Step Functions' `{Error, Cause}`. */
+  error?: { Error?: string; Cause?: string };
+}
+
+export type RolloutTurn = 'acquired' | 'superseded' | 'wait';
+/** How a build takes its turn: the app's mode, or `immediate` (a rollback: only the lock counts). */
+export type RolloutMode = AppMode | 'immediate';
+
+export interface ReleaseSummary {
+  app: string;
+  build: string;
+  outcome: 'live' | 'superseded' | 'failed' | 'rolled_back';
+  release?: Release;
+  reason?: string;
+}
+
+/** A failure worth retrying (throttling, a lost race, a 5xx): the workflow's Retry matches the name. */
+export class TransientError extends Error {
+  override name = 'TransientError';
+}
+
+/** Seconds between rollout checks: 15 s, growing by half each time, at most 60 s. */
+export function rolloutWaitSeconds(polls: number): number {
+  return Math.min(60, Math.round(15 * 1.5 ** Math.max(0, polls)));
+}
+
+/** How long an older build keeps its place in the queue (queued mode); older ones are history. */
+export const QUEUE_WINDOW_MS = 3 * 60 * 60 * 1000;
+const MAX_REASON_LENGTH = 1000;
+
+/**
+ * The rollout-turn policy, decided over the app's recent builds and releases (newest first):
+ * `superseded` when (superseded mode) a newer build of the app is queued, running or succeeded;
+ * `wait` when (queued mode) an older build is still on its way (queued, running, or succeeded
+ * without a release yet, within QUEUE_WINDOW_MS); `go` otherwise: the lock alone decides.
+ */
+export function rolloutPolicy(
+  buildId: string,
+  mode: RolloutMode,
+  builds: readonly Build[],
+  releases: readonly Release[],
+  now: Date,
+): 'go' | 'superseded' | 'wait' {
+  if (mode === 'immediate') return 'go';
+  const live: ReadonlySet<BuildStatus> = new Set(['queued', 'running', 'succeeded']);
+  if (mode === 'superseded') {
+    return builds.some((b) => b.id > buildId && live.has(b.status)) ? 'superseded' : 'go';
+  }
+  const released = new Set(releases.map((r) => r.build));
+  const since = now.getTime() - QUEUE_WINDOW_MS;
+  const waiting = builds.some(
+    (b) =>
+      b.id < buildId &&
+      Date.parse(b.createdAt) >= since &&
+      (b.status === 'queued' || b.status === 'running' || (b.status === 'succeeded' && !released.has(b.id))),
+  );
+  return waiting ? 'wait' : 'go';
+}
+
+/** Runs one step of the release workflow. Transient failures are thrown as TransientError. */
+export async function runReleaseStep(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Record<string, unknown>> {
+  if (!input || typeof input.app !== 'string' || typeof input.build !== 'string') {
+    throw new ValidationError('a release step needs an app and a build');
+  }
+  try {
+    return await step(deps, input);
+  } catch (error) {
+    if (isTransient(error)) {
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      throw new TransientError(message, { cause: error });
+    }
+    throw error;
+  }
+}
+
+async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Record<string, unknown>> {
+  const { store } = deps;
+  const { app, build: buildId } = input;
+  const now = () => (deps.clock?.now() ?? new Date()).toISOString();
+  switch (input.action) {
+    case 'startBuild': {
+      if (!deps.builder || !deps.registry) throw new ValidationError('starting a build needs a builder and a registry');
+      const build = await startBuild(
+        { store, builder: deps.builder, registry: deps.registry, clock: deps.clock },
+        app,
+        buildId,
+      );
+      return { status: build.status, polls: 0 };
+    }
+    case 'checkBuild': {
+      const build = await mustGetBuild(store, app, buildId);
+      return { status: build.status, polls: (input.polls ?? 0) + 1 };
+    }
+    case 'acquire': {
+      const mode: RolloutMode = input.release ? 'immediate' : ((await store.getApp(app))?.mode ?? 'superseded');
+      const outcome = await store.acquireRollout(app, buildId, mode);
+      return { outcome, polls: (input.polls ?? 0) + 1 };
+    }
+    case 'recordSuperseded':
+      return { outcome: 'superseded' };
+    case 'prepare': {
+      const release = await pendingRelease(deps, input, now());
+      const target = await deployTarget(store, app);
+      const repository = deps.registry ? await deps.registry.ensureRepository(app) : '';
+      const { revision } = await deps.deployer.prepare(target, release.images, repository);
+      if (release.status === 'pending') await store.transitionRelease(app, release.id, 'pending', 'deploying');
+      return { release: release.id, revision };
+    }
+    case 'rollout': {
+      if (!input.revision) throw new ValidationError('rollout needs the prepared revision');
+      const target = await deployTarget(store, app);
+      const { deployment } = await deps.deployer.rollout(target, input.revision);
+      return { deployment, state: 'in_progress', polls: 0, reason: '', waitSeconds: rolloutWaitSeconds(0) };
+    }
+    case 'checkRollout': {
+      if (!input.deployment) throw new ValidationError('checkRollout needs the deployment');
+      const target = await deployTarget(store, app);
+      const status = await deps.deployer.status(target, input.deployment);
+      const polls = (input.polls ?? 0) + 1;
+      return {
+        deployment: input.deployment,
+        state: status.state satisfies RolloutState,
+        polls,
+        reason: status.reason ?? '',
+        waitSeconds: rolloutWaitSeconds(polls),
+      };
+    }
+    case 'recordLive':
+      return { outcome: await recordLive(deps, app, mustRelease(input), now()) };
+    case 'recordRolledBack': {
+      const id = mustRelease(input);
+      const release = await store.getRelease(app, id);
+      if (release?.status === 'deploying') {
+        await store.transitionRelease(app, id, 'deploying', 'rolled_back', {
+          endedAt: now(),
+          reason: truncate(input.reason || 'the rollout failed and ECS rolled the service back'),
+        });
+      }
+      return { outcome: 'rolled_back' };
+    }
+    case 'recordFailure':
+      return { outcome: await recordFailure(deps, input, now()) };
+    case 'releaseLock':
+      await store.releaseRollout(app, buildId);
+      return { released: true };
+    case 'report':
+      await report(deps, input);
+      return { reported: true };
+    default:
+      throw new ValidationError(`unknown release step ${String((input as { action?: unknown }).action)}`);
+  }
+}
+
+async function mustGetBuild(store: Store, app: string, id: string): Promise<Build> {
+  const build = await store.getBuild(app, id);
+  if (!build) throw new NotFoundError(`no build ${id} for app ${app}`);
+  return build;
+}
+
+function mustRelease(input: ReleaseStepInput): string {
+  if (!input.release) throw new ValidationError(`${input.action} needs the release`);
+  return input.release;
+}
+
+async function deployTarget(store: Store, appName: string): Promise<DeployTarget> {
+  const app = await store.getApp(appName);
+  if (!app) throw new NotFoundError(`app ${appName} no longer exists`);
+  return { app: app.name, cluster: app.cluster, service: app.service, container: app.container };
+}
+
+/**
+ * The release this execution rolls out: the one given (a rollback copied it forward), the one
+ * an earlier attempt of this step created, or a new `pending` one with the build's images.
+ */
+async function pendingRelease(deps: ReleaseStepDeps, input: ReleaseStepInput, at: string): Promise<Release> {
+  const { store } = deps;
+  if (input.release) {
+    const given = await store.getRelease(input.app, input.release);
+    if (!given) throw new NotFoundError(`no release ${input.release} for app ${input.app}`);
+    return given;
+  }
+  const existing = await inFlightRelease(store, input.app, input.build);
+  if (existing) return existing;
+  const build = await mustGetBuild(store, input.app, input.build);
+  if (build.status !== 'succeeded' || !build.images || Object.keys(build.images).length === 0) {
+    throw new ValidationError(`build ${build.id} has no images to release (${build.status})`);
+  }
+  const release: Release = {
+    id: newId(deps.clock?.now()),
+    app: input.app,
+    status: 'pending',
+    build: build.id,
+    commit: build.commit,
+    images: build.images,
+    createdAt: at,
+  };
+  await store.createRelease(release);
+  return release;
+}
+
+/** The app's release of this build that has not ended (at most one: the rollout lock holder's). */
+async function inFlightRelease(store: Store, app: string, build: string): Promise<Release | undefined> {
+  const releases = await store.listReleases(app, { limit: 50 });
+  return releases.find((r) => r.build === build && (r.status === 'pending' || r.status === 'deploying'));
+}
+
+async function recordLive(deps: ReleaseStepDeps, app: string, id: string, at: string): Promise<'live'> {
+  for (let attempt = 1; ; attempt++) {
+    const release = await deps.store.getRelease(app, id);
+    if (!release) throw new NotFoundError(`no release ${id} for app ${app}`);
+    if (release.status === 'live') return 'live';
+    const previous = (await deps.store.listReleases(app)).find((r) => r.status === 'live' && r.id !== id);
+    try {
+      await deps.store.promoteRelease(app, id, previous?.id, at);
+      return 'live';
+    } catch (error) {
+      if (!(error instanceof StaleWriteError) || attempt >= 3) throw error;
+    }
+  }
+}
+
+/** Records why the execution failed: the release (if any) and the build (if still going) `failed`. */
+async function recordFailure(deps: ReleaseStepDeps, input: ReleaseStepInput, at: string): Promise<'failed'> {
+  const { store } = deps;
+  const reason = truncate(explainError(input.error));
+  const release = input.release
+    ? await store.getRelease(input.app, input.release)
+    : await inFlightRelease(store, input.app, input.build);
+  if (release && (release.status === 'pending' || release.status === 'deploying')) {
+    await store.transitionRelease(input.app, release.id, release.status, 'failed', { endedAt: at, reason });
+  }
+  const build = await store.getBuild(input.app, input.build);
+  if (build && (build.status === 'queued' || build.status === 'running') && !input.release) {
+    await store.transitionBuild(input.app, build.id, build.status, 'failed', { endedAt: at, reason });
+  }
+  return 'failed';
+}
+
+/** Step Functions' caught error as a sentence: a Lambda's Cause is JSON with `errorMessage`. */
+export function explainError(error: ReleaseStepInput['error']): string {
+  const cause = error?.Cause ?? '';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed?.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // Not JSON: the cause is the message itself.
+  }
+  return cause || error?.Error || 'the release failed';
+}
+
+async function report(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<void> {
+  if (!deps.report) return;
+  try {
+    const build = await deps.store.getBuild(input.app, input.build);
+    const releases = await deps.store.listReleases(input.app, { limit: 50 });
+    const release = input.release
+      ? releases.find((r) => r.id === input.release)
+      : releases.find((r) => r.build === input.build);
+    const outcome: ReleaseSummary['outcome'] =
+      release?.status === 'live' || release?.status === 'replaced'
+        ? 'live'
+        : release?.status === 'rolled_back'
+          ? 'rolled_back'
+          : !release && build?.status === 'succeeded'
+            ? 'superseded'
+            : 'failed';
+    await deps.report({
+      app: input.app,
+      build: input.build,
+      outcome,
+      release,
+      reason: release?.reason ?? build?.reason,
+    });
+  } catch {
+    // Reporting never fails a release (domain/reporting.ts records its own outcome).
+  }
+}
+
+function truncate(reason: string): string {
+  return reason.length <= MAX_REASON_LENGTH ? reason : `${reason.slice(0, MAX_REASON_LENGTH - 1)}…`;
+}
+
+const TRANSIENT_NAMES: ReadonlySet<string> = new Set([
+  'StaleWriteError',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'TransactionConflictException',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'InternalServerError',
+  'InternalFailure',
+  'ServerException',
+  'TimeoutError',
+]);
+
+function isTransient(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error instanceof TransientError) return false; // already named for Retry
+  if (TRANSIENT_NAMES.has(error.name)) return true;
+  const meta = error as Error & { $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  if (meta.$retryable) return true;
+  const status = meta.$metadata?.httpStatusCode;
+  return typeof status === 'number' && status >= 500;
+}
+
+/**
+ * Rollback (PRODUCT.md step 7): copies an earlier release forward as a new `pending` release
+ * with the same images and returns the workflow input that rolls it out (the workflow starts it
+ * at AcquireRollout, skipping the build).
+ */
+export async function rollbackRelease(
+  deps: Pick<ReleaseStepDeps, 'store' | 'clock'>,
+  app: string,
+  releaseId: string,
+): Promise<{ input: { app: string; build: string; release: string }; release: Release }> {
+  const old = await deps.store.getRelease(app, releaseId);
+  if (!old) throw new NotFoundError(`no release ${releaseId} for app ${app}`);
+  const now = deps.clock?.now() ?? new Date();
+  const release: Release = {
+    id: newId(now),
+    app,
+    status: 'pending',
+    build: old.build,
+    commit: old.commit,
+    images: old.images,
+    createdAt: now.toISOString(),
+    reason: `rollback to release ${old.id}`,
+  };
+  await deps.store.createRelease(release);
+  return { input: { app, build: old.build, release: release.id }, release };
+}

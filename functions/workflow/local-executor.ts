@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { findProjectRoot } from '../commons/project-root';
+import { type ReleaseStepDeps, type ReleaseStepInput, runReleaseStep } from '../domain/releases';
+
+/**
+ * Local mode's Step Functions: runs `workflow/release.asl.json` (the very definition CDK
+ * deploys) with aws-local-stepfunctions. Every Task (`arn:aws:states:::lambda:invoke`) is
+ * handled in-process by runReleaseStep, and its result wrapped as Lambda's invoke result
+ * (`{ Payload }`) so the definition's ResultSelectors (`$.Payload.…`) apply unchanged. Errors
+ * keep their `.name` (TransientError, …) so the definition's Retry and Catch match them.
+ */
+
+export const RELEASE_DEFINITION_PATH = join('workflow', 'release.asl.json');
+
+interface AslState {
+  Type: string;
+  Retry?: unknown[];
+}
+interface AslDefinition {
+  StartAt: string;
+  States: Record<string, AslState>;
+}
+
+let cached: AslDefinition | undefined;
+
+/** The release state machine definition, as stored in the repository. */
+export function loadReleaseDefinition(root: string = findProjectRoot()): AslDefinition {
+  if (!cached) {
+    cached = JSON.parse(readFileSync(join(root, RELEASE_DEFINITION_PATH), 'utf8')) as AslDefinition;
+  }
+  // A JSON copy, not structuredClone: the library checks prototypes, and under Jest structuredClone
+  // builds objects of another realm.
+  return JSON.parse(JSON.stringify(cached)) as AslDefinition;
+}
+
+export interface LocalExecutionOptions {
+  /** How long every Wait state pauses locally, in ms (the definition's 10–60 s are for AWS). */
+  waitMs?: number;
+  /** How long a Retry pauses locally, in ms. */
+  retryMs?: number;
+}
+
+export type LocalExecutionResult =
+  | { status: 'SUCCEEDED'; output: unknown }
+  | { status: 'FAILED'; error: string; cause: string };
+
+export interface LocalExecution {
+  executionId: string;
+  done: Promise<LocalExecutionResult>;
+  abort(): void;
+}
+
+/** Starts one release execution in-process. `done` settles when it ends (never rejects). */
+export function startLocalExecution(
+  deps: ReleaseStepDeps,
+  input: { app: string; build: string; release?: string },
+  options: LocalExecutionOptions = {},
+): LocalExecution {
+  const definition = loadReleaseDefinition();
+  const machine = new StateMachine(definition as never);
+  const handler = async (taskInput: unknown) => {
+    const payload = (taskInput as { Payload?: ReleaseStepInput }).Payload;
+    if (!payload) throw Object.assign(new Error('the task has no Payload'), { name: 'ValidationError' });
+    const result = await runReleaseStep(deps, payload);
+    // lambda:invoke's result shape; JSON round trip as over the wire.
+    return { Payload: JSON.parse(JSON.stringify(result)), StatusCode: 200 };
+  };
+  const taskResourceLocalHandlers: Record<string, typeof handler> = {};
+  const waitTimeOverrides: Record<string, number> = {};
+  const retryIntervalOverrides: Record<string, number> = {};
+  for (const [name, state] of Object.entries(definition.States)) {
+    if (state.Type === 'Task') taskResourceLocalHandlers[name] = handler;
+    if (state.Type === 'Wait') waitTimeOverrides[name] = options.waitMs ?? 10;
+    if (state.Retry) retryIntervalOverrides[name] = options.retryMs ?? 5;
+  }
+  const executionId = `local:${input.app}:${input.build}:${randomBytes(4).toString('hex')}`;
+  const execution = machine.run(input as never, {
+    overrides: {
+      taskResourceLocalHandlers: taskResourceLocalHandlers as never,
+      waitTimeOverrides,
+      retryIntervalOverrides,
+    },
+    noThrowOnAbort: true,
+  });
+  const done = execution.result.then(
+    (output): LocalExecutionResult => ({ status: 'SUCCEEDED', output }),
+    (error: unknown): LocalExecutionResult => {
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+      return {
+        status: 'FAILED',
+        error: cause instanceof Error ? cause.name : 'Error',
+        cause: cause instanceof Error ? cause.message : String(cause),
+      };
+    },
+  );
+  return { executionId, done, abort: () => execution.abort() };
+}
