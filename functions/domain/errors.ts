@@ -44,3 +44,11 @@ export class GitlabError extends DomainError {
     super(message, options);
   }
 }
+
+/**
+ * A failure worth retrying (throttling, a lost race, a 5xx, a dropped connection). Its `name`
+ * is `TransientError`, so a Step Functions `Retry` on `ErrorEquals: ["TransientError"]` matches it.
+ */
+export class TransientError extends Error {
+  override name = 'TransientError';
+}

@@ -1,5 +1,5 @@
 import { startBuild } from './builds';
-import { NotFoundError, StaleWriteError, ValidationError } from './errors';
+import { NotFoundError, StaleWriteError, TransientError, ValidationError } from './errors';
 import { newId } from './ids';
 import type { AppMode, Build, BuildStatus, Release } from './model';
 import type { Builder, Clock, Deployer, DeployTarget, Registry, RolloutState, Store } from './ports';
@@ -72,10 +72,7 @@ export interface ReleaseSummary {
   reason?: string;
 }
 
-/** A failure worth retrying (throttling, a lost race, a 5xx): the workflow's Retry matches the name. */
-export class TransientError extends Error {
-  override name = 'TransientError';
-}
+export { TransientError };
 
 /** Seconds between rollout checks: 15 s, growing by half each time, at most 60 s. */
 export function rolloutWaitSeconds(polls: number): number {

@@ -10,15 +10,10 @@ import {
   type TaskDefinition,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
+import { TransientError } from '../../domain/errors';
 import type { Deployer, DeployTarget, RolloutStatus } from '../../domain/ports';
 
-/**
- * A failure worth retrying (throttling, a 5xx, a dropped connection). Its `name` is
- * `TransientError`, so a Step Functions `Retry` on `ErrorEquals: ["TransientError"]` matches it.
- */
-export class TransientError extends Error {
-  override readonly name = 'TransientError';
-}
+export { TransientError };
 
 export interface EcsDeployerOptions {
   client: ECSClient;
