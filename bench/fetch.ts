@@ -25,10 +25,10 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { generateDeployKey } from '../functions/adapters/ssh/deploy-key';
+import { freePort, sshdListening, stopChild } from '../test/support/processes';
 import { SSHD, sshdUnavailable } from '../test/support/sshd';
 
 const QUICK = process.argv.includes('--quick');
@@ -423,7 +423,7 @@ async function startServer(dir: string, repoPath: string, publicKey: string): Pr
     );
     const child = track(spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] }));
     try {
-      await listening(child, port);
+      await sshdListening(child, port);
       const [keyType, key] = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/);
       return {
         hostKeyLine: `[127.0.0.1]:${port} ${keyType} ${key}`,
@@ -436,48 +436,6 @@ async function startServer(dir: string, repoPath: string, publicKey: string): Pr
     }
   }
   throw lastError;
-}
-
-function listening(child: ChildProcess, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => fail(new Error(`sshd did not start within 10 s:\n${log}`)), 10_000);
-    const fail = (error: Error) => {
-      clearTimeout(timer);
-      reject(error);
-    };
-    child.once('error', fail);
-    child.once('exit', (code) => fail(new Error(`sshd exited (${code}) before listening:\n${log}`)));
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      if (log.length < 65_536) log += chunk;
-      if (log.includes(`Server listening on 127.0.0.1 port ${port}`)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 // ---- measuring ------------------------------------------------------------------------------
