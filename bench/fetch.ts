@@ -29,7 +29,7 @@ import { cpus, loadavg, tmpdir, totalmem, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { generateDeployKey } from '../functions/adapters/ssh/deploy-key';
 import { freePort, sshdListening, stopChild } from '../test/support/processes';
-import { SSHD, sshdUnavailable } from '../test/support/sshd';
+import { SSHD, sshdConfig, sshdUnavailable } from '../test/support/sshd';
 
 const QUICK = process.argv.includes('--quick');
 /** Commits in the generated history (linear). The old commit is BACK commits behind the tip. */
@@ -397,30 +397,7 @@ async function startServer(dir: string, repoPath: string, publicKey: string): Pr
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await freePort();
     const config = join(dir, 'sshd_config');
-    writeFileSync(
-      config,
-      [
-        `Port ${port}`,
-        'ListenAddress 127.0.0.1',
-        `HostKey ${hostKey}`,
-        `PidFile ${join(dir, 'sshd.pid')}`,
-        `AuthorizedKeysFile ${authorizedKeys}`,
-        `AllowUsers ${user}`,
-        'PermitRootLogin prohibit-password',
-        'PubkeyAuthentication yes',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'StrictModes no',
-        'UsePAM no',
-        'AllowTcpForwarding no',
-        'X11Forwarding no',
-        'PrintMotd no',
-        `SetEnv HOME=${serverHome}`,
-        'AcceptEnv GIT_PROTOCOL',
-        'LogLevel INFO',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(config, sshdConfig({ port, dir, hostKey, authorizedKeys, serverHome, logLevel: 'INFO' }));
     const child = track(spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] }));
     try {
       await sshdListening(child, port);

@@ -94,35 +94,9 @@ async function listen(
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await freePort();
     const serverHome = join(dir, 'home');
-    mkdirSync(serverHome, { mode: 0o700 });
+    mkdirSync(serverHome, { recursive: true, mode: 0o700 });
     const config = join(dir, 'sshd_config');
-    writeFileSync(
-      config,
-      [
-        `Port ${port}`,
-        'ListenAddress 127.0.0.1',
-        `HostKey ${hostKey}`,
-        `PidFile ${join(dir, 'sshd.pid')}`,
-        `AuthorizedKeysFile ${authorizedKeys}`,
-        `AllowUsers ${userInfo().username}`,
-        'PermitRootLogin prohibit-password',
-        'PubkeyAuthentication yes',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'StrictModes no',
-        'UsePAM no',
-        'AllowTcpForwarding no',
-        'X11Forwarding no',
-        'PrintMotd no',
-        // The forced command runs through the user's shell; an empty HOME spares it the
-        // machine's rc files (seconds per connection here). GIT_PROTOCOL lets git speak v2, as
-        // GitLab does.
-        `SetEnv HOME=${serverHome}`,
-        'AcceptEnv GIT_PROTOCOL',
-        'LogLevel VERBOSE',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(config, sshdConfig({ port, dir, hostKey, authorizedKeys, serverHome, logLevel: 'VERBOSE' }));
     const child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     try {
       await sshdListening(child, port);
@@ -159,4 +133,41 @@ function createRepository(dir: string, repoPath: string): string {
   const commit = git(work, 'rev-parse', 'HEAD');
   rmSync(work, { recursive: true, force: true });
   return commit;
+}
+
+/**
+ * An sshd_config for a loopback git server run as the current user: key auth only, no
+ * forwarding. The forced command runs through the user's shell, so HOME points at an empty
+ * dir (the machine's rc files cost seconds per connection); GIT_PROTOCOL lets git speak v2,
+ * as GitLab does. Shared by the tests' sshd and bench/fetch.
+ */
+export function sshdConfig(options: {
+  port: number;
+  dir: string;
+  hostKey: string;
+  authorizedKeys: string;
+  serverHome: string;
+  logLevel: 'INFO' | 'VERBOSE';
+}): string {
+  return [
+    `Port ${options.port}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${options.hostKey}`,
+    `PidFile ${join(options.dir, 'sshd.pid')}`,
+    `AuthorizedKeysFile ${options.authorizedKeys}`,
+    `AllowUsers ${userInfo().username}`,
+    'PermitRootLogin prohibit-password',
+    'PubkeyAuthentication yes',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'StrictModes no',
+    'UsePAM no',
+    'AllowTcpForwarding no',
+    'X11Forwarding no',
+    'PrintMotd no',
+    `SetEnv HOME=${options.serverHome}`,
+    'AcceptEnv GIT_PROTOCOL',
+    `LogLevel ${options.logLevel}`,
+    '',
+  ].join('\n');
 }
