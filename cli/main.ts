@@ -2,8 +2,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { CliError } from './api-client';
 import { registerApps } from './commands/apps';
 import { registerBuilds } from './commands/builds';
+import { registerDeploy } from './commands/deploy';
 import { registerGitlab } from './commands/gitlab';
 import { registerLocal } from './commands/local';
+import { registerReleases } from './commands/releases';
 
 /**
  * `slipway`: the command line for Slipway's admin API (PRODUCT.md contract).
@@ -21,7 +23,9 @@ export function buildProgram(): Command {
   registerLocal(program);
   registerGitlab(program);
   registerApps(program);
+  registerDeploy(program);
   registerBuilds(program);
+  registerReleases(program);
   return program;
 }
 

@@ -19,6 +19,7 @@ export const HANDLERS = {
   systemHook: path.join(PROJECT_ROOT, 'functions/handlers/system-hook.ts'),
   adminApi: path.join(PROJECT_ROOT, 'functions/handlers/admin-api.ts'),
   buildEvents: path.join(PROJECT_ROOT, 'functions/handlers/build-events.ts'),
+  releaseSteps: path.join(PROJECT_ROOT, 'functions/handlers/release-steps.ts'),
 } as const;
 
 export type HandlerName = keyof typeof HANDLERS;

@@ -6,6 +6,7 @@ import { HANDLERS } from './bundling';
 import { Api } from './constructs/api';
 import { Build } from './constructs/build';
 import { Monitoring } from './constructs/monitoring';
+import { Release } from './constructs/release';
 import { SlipwayFunction } from './constructs/slipway-function';
 import { State } from './constructs/state';
 
@@ -15,12 +16,27 @@ export interface SlipwayStackProps extends StackProps {
    * @default - none
    */
   readonly alarmEmail?: string;
+
+  /**
+   * The ECS clusters (names) whose services Slipway may deploy to. Either way, a service must
+   * carry the tag `slipway:managed=true`.
+   * @default - any cluster in the account and region
+   */
+  readonly ecsClusters?: readonly string[];
+
+  /**
+   * The IAM roles (an ARN pattern) Slipway may pass to ECS tasks: the task and execution roles
+   * the apps' task definitions name.
+   * @default `arn:<partition>:iam::<account>:role/slipway-task-*`
+   */
+  readonly taskRolePattern?: string;
 }
 
 /**
  * Slipway: state (table + secrets key), the three API functions with exactly the permissions
  * each needs, the HTTP API in front of them, builds (CodeBuild project, its role, and the
- * build-events function that records their progress), and alarms.
+ * build-events function that records their progress), the release workflow (state machine,
+ * release-steps function, Slack secret), and alarms.
  * Environment-agnostic: no account or region lookups.
  */
 export class SlipwayStack extends Stack {
@@ -28,6 +44,7 @@ export class SlipwayStack extends Stack {
   public readonly api: Api;
   public readonly monitoring: Monitoring;
   public readonly build: Build;
+  public readonly release: Release;
   public readonly functions: {
     readonly projectWebhook: SlipwayFunction;
     readonly systemHook: SlipwayFunction;
@@ -68,15 +85,20 @@ export class SlipwayStack extends Stack {
 
     this.functions = { projectWebhook, systemHook, admin };
 
-    // Builds: the hooks start them for accepted pushes (making the app's repository on first
-    // use); the admin API reads their logs.
+    // Builds: the release workflow starts them; the admin API reads their logs.
     this.build = new Build(this, 'Build', { table, secretsKey: key });
-    for (const hook of [projectWebhook, systemHook]) {
-      this.build.grantStartBuild(hook);
-      this.build.grantRepositoryAdmin(hook);
-    }
     this.build.grantReadLogs(admin);
     admin.addEnvironment('BUILD_LOG_GROUP', this.build.logGroup.logGroupName);
+
+    // Releases: the hooks start one per accepted push, the admin API one per deploy or rollback.
+    this.release = new Release(this, 'Release', {
+      table,
+      secretsKey: key,
+      build: this.build,
+      ecsClusters: props.ecsClusters,
+      taskRolePattern: props.taskRolePattern,
+    });
+    for (const fn of [projectWebhook, systemHook, admin]) this.release.grantStartRelease(fn);
 
     this.api = new Api(this, 'Api', {
       projectWebhookHandler: projectWebhook,
@@ -91,7 +113,9 @@ export class SlipwayStack extends Stack {
         SystemHook: systemHook,
         Admin: admin,
         BuildEvents: this.build.eventsFunction,
+        ReleaseSteps: this.release.stepsFunction,
       },
+      stateMachines: { Release: this.release.stateMachine },
       alarmEmail: props.alarmEmail,
     });
     this.build.deadLetterAlarm.addAlarmAction(new SnsAction(this.monitoring.alarmTopic));
@@ -106,6 +130,15 @@ export class SlipwayStack extends Stack {
     new CfnOutput(this, 'BuildLogGroup', {
       value: this.build.logGroup.logGroupName,
       description: 'Where build logs are written',
+    });
+    new CfnOutput(this, 'StateMachineArn', {
+      value: this.release.stateMachine.stateMachineArn,
+      description: 'The release workflow (one execution per build or rollback)',
+    });
+    new CfnOutput(this, 'SlackSecretName', {
+      value: this.release.slackSecret.secretName,
+      description:
+        'Put {"url": "https://hooks.slack.com/..."} here for Slack notices (aws secretsmanager put-secret-value)',
     });
   }
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startLocalMode } from '../../functions/local/local-mode';
+import { SlackUrlError, slackUrlFromEnv } from '../../functions/adapters/notify/slack-url';
 import { CliError } from '../api-client';
 
 function portFromEnv(): number {
@@ -31,12 +31,22 @@ export function registerLocal(program: Command): void {
       const port = portFromEnv();
       const publicUrl = publicUrlFromEnv();
       const systemHookToken = process.env.SLIPWAY_SYSTEM_HOOK_TOKEN || undefined;
+      let slackWebhookUrl: string | undefined;
+      try {
+        slackWebhookUrl = slackUrlFromEnv();
+      } catch (error) {
+        if (error instanceof SlackUrlError) throw new CliError(error.message);
+        throw error;
+      }
+      // Loaded here, not at the top: every other command starts without local mode's weight.
+      const { startLocalMode } = await import('../../functions/local/local-mode');
       let local: Awaited<ReturnType<typeof startLocalMode>>;
       try {
         local = await startLocalMode({
           port,
           ...(publicUrl ? { publicUrl } : {}),
           ...(systemHookToken ? { systemHookToken } : {}),
+          ...(slackWebhookUrl ? { slackWebhookUrl } : {}),
         });
       } catch (error) {
         const err = error as NodeJS.ErrnoException;

@@ -1,13 +1,10 @@
-import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ECRClient } from '@aws-sdk/client-ecr';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { CodeBuildBuilder } from '../adapters/builder/codebuild-builder';
 import { DynamoDbStore } from '../adapters/dynamodb/store';
-import { EcrRegistry } from '../adapters/registry/ecr-registry';
 import { KmsVault } from '../adapters/vault/kms-vault';
-import { BuildOnlyWorkflow } from '../adapters/workflow/build-workflow';
+import { StepFunctionsWorkflow } from '../adapters/workflow/sfn-workflow';
 import type { Store, Vault, Workflow } from '../domain/ports';
 import { requireEnv } from './env';
 import { createLogger } from './logger';
@@ -16,6 +13,11 @@ import { createLogger } from './logger';
  * The Lambda functions' collaborators, created once per cold start from the environment the
  * stack sets (TABLE_NAME, KMS_KEY_ID). One client per AWS service, shared by every handler
  * in the bundle.
+ *
+ * What only the release-steps function needs (CodeBuild, ECR, ECS, GitLab, Slack) lives in
+ * `aws-release.ts`: esbuild keeps every module a bundle imports, used or not, so importing it
+ * from here would put @gitbeaker into the webhook bundles, which must stay small (cold starts
+ * inside GitLab's 10 s).
  */
 export interface AwsDeps {
   store: Store;
@@ -42,18 +44,9 @@ export function awsDeps(): AwsDeps {
 }
 
 /**
- * The workflow of the hook functions: until the release workflow lands, an accepted push
- * starts its CodeBuild build (creating the app's ECR repository on first use), and stops there.
+ * The release workflow as the hook and admin functions start it: the Step Functions state
+ * machine the stack deploys (`STATE_MACHINE_ARN`), one execution per build (or per rollback).
  */
-export function buildOnlyWorkflow(base: AwsDeps): Workflow {
-  const builder = new CodeBuildBuilder({
-    client: new CodeBuildClient({}),
-    projectName: requireEnv('BUILD_PROJECT_NAME'),
-    logGroupName: requireEnv('BUILD_LOG_GROUP'),
-  });
-  return new BuildOnlyWorkflow(
-    { store: base.store, builder, registry: new EcrRegistry({ client: new ECRClient({}) }) },
-    (error, input) => base.logger.error('build not started', { error: error as Error, ...input }),
-    { waitForStart: true },
-  );
+export function releaseWorkflow(): Workflow {
+  return new StepFunctionsWorkflow({ client: new SFNClient({}), stateMachineArn: requireEnv('STATE_MACHINE_ARN') });
 }

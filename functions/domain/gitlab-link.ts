@@ -101,7 +101,8 @@ export async function connectGitlab(
   return toPublicConnection(connection, deps.knownHosts);
 }
 
-async function connected(deps: GitlabDeps): Promise<{ connection: GitlabConnection; api: GitlabApi }> {
+/** The stored connection and a GitLab client for it (the token decrypted for this call only). */
+export async function connected(deps: GitlabDeps): Promise<{ connection: GitlabConnection; api: GitlabApi }> {
   const connection = await deps.store.getGitlabConnection();
   if (!connection) throw new NotFoundError('GitLab is not connected: run slipway gitlab connect first');
   const token = await deps.vault.decrypt(connection.tokenCiphertext, { purpose: 'gitlab-token' });

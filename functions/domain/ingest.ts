@@ -47,7 +47,7 @@ export async function ingestPush(
   deps: IngestDeps,
   app: App,
   push: PushEvent,
-  delivery: { source: string; key?: string; trigger: Trigger },
+  delivery: { source: string; key?: string; trigger: Trigger; receivedAt?: Date },
 ): Promise<IngestResult> {
   if (!concernsApp(app, push.project)) {
     return { outcome: 'ignored', reason: `event is for project ${push.project.path}, not ${app.project}` };
@@ -55,9 +55,12 @@ export async function ingestPush(
   const reason = whyIgnored(app, push);
   if (reason) return { outcome: 'ignored', reason };
 
-  const now = (deps.clock?.now() ?? new Date()).toISOString();
+  // Pushes are ordered by when the edge received them, not by when this handler got to them:
+  // "newer push" (superseded mode, queued order) must not depend on how requests interleave.
+  const received = delivery.receivedAt ?? deps.clock?.now() ?? new Date();
+  const now = received.toISOString();
   const candidate: Build = {
-    id: newId(),
+    id: newId(received),
     app: app.name,
     status: 'queued',
     commit: push.sha,
@@ -74,16 +77,24 @@ export async function ingestPush(
     delivery.key ? { source: delivery.source, key: delivery.key, receivedAt: now } : undefined,
   );
   const build = recorded.build;
-  if (build.execution === undefined && build.status === 'queued') {
-    try {
-      const execution = await deps.workflow.startRelease({ app: app.name, build: build.id });
-      await deps.store.setBuildExecution(app.name, build.id, execution);
-      build.execution = execution;
-    } catch (error) {
-      deps.onWorkflowError?.(error, build);
-    }
-  }
+  await startRecordedBuild(deps, build);
   return { outcome: recorded.duplicate ? 'duplicate' : 'started', build };
+}
+
+/**
+ * Starts the release workflow for a recorded build that has none yet, and records the
+ * execution on the build. A failure to start is told to `onWorkflowError`, not thrown: the
+ * build stays recorded and a redelivery (or the next attempt) starts it.
+ */
+export async function startRecordedBuild(deps: IngestDeps, build: Build): Promise<void> {
+  if (build.execution !== undefined || build.status !== 'queued') return;
+  try {
+    const execution = await deps.workflow.startRelease({ app: build.app, build: build.id });
+    await deps.store.setBuildExecution(build.app, build.id, execution);
+    build.execution = execution;
+  } catch (error) {
+    deps.onWorkflowError?.(error, build);
+  }
 }
 
 /** The trigger recorded for a push arriving through a project hook or the system hook. */

@@ -87,6 +87,22 @@ export interface Build {
   logLocation?: string;
   /** The builder's reference to the run (CodeBuild build ARN, or a local run id). */
   builderRef?: string;
+  /** How the release workflow ended for this build; absent while it runs. */
+  outcome?: ReleaseOutcome;
+  /** The release made from this build, once there is one. */
+  release?: string;
+  /** How the final report fared (GitLab, Slack), recorded with the outcome. */
+  report?: ReportRecord;
+}
+
+/** How a release workflow execution ended. */
+export const RELEASE_OUTCOMES = ['live', 'superseded', 'failed', 'rolled_back'] as const;
+export type ReleaseOutcome = (typeof RELEASE_OUTCOMES)[number];
+
+/** `ok`, `skipped`, or `failed: <why>` per channel (domain/reporting.ts StepOutcome). */
+export interface ReportRecord {
+  gitlab: string;
+  slack: string;
 }
 
 export const RELEASE_STATUSES = ['pending', 'deploying', 'live', 'replaced', 'failed', 'rolled_back'] as const;
@@ -103,6 +119,13 @@ export interface Release {
   liveAt?: string;
   endedAt?: string;
   reason?: string;
+  /** Tasks running and desired during the rollout (ECS), as last seen. */
+  running?: number;
+  desired?: number;
+  /** GitLab's deployment for this release, once created. */
+  deploymentId?: number;
+  /** How the final report fared (GitLab, Slack). */
+  report?: ReportRecord;
 }
 
 /** The GitLab instance Slipway talks to. The token is kept only as vault ciphertext. */

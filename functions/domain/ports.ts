@@ -1,4 +1,14 @@
-import type { App, Build, BuildStatus, Delivery, GitlabConnection, Release, ReleaseStatus } from './model';
+import type {
+  App,
+  Build,
+  BuildStatus,
+  Delivery,
+  GitlabConnection,
+  Release,
+  ReleaseOutcome,
+  ReleaseStatus,
+  ReportRecord,
+} from './model';
 import type { RolloutMode, RolloutTurn } from './releases';
 
 /**
@@ -60,7 +70,26 @@ export interface Store {
     patch: Partial<Pick<Build, 'builderRef' | 'logLocation' | 'phase'>>,
   ): Promise<void>;
 
+  /**
+   * Records how the release workflow ended for a build (any status): its outcome, its release,
+   * how the report fared. NotFoundError if the build is gone.
+   */
+  recordBuildOutcome(
+    app: string,
+    id: string,
+    patch: { outcome: ReleaseOutcome; release?: string; report?: ReportRecord },
+  ): Promise<void>;
+
   createRelease(release: Release): Promise<void>;
+  /**
+   * Records what the workflow learns about a release that is not its status: rollout progress,
+   * the GitLab deployment, how the report fared. NotFoundError if the release is gone.
+   */
+  updateRelease(
+    app: string,
+    id: string,
+    patch: Partial<Pick<Release, 'running' | 'desired' | 'deploymentId' | 'report'>>,
+  ): Promise<void>;
   getRelease(app: string, id: string): Promise<Release | undefined>;
   /** Newest first. */
   listReleases(app: string, options?: { limit?: number }): Promise<Release[]>;
@@ -87,6 +116,8 @@ export interface Store {
    * StaleWriteError when any of them changed meanwhile.
    */
   promoteRelease(app: string, id: string, previousLiveId?: string, at?: string): Promise<Release>;
+  /** The id of the app's live release (its live pointer), if any: one read, however long the history. */
+  liveReleaseId(app: string): Promise<string | undefined>;
 
   getGitlabConnection(): Promise<GitlabConnection | undefined>;
   putGitlabConnection(connection: GitlabConnection): Promise<void>;
@@ -98,8 +129,11 @@ export interface Store {
 
 /** Starts the release workflow for a recorded build. Idempotent per build id. */
 export interface Workflow {
-  /** Returns a reference to the execution (an ARN on AWS). */
-  startRelease(input: { app: string; build: string }): Promise<string>;
+  /**
+   * Returns a reference to the execution (an ARN on AWS). With `release`, a rollback: that
+   * (copied-forward) release is rolled out and the build is skipped.
+   */
+  startRelease(input: { app: string; build: string; release?: string }): Promise<string>;
 }
 
 /** Encrypts secrets at rest. The context binds a ciphertext to its purpose and app. */
@@ -165,6 +199,24 @@ export interface GitlabApi {
   createDeployment(projectId: number, deployment: GitlabDeploymentSpec): Promise<number>;
   /** `PUT /projects/:id/deployments/:deployment_id`. */
   updateDeployment(projectId: number, deploymentId: number, status: GitlabDeploymentStatus): Promise<void>;
+  /**
+   * Resolves a branch name, tag name, full ref (`refs/heads/x`, `refs/tags/v1`) or commit sha to
+   * the commit it names: `GET /projects/:id/repository/branches/:b`, then `…/tags/:t`, then
+   * `…/commits/:sha`. NotFound (GitlabError kind 'not_found') when it names nothing.
+   */
+  resolveRef(projectId: number, ref: string): Promise<GitlabResolvedRef>;
+}
+
+export interface GitlabResolvedRef {
+  /** Full ref: `refs/heads/<branch>` or `refs/tags/<tag>`; for a bare sha, the sha itself. */
+  ref: string;
+  /** 40-hex commit sha. */
+  sha: string;
+  title: string;
+  authorName: string;
+  authorEmail?: string;
+  /** GitLab's web URL of the commit, when it gives one. */
+  webUrl?: string;
 }
 
 export interface GitlabCommitStatus {
@@ -258,6 +310,8 @@ export interface ReleaseNotice {
   buildSeconds?: number;
   rolloutSeconds?: number;
   reason?: string;
+  /** A rollback: the release copied forward (no build ran for it). */
+  rollbackOf?: string;
   /** Link to the build or release (e.g. GitLab commit page). */
   url?: string;
 }

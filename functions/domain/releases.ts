@@ -1,8 +1,10 @@
 import { startBuild } from './builds';
-import { NotFoundError, StaleWriteError, TransientError, ValidationError } from './errors';
+import { ConflictError, NotFoundError, StaleWriteError, TransientError, ValidationError } from './errors';
 import { newId } from './ids';
-import type { AppMode, Build, BuildStatus, Release } from './model';
+import type { AppMode, Build, BuildStatus, Release, ReleaseOutcome } from './model';
 import type { Builder, Clock, Deployer, DeployTarget, Registry, RolloutState, Store } from './ports';
+import { type ReleaseReporting, reportBuildStarted, reportDeploying, reportFinal } from './release-reports';
+import { isTerminalBuild } from './states';
 
 /**
  * The release workflow's steps (PRODUCT.md step 5), one action per Task of
@@ -24,7 +26,16 @@ export interface ReleaseStepDeps {
   registry?: Registry;
   deployer: Deployer;
   clock?: Clock;
-  /** Told how each execution ended (GitLab/Slack reporting hooks in here). Never fails a release. */
+  /** GitLab commit statuses and deployments, Slack notices (release-reports.ts). Never fails a release. */
+  reporting?: ReleaseReporting;
+  /**
+   * Where builds report in-process (local mode): resolves when the build has ended or after a
+   * while, so checkBuild notices the end at once instead of at the next Wait.
+   */
+  awaitBuildEnd?: (app: string, build: string) => Promise<void>;
+  /** Likewise for a build told to wait for its rollout turn: resolves when the app's builds or lock changed, or after a while. */
+  awaitTurn?: (app: string) => Promise<void>;
+  /** Told how each execution ended, after it was recorded and reported (tests, benchmarks). */
   report?: (summary: ReleaseSummary) => Promise<void>;
 }
 
@@ -67,7 +78,7 @@ export type RolloutMode = AppMode | 'immediate';
 export interface ReleaseSummary {
   app: string;
   build: string;
-  outcome: 'live' | 'superseded' | 'failed' | 'rolled_back';
+  outcome: ReleaseOutcome;
   release?: Release;
   reason?: string;
 }
@@ -78,6 +89,13 @@ export { TransientError };
 export function rolloutWaitSeconds(polls: number): number {
   return Math.min(60, Math.round(15 * 1.5 ** Math.max(0, polls)));
 }
+
+/**
+ * How long the rollout lock holds without being given back. Longer than any rollout the
+ * workflow waits for (120 checks, at most 60 s apart); a lock older than this belongs to an
+ * execution that died holding it, and the next build takes it over.
+ */
+export const ROLLOUT_LEASE_MS = 3 * 60 * 60 * 1000;
 
 /** How long an older build keeps its place in the queue (queued mode); older ones are history. */
 export const QUEUE_WINDOW_MS = 3 * 60 * 60 * 1000;
@@ -140,25 +158,37 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
         app,
         buildId,
       );
+      if (!isTerminalBuild(build.status)) await reportBuildStarted(store, deps.reporting, app, buildId);
       return { status: build.status, polls: 0 };
     }
     case 'checkBuild': {
-      const build = await mustGetBuild(store, app, buildId);
+      let build = await mustGetBuild(store, app, buildId);
+      if (deps.awaitBuildEnd && !isTerminalBuild(build.status)) {
+        await deps.awaitBuildEnd(app, buildId);
+        build = await mustGetBuild(store, app, buildId);
+      }
       return { status: build.status, polls: (input.polls ?? 0) + 1 };
     }
     case 'acquire': {
       const mode: RolloutMode = input.release ? 'immediate' : ((await store.getApp(app))?.mode ?? 'superseded');
-      const outcome = await store.acquireRollout(app, buildId, mode);
+      let outcome = await store.acquireRollout(app, buildId, mode);
+      if (outcome === 'wait' && deps.awaitTurn) {
+        await deps.awaitTurn(app);
+        outcome = await store.acquireRollout(app, buildId, mode);
+      }
       return { outcome, polls: (input.polls ?? 0) + 1 };
     }
     case 'recordSuperseded':
+      await store.recordBuildOutcome(app, buildId, { outcome: 'superseded' });
       return { outcome: 'superseded' };
     case 'prepare': {
       const release = await pendingRelease(deps, input, now());
       const target = await deployTarget(store, app);
       const repository = deps.registry ? await deps.registry.ensureRepository(app) : '';
       const { revision } = await deps.deployer.prepare(target, release.images, repository);
-      if (release.status === 'pending') await store.transitionRelease(app, release.id, 'pending', 'deploying');
+      const deploying =
+        release.status === 'pending' ? await store.transitionRelease(app, release.id, 'pending', 'deploying') : release;
+      await reportDeploying(store, deps.reporting, deploying);
       return { release: release.id, revision };
     }
     case 'rollout': {
@@ -172,6 +202,9 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
       const target = await deployTarget(store, app);
       const status = await deps.deployer.status(target, input.deployment);
       const polls = (input.polls ?? 0) + 1;
+      if (input.release && (status.running !== undefined || status.desired !== undefined)) {
+        await store.updateRelease(app, input.release, { running: status.running, desired: status.desired });
+      }
       return {
         deployment: input.deployment,
         state: status.state satisfies RolloutState,
@@ -264,9 +297,10 @@ async function recordLive(deps: ReleaseStepDeps, app: string, id: string, at: st
     const release = await deps.store.getRelease(app, id);
     if (!release) throw new NotFoundError(`no release ${id} for app ${app}`);
     if (release.status === 'live') return 'live';
-    const previous = (await deps.store.listReleases(app)).find((r) => r.status === 'live' && r.id !== id);
+    const live = await deps.store.liveReleaseId(app);
+    const previous = live && live !== id ? live : undefined;
     try {
-      await deps.store.promoteRelease(app, id, previous?.id, at);
+      await deps.store.promoteRelease(app, id, previous, at);
       return 'live';
     } catch (error) {
       if (!(error instanceof StaleWriteError) || attempt >= 3) throw error;
@@ -303,32 +337,53 @@ export function explainError(error: ReleaseStepInput['error']): string {
   return cause || error?.Error || 'the release failed';
 }
 
+/**
+ * The execution's last step: works out how it ended, tells GitLab and Slack, and records the
+ * outcome and how the report fared — on the build (its `outcome` marks the end of the workflow
+ * for `deploy --wait`) and on the release. A rollback reuses an old build, so it records on its
+ * release only. A retry after the report was recorded does not report twice.
+ */
 async function report(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<void> {
-  if (!deps.report) return;
-  try {
-    const build = await deps.store.getBuild(input.app, input.build);
-    const releases = await deps.store.listReleases(input.app, { limit: 50 });
-    const release = input.release
-      ? releases.find((r) => r.id === input.release)
-      : releases.find((r) => r.build === input.build);
-    const outcome: ReleaseSummary['outcome'] =
-      release?.status === 'live' || release?.status === 'replaced'
-        ? 'live'
-        : release?.status === 'rolled_back'
-          ? 'rolled_back'
-          : !release && build?.status === 'succeeded'
-            ? 'superseded'
-            : 'failed';
-    await deps.report({
-      app: input.app,
-      build: input.build,
+  const { store } = deps;
+  const build = await store.getBuild(input.app, input.build);
+  if (!build) return; // the app was deleted meanwhile: nothing to report on
+  const rollback = Boolean(input.release);
+  const releases = await store.listReleases(input.app, { limit: 50 });
+  const release = rollback
+    ? releases.find((r) => r.id === input.release)
+    : releases.find((r) => r.build === input.build);
+  const outcome = outcomeOf(build, release, rollback);
+  const already = rollback ? release?.report : build.report;
+  const record = already ?? (await reportFinal(store, deps.reporting, outcome, build, release));
+  if (release) await store.updateRelease(input.app, release.id, { report: record });
+  if (!rollback) {
+    await store.recordBuildOutcome(input.app, build.id, {
       outcome,
-      release,
-      reason: release?.reason ?? build?.reason,
+      ...(release ? { release: release.id } : {}),
+      report: record,
     });
-  } catch {
-    // Reporting never fails a release (domain/reporting.ts records its own outcome).
   }
+  if (deps.report && !already) {
+    try {
+      await deps.report({
+        app: input.app,
+        build: input.build,
+        outcome,
+        release,
+        reason: release?.reason ?? build.reason,
+      });
+    } catch {
+      // An observer's failure is not the release's.
+    }
+  }
+}
+
+/** How the execution ended: from its release when it made one, else as its steps recorded it. */
+function outcomeOf(build: Build, release: Release | undefined, rollback: boolean): ReleaseOutcome {
+  if (release?.status === 'live' || release?.status === 'replaced') return 'live';
+  if (release?.status === 'rolled_back') return 'rolled_back';
+  if (!release && !rollback && build.outcome === 'superseded') return 'superseded';
+  return 'failed';
 }
 
 function truncate(reason: string): string {
@@ -372,6 +427,12 @@ export async function rollbackRelease(
 ): Promise<{ input: { app: string; build: string; release: string }; release: Release }> {
   const old = await deps.store.getRelease(app, releaseId);
   if (!old) throw new NotFoundError(`no release ${releaseId} for app ${app}`);
+  if (old.status === 'pending' || old.status === 'deploying') {
+    throw new ConflictError(
+      `release ${old.id} is still rolling out (${old.status}); roll back to a release that ended`,
+    );
+  }
+  if (Object.keys(old.images).length === 0) throw new ValidationError(`release ${old.id} has no images`);
   const now = deps.clock?.now() ?? new Date();
   const release: Release = {
     id: newId(now),

@@ -47,8 +47,8 @@ export type ReportEvent =
   | { kind: 'build_canceled'; target: ReportTarget; reason?: string }
   /** The rollout starts: a GitLab deployment is created `running`; its id comes back in the outcome. */
   | { kind: 'release_deploying'; target: ReportTarget }
-  /** Status `success`, the deployment `success`, Slack says it is live. */
-  | ({ kind: 'release_live'; target: ReportTarget; deploymentId?: number } & Timings)
+  /** Status `success`, the deployment `success`, Slack says it is live (again, for a rollback). */
+  | ({ kind: 'release_live'; target: ReportTarget; deploymentId?: number; rollbackOf?: string } & Timings)
   /** Status `failed`, the deployment `failed`, Slack says why. */
   | ({
       kind: 'rollout_failed' | 'rolled_back';
@@ -153,6 +153,7 @@ export function noticeFor(event: ReportEvent): ReleaseNotice | undefined {
     ...(timings.buildSeconds !== undefined ? { buildSeconds: timings.buildSeconds } : {}),
     ...(timings.rolloutSeconds !== undefined ? { rolloutSeconds: timings.rolloutSeconds } : {}),
     ...(kind !== 'live' && timings.reason ? { reason: timings.reason } : {}),
+    ...(event.kind === 'release_live' && event.rollbackOf ? { rollbackOf: event.rollbackOf } : {}),
     ...(url ? { url } : {}),
   };
 }

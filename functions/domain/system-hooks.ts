@@ -40,7 +40,11 @@ async function appsFor(store: Store, project: { id?: number; path: string }): Pr
 }
 
 /** Acts on the events of one system-hook delivery. */
-export async function handleSystemEvents(deps: IngestDeps, events: SystemEvent[]): Promise<SystemHookResult> {
+export async function handleSystemEvents(
+  deps: IngestDeps,
+  events: SystemEvent[],
+  receivedAt?: Date,
+): Promise<SystemHookResult> {
   const started: Build[] = [];
   let fresh = 0;
   const updated: string[] = [];
@@ -59,6 +63,7 @@ export async function handleSystemEvents(deps: IngestDeps, events: SystemEvent[]
             source: `system:${app.name}`,
             key: systemDeliveryKey(event.push),
             trigger: 'system_hook',
+            ...(receivedAt ? { receivedAt } : {}),
           });
           if (result.outcome === 'ignored') reasons.push(result.reason);
           else {

@@ -1,6 +1,6 @@
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { CloudWatchBuildLogs } from '../adapters/logs/cloudwatch-build-logs';
-import { awsDeps } from '../commons/aws';
+import { awsDeps, releaseWorkflow } from '../commons/aws';
 import { gitlabDeps } from '../commons/gitlab-deps';
 import { createAdminHandler } from '../http/admin-api';
 
@@ -9,6 +9,7 @@ const deps = awsDeps();
 export const handler = createAdminHandler({
   ...deps,
   ...gitlabDeps(),
+  workflow: releaseWorkflow(),
   logs: new CloudWatchBuildLogs({ client: new CloudWatchLogsClient({}) }),
   warn: (message, detail) => deps.logger.warn(message, { ...detail }),
   ...(process.env.SLIPWAY_PUBLIC_URL ? { publicUrl: process.env.SLIPWAY_PUBLIC_URL } : {}),

@@ -1,6 +1,5 @@
-import { awsDeps, buildOnlyWorkflow } from '../commons/aws';
+import { awsDeps, releaseWorkflow } from '../commons/aws';
 import { createProjectWebhookHandler } from '../http/project-webhook';
 
 /** Lambda entry for `POST /hooks/gitlab/{hookId}`. */
-const deps = awsDeps();
-export const handler = createProjectWebhookHandler({ ...deps, workflow: buildOnlyWorkflow(deps) });
+export const handler = createProjectWebhookHandler({ ...awsDeps(), workflow: releaseWorkflow() });

@@ -1,6 +1,5 @@
-import { awsDeps, buildOnlyWorkflow } from '../commons/aws';
+import { awsDeps, releaseWorkflow } from '../commons/aws';
 import { createSystemHookHandler } from '../http/system-hook';
 
 /** Lambda entry for `POST /hooks/gitlab-system`. */
-const deps = awsDeps();
-export const handler = createSystemHookHandler({ ...deps, workflow: buildOnlyWorkflow(deps) });
+export const handler = createSystemHookHandler({ ...awsDeps(), workflow: releaseWorkflow() });

@@ -1,14 +1,16 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import * as z from 'zod';
 import { issueWebhookSecret, newApp, toPublicApp, validateAppName } from '../domain/apps';
+import { deployRef, rollbackTo } from '../domain/deploys';
 import { NotFoundError, ValidationError } from '../domain/errors';
 import { connectGitlab, type GitlabDeps, linkApp, toPublicConnection, unlinkApp } from '../domain/gitlab-link';
 import { ID_PATTERN } from '../domain/ids';
 import type { App, Build, Release } from '../domain/model';
-import type { BuildLogs, Store, Vault } from '../domain/ports';
+import type { BuildLogs, Store, Vault, Workflow } from '../domain/ports';
 import { isTerminalBuild } from '../domain/states';
 import { httpHandler } from './middleware';
 import { checkSize, HttpError, type HttpEvent, type HttpResult, json, parseJsonBody } from './responses';
+import { logWorkflowFailure } from './workflow-failure';
 
 export interface AdminDeps extends GitlabDeps {
   store: Store;
@@ -18,6 +20,8 @@ export interface AdminDeps extends GitlabDeps {
   publicUrl?: string;
   /** Where build logs are read from (CloudWatch Logs on AWS, the state dir locally). */
   logs?: BuildLogs;
+  /** Starts releases by hand (deploy, rollback): Step Functions on AWS, the local executor locally. */
+  workflow: Workflow;
 }
 
 const createAppBody = z.strictObject({
@@ -33,6 +37,10 @@ const createAppBody = z.strictObject({
 });
 
 const webhookBody = z.strictObject({ signing: z.boolean().optional() });
+
+const deployBody = z.strictObject({ ref: z.string().min(1).max(255).optional() });
+
+const rollbackBody = z.strictObject({});
 
 const connectBody = z.strictObject({
   url: z.string().min(1).max(2048),
@@ -55,7 +63,15 @@ export function publicBuild(build: Build) {
   return Number.isFinite(ran) ? { ...shown, durationSeconds: Math.round(ran / 100) / 10 } : shown;
 }
 
+/** The release as the contract shows it (GitLab's deployment id stays inside). */
 export function publicRelease(release: Release) {
+  const { deploymentId: _d, ...shown } = release;
+  return shown;
+}
+
+async function requireRelease(store: Store, app: string, id: string): Promise<Release> {
+  const release = ID_PATTERN.test(id) ? await store.getRelease(app, id) : undefined;
+  if (!release) throw new NotFoundError(`no release ${id} for app ${app}`);
   return release;
 }
 
@@ -225,6 +241,37 @@ const routes: Route[] = [
     run: async (deps, event, [name]) => {
       const app = await requireApp(deps.store, name ?? '');
       return json(200, (await deps.store.listReleases(app.name, { limit: limitOf(event) })).map(publicRelease));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/releases/${SEGMENT}$`),
+    run: async (deps, _event, [name, id]) => {
+      const app = await requireApp(deps.store, name ?? '');
+      return json(200, publicRelease(await requireRelease(deps.store, app.name, id ?? '')));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/releases/${SEGMENT}/rollback$`),
+    run: async (deps, event, [name, id]) => {
+      validate(rollbackBody, parseJsonBody(event, { allowEmpty: true }));
+      const app = await requireApp(deps.store, name ?? '');
+      const old = await requireRelease(deps.store, app.name, id ?? '');
+      const release = await rollbackTo(deps, app.name, old.id);
+      deps.logger.info('rollback started', { app: app.name, from: old.id, release: release.id });
+      return json(202, publicRelease(release));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/deploy$`),
+    run: async (deps, event, [name]) => {
+      const { ref } = validate(deployBody, parseJsonBody(event, { allowEmpty: true }));
+      const app = await requireApp(deps.store, name ?? '');
+      const build = await deployRef({ ...deps, onWorkflowError: logWorkflowFailure(deps.logger) }, app.name, ref);
+      deps.logger.info('deploy requested', { app: app.name, build: build.id, ref: build.ref, commit: build.commit });
+      return json(202, publicBuild(build));
     },
   },
 ];

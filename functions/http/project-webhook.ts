@@ -4,8 +4,9 @@ import { ingestPush, triggerOf } from '../domain/ingest';
 import type { Store, Vault, Workflow } from '../domain/ports';
 import { PROJECT_PUSH_EVENTS, parsePush } from './gitlab-payloads';
 import { httpHandler } from './middleware';
-import { checkSize, HttpError, header, json, parseJsonBody } from './responses';
+import { checkSize, HttpError, header, json, parseJsonBody, receivedAt } from './responses';
 import { authenticate, deliveryKey } from './webhook-auth';
+import { logWorkflowFailure } from './workflow-failure';
 
 export interface WebhookDeps {
   store: Store;
@@ -40,7 +41,12 @@ export function createProjectWebhookHandler(deps: WebhookDeps) {
       return json(200, { ignored: `event ${eventName ?? '(no X-Gitlab-Event)'} is not acted on` });
     }
     const push = parsePush(body, kind);
-    const result = await ingestPush(deps, app, push, { source: hookId, key, trigger: triggerOf(push, 'project') });
+    const result = await ingestPush({ ...deps, onWorkflowError: logWorkflowFailure(deps.logger) }, app, push, {
+      source: hookId,
+      key,
+      trigger: triggerOf(push, 'project'),
+      receivedAt: receivedAt(event),
+    });
     deps.logger.info('delivery handled', { app: app.name, delivery: key, outcome: result.outcome });
     switch (result.outcome) {
       case 'started':

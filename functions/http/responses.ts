@@ -71,3 +71,9 @@ export function parseJsonBody(event: HttpEvent, options: { allowEmpty?: boolean 
     throw new HttpError(400, 'body is not valid JSON');
   }
 }
+
+/** When the edge (API Gateway, or local mode's server) received the request; now if it does not say. */
+export function receivedAt(event: HttpEvent): Date {
+  const epoch = event.requestContext?.timeEpoch;
+  return typeof epoch === 'number' && Number.isFinite(epoch) && epoch > 0 ? new Date(epoch) : new Date();
+}

@@ -2,8 +2,9 @@ import { handleSystemEvents } from '../domain/system-hooks';
 import { parseSystemEvent } from './gitlab-payloads';
 import { httpHandler } from './middleware';
 import type { WebhookDeps } from './project-webhook';
-import { checkSize, HttpError, json, parseJsonBody } from './responses';
+import { checkSize, HttpError, json, parseJsonBody, receivedAt } from './responses';
 import { authenticate } from './webhook-auth';
+import { logWorkflowFailure } from './workflow-failure';
 
 /**
  * `POST /hooks/gitlab-system`: a GitLab system hook, authenticated by its own secret token.
@@ -17,7 +18,11 @@ export function createSystemHookHandler(deps: WebhookDeps) {
     if (!tokenHash) throw new HttpError(404, 'system hooks are not enabled');
     await authenticate(event, { tokenHash }, deps.vault);
     const body = parseJsonBody(event);
-    const result = await handleSystemEvents(deps, parseSystemEvent(body));
+    const result = await handleSystemEvents(
+      { ...deps, onWorkflowError: logWorkflowFailure(deps.logger) },
+      parseSystemEvent(body),
+      receivedAt(event),
+    );
     deps.logger.info('system event handled', { outcome: result.outcome });
     switch (result.outcome) {
       case 'started': {

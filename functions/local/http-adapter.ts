@@ -100,13 +100,15 @@ export function toApiGatewayEvent(
   routeKey: string,
   pathParameters: Record<string, string>,
   requestId: string,
+  /** When the request arrived (before its body was read), as API Gateway's `timeEpoch`. */
+  receivedAt: Date = new Date(),
 ): HttpEvent {
   const headers = headersOf(req);
   const query: Record<string, string> = {};
   for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
   const text = body.toString('utf8');
   const binary = !Buffer.from(text, 'utf8').equals(body);
-  const now = new Date();
+  const now = receivedAt;
   return {
     version: '2.0',
     routeKey,
@@ -153,6 +155,7 @@ function send(res: ServerResponse, result: HttpResult, close = false): void {
 export function apiGatewayListener(routes: LocalRoute[], onError: (error: unknown) => void) {
   const compiled = routes.map(compile);
   return async (req: IncomingMessage, res: ServerResponse) => {
+    const receivedAt = new Date();
     const requestId = randomUUID();
     try {
       const url = new URL(req.url ?? '/', 'http://local');
@@ -196,7 +199,7 @@ export function apiGatewayListener(routes: LocalRoute[], onError: (error: unknow
           params[name] = raw;
         }
       });
-      const event = toApiGatewayEvent(req, url, body, `${route.method} ${route.path}`, params, requestId);
+      const event = toApiGatewayEvent(req, url, body, `${route.method} ${route.path}`, params, requestId, receivedAt);
       const result = await route.handler(event, lambdaContext(requestId, route.path, route.timeoutMs));
       send(res, result);
     } catch (error) {

@@ -5,19 +5,24 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalBuilder } from '../adapters/builder/local-builder';
+import { LocalDeployer } from '../adapters/deploy/local-deployer';
 import { startDynamoDbLocal } from '../adapters/dynamodb/local-server';
 import { DynamoDbStore } from '../adapters/dynamodb/store';
 import { ensureTable } from '../adapters/dynamodb/table';
+import { createGitlabApi } from '../adapters/gitlab/gitbeaker-client';
 import { FileBuildLogs } from '../adapters/logs/file-build-logs';
+import { ConsoleNotifier, SlackNotifier } from '../adapters/notify/slack-notifier';
 import { LocalRegistry } from '../adapters/registry/local-registry';
 import { LocalVault } from '../adapters/vault/local-vault';
-import { BuildOnlyWorkflow } from '../adapters/workflow/build-workflow';
+import { LocalReleaseWorkflow, type LocalReleaseWorkflowOptions } from '../adapters/workflow/local-workflow';
 import { gitlabDeps } from '../commons/gitlab-deps';
 import { createLogger } from '../commons/logger';
 import { findProjectRoot } from '../commons/project-root';
 import { FUNCTION_TIMEOUTS } from '../commons/timeouts';
 import { applyBuildEvent, type BuildEvent } from '../domain/build-events';
 import { matchesHash, sha256Hex } from '../domain/ids';
+import type { Builder, Deployer } from '../domain/ports';
+import { resumeInFlight } from '../domain/resume';
 import { createAdminHandler } from '../http/admin-api';
 import type { HttpHandler } from '../http/middleware';
 import { createProjectWebhookHandler } from '../http/project-webhook';
@@ -40,6 +45,17 @@ export interface LocalModeOptions {
   dynamoDbEndpoint?: string;
   /** Table name in DynamoDB (default `slipway`); tests sharing one DynamoDB Local use their own. */
   tableName?: string;
+  /** Slack incoming-webhook URL (validated `SLACK_WEBHOOK_URL`); without it notices go to the console. */
+  slackWebhookUrl?: string;
+  /** Where release notices go without a Slack URL. @default process.stdout */
+  console?: NodeJS.WritableStream;
+  /** The release workflow's local pacing (tests, benchmarks). */
+  workflow?: LocalReleaseWorkflowOptions;
+  /**
+   * Replace the builder and deployer (benchmarks measuring orchestration alone). A replacement
+   * builder reports through `local.store` (applyBuildEvent) and `local.workflow.buildEnded`.
+   */
+  adapters?: { builder?: Builder; deployer?: Deployer };
   log?: (line: string) => void;
 }
 
@@ -47,6 +63,7 @@ export interface LocalMode {
   url: string;
   adminToken: string;
   store: DynamoDbStore;
+  workflow: LocalReleaseWorkflow;
   stop(): Promise<void>;
 }
 
@@ -82,20 +99,24 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     const logger = createLogger();
     // Builds run here with the same buildspec CodeBuild runs; their progress comes back as the
     // same build events the AWS build-events Lambda applies.
-    const report = async (event: BuildEvent): Promise<void> => {
+    // Builds run here with the same buildspec CodeBuild runs; their progress comes back as the
+    // same build events the AWS build-events Lambda applies, and wakes the workflow waiting on them.
+    let workflow: LocalReleaseWorkflow | undefined;
+    const apply = async (event: BuildEvent): Promise<void> => {
       try {
         await applyBuildEvent(store, event);
       } catch (error) {
         logger.error('build event not applied', { error: error as Error, build: event.buildId });
       }
+      if (event.kind === 'finished') workflow?.buildEnded(event.app, event.buildId);
     };
     const builder = new LocalBuilder({
       root: state.root,
       vaultKeyFile: state.vaultKeyFile,
       buildspecDir: join(findProjectRoot(), 'buildspecs'),
-      onRunning: (buildId, app, phase) => report({ app, buildId, kind: 'phase', phase, at: new Date().toISOString() }),
+      onRunning: (buildId, app, phase) => apply({ app, buildId, kind: 'phase', phase, at: new Date().toISOString() }),
       onFinished: (buildId, app, outcome) =>
-        report({
+        apply({
           app,
           buildId,
           kind: 'finished',
@@ -106,8 +127,40 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
         }),
       log: (message) => logger.warn(message),
     });
-    const workflow = new BuildOnlyWorkflow({ store, builder, registry: new LocalRegistry() }, (error, input) =>
-      logger.error('build not started', { error: error as Error, ...input }),
+    const slackUrl = options.slackWebhookUrl;
+    const notifier = slackUrl
+      ? new SlackNotifier({
+          webhookUrl: async () => slackUrl,
+          onOutcome: (outcome) => {
+            if (!outcome.delivered) logger.warn('Slack notice not delivered', { ...outcome });
+          },
+        })
+      : new ConsoleNotifier(options.console ?? process.stdout);
+    // The public URL is known once listening; commit statuses link to the build in the admin API.
+    let buildLinkBase = '';
+    workflow = new LocalReleaseWorkflow(
+      {
+        store,
+        builder: options.adapters?.builder ?? builder,
+        registry: new LocalRegistry(),
+        deployer: options.adapters?.deployer ?? new LocalDeployer(),
+        reporting: {
+          vault,
+          gitlab: createGitlabApi,
+          notifier,
+          targetUrl: (build) =>
+            buildLinkBase ? `${buildLinkBase}/v1/apps/${encodeURIComponent(build.app)}/builds/${build.id}` : undefined,
+          log: (message, detail) => logger.warn(message, { ...detail }),
+        },
+      },
+      {
+        ...options.workflow,
+        onEnded: (input, result) =>
+          logger.info('release did not go live', {
+            ...input,
+            ...(result.status === 'FAILED' ? { error: result.cause } : {}),
+          }),
+      },
     );
     const adminToken = state.adminToken();
     const adminTokenHash = sha256Hex(adminToken);
@@ -116,7 +169,8 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       return value.startsWith('Bearer ') && matchesHash(value.slice(7).trim(), adminTokenHash);
     };
 
-    const deps = { store, vault, workflow, logger };
+    const releases = workflow;
+    const deps = { store, vault, workflow: releases, logger };
     // The admin handler needs the public URL, which needs the port: bound once listening.
     let admin: HttpHandler = async () => json(503, { error: 'starting' });
     const server: Server = createServer(
@@ -153,6 +207,7 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     const { port } = server.address() as AddressInfo;
     const url = `http://${host}:${port}`;
     const publicUrl = options.publicUrl ?? url;
+    buildLinkBase = publicUrl;
     admin = createAdminHandler({
       ...deps,
       ...gitlabDeps(),
@@ -160,6 +215,16 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       logs: new FileBuildLogs(state.buildsDir),
       warn: (message, detail) => logger.warn(message, { ...detail }),
     });
+    // Executions live in this process: what a previous run left in flight starts again.
+    const resumed = await resumeInFlight(
+      { store, workflow: releases },
+      { onError: (error, app) => logger.error('could not resume releases', { error: error as Error, app }) },
+    );
+    if (resumed.builds.length + resumed.releases.length > 0) {
+      log(
+        `slipway: resumed ${resumed.builds.length} build(s) and ${resumed.releases.length} rollback(s) left in flight`,
+      );
+    }
     writeFileSync(state.serverFile, JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
     log(`slipway: local mode on ${url} (state in ${state.root}; hooks reach ${publicUrl})`);
 
@@ -168,14 +233,16 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       url,
       adminToken,
       store,
+      workflow,
       async stop() {
         if (stopped) return;
         stopped = true;
-        // Builds in flight get a moment to finish and report; local mode does not hang on them.
+        // Releases in flight get a moment to finish and report; local mode does not hang on them.
         await Promise.race([
-          workflow.whenStarted().then(() => builder.whenIdle()),
+          Promise.all([releases.whenIdle(), builder.whenIdle()]),
           new Promise((resolve) => setTimeout(resolve, 10_000).unref()),
         ]);
+        releases.abortAll();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

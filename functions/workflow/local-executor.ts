@@ -26,6 +26,17 @@ interface AslDefinition {
 
 let cached: AslDefinition | undefined;
 
+let machineCache: StateMachine | undefined;
+
+/**
+ * The state machine, built (and validated) once: building one takes ~100 ms of CPU, which on
+ * the local server's event loop would stall every webhook. One machine runs many executions.
+ */
+export function releaseMachine(): StateMachine {
+  machineCache ??= new StateMachine(loadReleaseDefinition() as never);
+  return machineCache;
+}
+
 /** The release state machine definition, as stored in the repository. */
 export function loadReleaseDefinition(root: string = findProjectRoot()): AslDefinition {
   if (!cached) {
@@ -39,9 +50,32 @@ export function loadReleaseDefinition(root: string = findProjectRoot()): AslDefi
 export interface LocalExecutionOptions {
   /** How long every Wait state pauses locally, in ms (the definition's 10–60 s are for AWS). */
   waitMs?: number;
+  /** Per Wait state (by name), overriding `waitMs`. */
+  waits?: Record<string, number>;
+  /** Told after each step ran (successfully), e.g. to wake executions waiting for their turn. */
+  onStep?: (input: ReleaseStepInput, result: Record<string, unknown>) => void;
   /** How long a Retry pauses locally, in ms. */
   retryMs?: number;
+  /**
+   * Runs each step: given the step's input and `run` (the step itself), returns what `run`
+   * returns. The default just calls `run`. For measuring: timing each step, or running it in an
+   * AsyncLocalStorage context so that what it calls (DynamoDB …) can tell which step called.
+   */
+  aroundStep?: (input: ReleaseStepInput, run: () => Promise<StepResult>) => Promise<StepResult>;
+  /**
+   * Told every event of the execution's event log (aws-local-stepfunctions' `eventLogs`), in
+   * order: ExecutionStarted, StateEntered / StateExited / StateRetried / StateCaught / StateFailed
+   * per state, and one ExecutionSucceeded, ExecutionFailed or ExecutionAborted at the end; e.g. to
+   * count state transitions (bench/release.ts). With it, `done` settles only once every event
+   * has been told. An error it throws is ignored: it never changes the execution.
+   */
+  onEvent?: (event: ExecutionEvent) => void;
 }
+
+type StepResult = Record<string, unknown>;
+
+/** One entry of an execution's event log (aws-local-stepfunctions' `EventLog`, which it does not export). */
+export type ExecutionEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
 
 export type LocalExecutionResult =
   | { status: 'SUCCEEDED'; output: unknown }
@@ -60,11 +94,14 @@ export function startLocalExecution(
   options: LocalExecutionOptions = {},
 ): LocalExecution {
   const definition = loadReleaseDefinition();
-  const machine = new StateMachine(definition as never);
+  const machine = releaseMachine();
   const handler = async (taskInput: unknown) => {
     const payload = (taskInput as { Payload?: ReleaseStepInput }).Payload;
     if (!payload) throw Object.assign(new Error('the task has no Payload'), { name: 'ValidationError' });
-    const result = await runReleaseStep(deps, payload);
+    const result = await (options.aroundStep
+      ? options.aroundStep(payload, () => runReleaseStep(deps, payload))
+      : runReleaseStep(deps, payload));
+    options.onStep?.(payload, result);
     // lambda:invoke's result shape; JSON round trip as over the wire.
     return { Payload: JSON.parse(JSON.stringify(result)), StatusCode: 200 };
   };
@@ -73,7 +110,7 @@ export function startLocalExecution(
   const retryIntervalOverrides: Record<string, number> = {};
   for (const [name, state] of Object.entries(definition.States)) {
     if (state.Type === 'Task') taskResourceLocalHandlers[name] = handler;
-    if (state.Type === 'Wait') waitTimeOverrides[name] = options.waitMs ?? 10;
+    if (state.Type === 'Wait') waitTimeOverrides[name] = options.waits?.[name] ?? options.waitMs ?? 10;
     if (state.Retry) retryIntervalOverrides[name] = options.retryMs ?? 5;
   }
   const executionId = `local:${input.app}:${input.build}:${randomBytes(4).toString('hex')}`;
@@ -85,7 +122,7 @@ export function startLocalExecution(
     },
     noThrowOnAbort: true,
   });
-  const done = execution.result.then(
+  const outcome = execution.result.then(
     (output): LocalExecutionResult => ({ status: 'SUCCEEDED', output }),
     (error: unknown): LocalExecutionResult => {
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
@@ -96,5 +133,23 @@ export function startLocalExecution(
       };
     },
   );
+  const onEvent = options.onEvent;
+  // The library queues the log until it is read, and ends it with the execution's last event.
+  const done = onEvent ? Promise.all([outcome, tell(execution.eventLogs, onEvent)]).then(([r]) => r) : outcome;
   return { executionId, done, abort: () => execution.abort() };
+}
+
+/** Reads an execution's event log to its end, telling `onEvent` each event. Never rejects. */
+async function tell(events: AsyncGenerator<ExecutionEvent>, onEvent: (event: ExecutionEvent) => void): Promise<void> {
+  try {
+    for await (const event of events) {
+      try {
+        onEvent(event);
+      } catch {
+        // An observer's error is its own: the execution goes on regardless.
+      }
+    }
+  } catch {
+    // The library's log does not throw; were it to, `done` still settles.
+  }
 }

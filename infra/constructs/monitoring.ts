@@ -7,6 +7,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
 export interface MonitoringProps {
@@ -15,6 +16,13 @@ export interface MonitoringProps {
 
   /** The functions whose errors and throttles raise alarms, by a short name used in alarm ids. */
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
+
+  /**
+   * State machines whose failed, timed-out or throttled executions raise alarms, by a short name
+   * used in alarm ids.
+   * @default - none
+   */
+  readonly stateMachines?: Readonly<Record<string, sfn.IStateMachine>>;
 
   /**
    * An address subscribed to the alarm topic (it must confirm the subscription).
@@ -31,7 +39,8 @@ export interface MonitoringProps {
 
 /**
  * Alarms that tell an operator Slipway is failing: the API answering 5xx (the contract says
- * bad input never does), and any function erroring or being throttled. Every alarm notifies
+ * bad input never does), any function erroring or being throttled, and any release execution
+ * failing, timing out or being throttled. Every alarm notifies
  * one SNS topic, encrypted with a key of its own whose policy lets CloudWatch publish to it.
  * (CloudWatch cannot publish to a topic encrypted with the AWS-managed `aws/sns` key, and the
  * secrets key stays reserved for secrets.)
@@ -73,6 +82,25 @@ export class Monitoring extends Construct {
       alarms.push(
         this.alarm(`${name}ErrorsAlarm`, fn.metricErrors({ period }), `The ${name} function failed`),
         this.alarm(`${name}ThrottlesAlarm`, fn.metricThrottles({ period }), `The ${name} function was throttled`),
+      );
+    }
+    for (const [name, machine] of Object.entries(props.stateMachines ?? {})) {
+      alarms.push(
+        this.alarm(
+          `${name}ExecutionsFailedAlarm`,
+          machine.metricFailed({ period }),
+          `A ${name} execution ended failed: a build failed, a rollout failed or was rolled back, or a step failed beyond its retries (the build or release record says why)`,
+        ),
+        this.alarm(
+          `${name}ExecutionsTimedOutAlarm`,
+          machine.metricTimedOut({ period }),
+          `A ${name} execution timed out`,
+        ),
+        this.alarm(
+          `${name}ExecutionsThrottledAlarm`,
+          machine.metricThrottled({ period }),
+          `${name} executions were throttled by Step Functions`,
+        ),
       );
     }
     this.alarms = alarms;

@@ -56,8 +56,10 @@ const resourceOf = (construct: IConstruct): any => template.toJSON().Resources[l
 
 const actionsOf = (statements: Statement[]): string[] => statements.flatMap((s) => asList(s.Action));
 const keyArn = (): unknown => ({ 'Fn::GetAtt': [logicalId(stack.state.key), 'Arn'] });
-/** The API functions and the build-events function. */
-const allFunctions = () => [...Object.values(stack.functions), stack.build.eventsFunction];
+/** The API functions, the build-events function and the release-steps function. */
+const allFunctions = () => [...Object.values(stack.functions), stack.build.eventsFunction, stack.release.stepsFunction];
+/** The functions that start release executions. */
+const starters = () => [stack.functions.projectWebhook, stack.functions.systemHook, stack.functions.admin];
 /** `arn:<partition>:ecr:<region>:<account>:repository/slipway/*`, as synthesized. */
 const appRepositoriesArn = {
   'Fn::Join': [
@@ -138,13 +140,15 @@ describe('the Slipway stack', () => {
       template.allResourcesProperties('AWS::CodeBuild::Project', { Name: Match.absent() });
       template.allResourcesProperties('AWS::SQS::Queue', { QueueName: Match.absent() });
       template.allResourcesProperties('AWS::Events::Rule', { Name: Match.absent() });
+      template.allResourcesProperties('AWS::StepFunctions::StateMachine', { StateMachineName: Match.absent() });
+      template.allResourcesProperties('AWS::SecretsManager::Secret', { Name: Match.absent() });
       expect(template.findResources('AWS::KMS::Alias')).toEqual({});
     });
   });
 
   describe('functions', () => {
     it('runs every function on nodejs22.x, arm64, with active tracing and source maps', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 4);
+      template.resourceCountIs('AWS::Lambda::Function', 5);
       template.allResourcesProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
@@ -155,11 +159,12 @@ describe('the Slipway stack', () => {
       });
     });
 
-    it('gives the hook functions 10 s, inside GitLab’s timeout, and the admin API 29 s', () => {
+    it('gives the hook functions 10 s, inside GitLab’s timeout, the admin API 29 s and a release step a minute', () => {
       const timeoutOf = (fn: IConstruct) => resourceOf(fn).Properties.Timeout;
       expect(timeoutOf(stack.functions.projectWebhook)).toBe(10);
       expect(timeoutOf(stack.functions.systemHook)).toBe(10);
       expect(timeoutOf(stack.functions.admin)).toBe(29);
+      expect(timeoutOf(stack.release.stepsFunction)).toBe(60);
     });
 
     it('writes each function’s logs to its own log group, kept for a month', () => {
@@ -181,8 +186,8 @@ describe('the Slipway stack', () => {
       });
     });
 
-    it('tells the API functions the secrets key, and the build-events function nothing of it', () => {
-      for (const fn of Object.values(stack.functions)) {
+    it('tells the API and release-steps functions the secrets key, and the build-events function nothing of it', () => {
+      for (const fn of [...Object.values(stack.functions), stack.release.stepsFunction]) {
         expect(resourceOf(fn).Properties.Environment.Variables.KMS_KEY_ID).toEqual(keyArn());
       }
       expect(resourceOf(stack.build.eventsFunction).Properties.Environment.Variables).not.toHaveProperty('KMS_KEY_ID');
@@ -247,15 +252,56 @@ describe('the Slipway stack', () => {
       }
     });
 
-    it('uses a "*" resource only for X-Ray and the ECR login, which accept nothing else, each in a policy of its own', () => {
+    it('uses a "*" resource only for actions that accept nothing else, each in a policy of its own', () => {
+      /** The policies allowed a "*" statement, by logical id prefix, with exactly what they may hold. */
+      const allowed: Record<string, Statement[]> = {
+        BuildEcrLoginPolicy: [{ Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' }],
+        ReleaseStateMachineLogDeliveryPolicy: [
+          {
+            Effect: 'Allow',
+            Action: [
+              'logs:CreateLogDelivery',
+              'logs:DeleteLogDelivery',
+              'logs:DescribeLogGroups',
+              'logs:DescribeResourcePolicies',
+              'logs:GetLogDelivery',
+              'logs:ListLogDeliveries',
+              'logs:PutResourcePolicy',
+              'logs:UpdateLogDelivery',
+            ],
+            Resource: '*',
+          },
+        ],
+        ReleaseStateMachineTracingPolicy: [
+          {
+            Effect: 'Allow',
+            Action: [
+              'xray:GetSamplingRules',
+              'xray:GetSamplingTargets',
+              'xray:PutTelemetryRecords',
+              'xray:PutTraceSegments',
+            ],
+            Resource: '*',
+          },
+        ],
+        ReleaseStepsFunctionEcsTaskDefinitionsPolicy: [
+          {
+            Sid: 'RegisterRevisions',
+            Effect: 'Allow',
+            Action: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
+            Resource: '*',
+          },
+        ],
+      };
       const seen: string[] = [];
       for (const [id, policy] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
         const statements = policy.Properties.PolicyDocument.Statement as Statement[];
         const wildcard = statements.filter((s) => asList(s.Resource).includes('*'));
         if (wildcard.length === 0) continue;
-        if (id.includes('EcrLoginPolicy')) {
-          seen.push(id);
-          expect(statements).toEqual([{ Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' }]);
+        const prefix = Object.keys(allowed).find((p) => new RegExp(`^${p}[0-9A-F]{8}$`).test(id));
+        if (prefix) {
+          seen.push(prefix);
+          expect({ id, wildcard }).toEqual({ id, wildcard: allowed[prefix] });
           continue;
         }
         expect({ id, statements }).toEqual({
@@ -265,7 +311,7 @@ describe('the Slipway stack', () => {
           ],
         });
       }
-      expect(seen).toEqual([expect.stringMatching(/^BuildEcrLoginPolicy/)]);
+      expect(seen.sort()).toEqual(Object.keys(allowed).sort());
     });
 
     it('attaches no AWS-managed policy to any role', () => {
@@ -482,26 +528,14 @@ describe('the Slipway stack', () => {
     });
 
     it.each(['projectWebhook', 'systemHook'] as const)(
-      'lets the %s function start builds of this project and make slipway/* repositories, nothing more',
+      'gives the %s function no build, registry or log-reading permission: the release workflow starts builds',
       (name) => {
         const statements = statementsOf(stack.functions[name]);
-        const byService = (prefix: string) =>
-          statements.filter((s) => actionsOf([s]).some((a) => a.startsWith(prefix)));
-        expect(byService('codebuild:')).toEqual([
-          {
-            Effect: 'Allow',
-            Action: 'codebuild:StartBuild',
-            Resource: { 'Fn::GetAtt': [logicalId(stack.build.project), 'Arn'] },
-          },
-        ]);
-        expect(byService('ecr:')).toEqual([
-          {
-            Effect: 'Allow',
-            Action: ['ecr:CreateRepository', 'ecr:DescribeRepositories', 'ecr:PutLifecyclePolicy', 'ecr:TagResource'],
-            Resource: appRepositoriesArn,
-          },
-        ]);
+        expect(actionsOf(statements).filter((a) => /^(codebuild|ecr|ecs|iam|s3|secretsmanager):/.test(a))).toEqual([]);
         expect(statements.filter((s) => actionsOf([s]).includes('logs:GetLogEvents'))).toEqual([]);
+        expect(resourceOf(stack.functions[name]).Properties.Environment.Variables).not.toHaveProperty(
+          'BUILD_PROJECT_NAME',
+        );
       },
     );
 
@@ -517,13 +551,277 @@ describe('the Slipway stack', () => {
       });
     });
 
-    it('tells the hook functions which project to start and where its logs go', () => {
-      for (const fn of [stack.functions.projectWebhook, stack.functions.systemHook]) {
-        expect(resourceOf(fn).Properties.Environment.Variables).toMatchObject({
-          BUILD_PROJECT_NAME: { Ref: logicalId(stack.build.project) },
-          BUILD_LOG_GROUP: { Ref: logicalId(stack.build.logGroup) },
+    it('lets the release-steps function start builds of this project and make slipway/* repositories', () => {
+      const fn = stack.release.stepsFunction;
+      const statements = statementsOf(fn);
+      const byService = (prefix: string) => statements.filter((s) => actionsOf([s]).some((a) => a.startsWith(prefix)));
+      expect(byService('codebuild:')).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'codebuild:StartBuild',
+          Resource: { 'Fn::GetAtt': [logicalId(stack.build.project), 'Arn'] },
+        },
+      ]);
+      expect(byService('ecr:')).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['ecr:CreateRepository', 'ecr:DescribeRepositories', 'ecr:PutLifecyclePolicy', 'ecr:TagResource'],
+          Resource: appRepositoriesArn,
+        },
+      ]);
+      expect(resourceOf(fn).Properties.Environment.Variables).toMatchObject({
+        BUILD_PROJECT_NAME: { Ref: logicalId(stack.build.project) },
+        BUILD_LOG_GROUP: { Ref: logicalId(stack.build.logGroup) },
+      });
+      expect(actionsOf(statements).filter((a) => /^s3:/.test(a) || a === 'logs:GetLogEvents')).toEqual([]);
+    });
+  });
+
+  describe('release workflow', () => {
+    const machine = () => resourceOf(stack.release.stateMachine).Properties;
+    const stepsArn = () => ({ 'Fn::GetAtt': [logicalId(stack.release.stepsFunction), 'Arn'] });
+    const machineRef = () => ({ Ref: logicalId(stack.release.stateMachine) });
+    const steps = () => statementsOf(stack.release.stepsFunction);
+    const withAction = (statements: Statement[], action: string) =>
+      statements.filter((s) => actionsOf([s]).includes(action));
+    const arnOf = (tail: string) => ({
+      'Fn::Join': [
+        '',
+        ['arn:', { Ref: 'AWS::Partition' }, ':ecs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, tail],
+      ],
+    });
+
+    it('runs workflow/release.asl.json as it is, its one placeholder substituted with the release-steps function', () => {
+      const definition = machine().DefinitionString as string;
+      expect(typeof definition).toBe('string');
+      const asl = readFileSync(path.join(__dirname, '../../workflow/release.asl.json'), 'utf8');
+      expect(JSON.parse(definition)).toEqual(JSON.parse(asl));
+      const placeholders = new Set([...definition.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1]));
+      expect([...placeholders]).toEqual(['ReleaseStepsFunctionArn']);
+      expect(machine().DefinitionSubstitutions).toEqual({ ReleaseStepsFunctionArn: stepsArn() });
+      expect(machine().StateMachineType).toBe('STANDARD');
+    });
+
+    it('invokes the release-steps function, and only it, from every Task', () => {
+      const states = Object.values(JSON.parse(machine().DefinitionString).States) as {
+        Type: string;
+        Resource?: string;
+        Parameters?: { FunctionName?: string };
+      }[];
+      const tasks = states.filter((s) => s.Type === 'Task');
+      expect(tasks.length).toBeGreaterThan(8);
+      for (const task of tasks) {
+        expect(task.Resource).toBe('arn:aws:states:::lambda:invoke');
+        expect(task.Parameters?.FunctionName).toBe(['${', 'ReleaseStepsFunctionArn}'].join(''));
+      }
+    });
+
+    it('logs every event, without execution data, to a log group kept for a month, and traces with X-Ray', () => {
+      expect(machine().LoggingConfiguration).toEqual({
+        Destinations: [
+          { CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logicalId(stack.release.logGroup), 'Arn'] } } },
+        ],
+        IncludeExecutionData: false,
+        Level: 'ALL',
+      });
+      expect(machine().TracingConfiguration).toEqual({ Enabled: true });
+      expect(resourceOf(stack.release.logGroup).Properties.RetentionInDays).toBe(30);
+    });
+
+    it('lets the state machine invoke the release-steps function (and its versions and aliases) and nothing else', () => {
+      const statements = statementsOfRole(stack.release.stateMachineRole);
+      expect(statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('lambda:')))).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'lambda:InvokeFunction',
+          Resource: [stepsArn(), { 'Fn::Join': ['', [stepsArn(), ':*']] }],
+        },
+      ]);
+      // Besides invoking: vended log delivery and X-Ray, each "*" only (checked with the other wildcards).
+      const services = new Set(actionsOf(statements).map((a) => a.split(':')[0]));
+      expect([...services].sort()).toEqual(['lambda', 'logs', 'xray']);
+      const role = resourceOf(stack.release.stateMachineRole).Properties;
+      expect(role.AssumeRolePolicyDocument.Statement).toEqual([
+        expect.objectContaining({ Principal: { Service: 'states.amazonaws.com' } }),
+      ]);
+      expect(role.ManagedPolicyArns).toBeUndefined();
+      expect(machine().RoleArn).toEqual({ 'Fn::GetAtt': [logicalId(stack.release.stateMachineRole), 'Arn'] });
+    });
+
+    it('lets hooks and admin API start executions of this state machine only, and tells them which', () => {
+      for (const fn of starters()) {
+        const states = statementsOf(fn).filter((s) => actionsOf([s]).some((a) => a.startsWith('states:')));
+        expect(states).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: machineRef() }]);
+        expect(resourceOf(fn).Properties.Environment.Variables.STATE_MACHINE_ARN).toEqual(machineRef());
+      }
+      const others = [stack.build.eventsFunction, stack.release.stepsFunction];
+      for (const fn of others) expect(actionsOf(statementsOf(fn)).filter((a) => a.startsWith('states:'))).toEqual([]);
+    });
+
+    it('lets the release-steps function decrypt GitLab tokens only, and the Slack secret only through Secrets Manager', () => {
+      expect(withAction(steps(), 'kms:Decrypt')).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'kms:Decrypt',
+          Resource: keyArn(),
+          Condition: { StringEquals: { 'kms:EncryptionContext:purpose': ['gitlab-token'] } },
+        },
+        {
+          Sid: 'DecryptSlackSecretOnly',
+          Effect: 'Allow',
+          Action: 'kms:Decrypt',
+          Resource: keyArn(),
+          Condition: {
+            StringEquals: {
+              'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+              'kms:EncryptionContext:SecretARN': { Ref: logicalId(stack.release.slackSecret) },
+            },
+          },
+        },
+      ]);
+      expect(actionsOf(steps()).filter((a) => a.startsWith('kms:') && a !== 'kms:Decrypt')).toEqual([]);
+    });
+
+    it('updates only ECS services tagged slipway:managed=true, in any cluster by default', () => {
+      expect(withAction(steps(), 'ecs:UpdateService')).toEqual([
+        {
+          Sid: 'DeployTaggedServicesOnly',
+          Effect: 'Allow',
+          Action: ['ecs:DescribeServices', 'ecs:UpdateService'],
+          Resource: arnOf(':service/*/*'),
+          Condition: { StringEquals: { 'aws:ResourceTag/slipway:managed': 'true' } },
+        },
+      ]);
+    });
+
+    it('scopes ECS services to the clusters given as context, and refuses what is not a cluster name', () => {
+      const { stack: scoped, template: scopedTemplate } = synthesize({ 'slipway:ecsClusters': 'prod, staging' });
+      const roleId = scoped.getLogicalId(scoped.release.stepsFunction.role?.node.defaultChild as CfnResource);
+      const policies = scopedTemplate.findResources('AWS::IAM::Policy', {
+        Properties: { Roles: [{ Ref: roleId }] },
+      });
+      const statements = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+      expect(withAction(statements, 'ecs:UpdateService').map((s) => [s.Resource, s.Condition])).toEqual([
+        [
+          [arnOf(':service/prod/*'), arnOf(':service/staging/*')],
+          { StringEquals: { 'aws:ResourceTag/slipway:managed': 'true' } },
+        ],
+      ]);
+      expect(() => synthesize({ 'slipway:ecsClusters': 'arn:aws:ecs:eu-west-1:123456789012:cluster/prod' })).toThrow(
+        /not an ECS cluster name/,
+      );
+    });
+
+    it('registers task definition revisions ("*" only: no resource-level permissions) and tags them only on creation', () => {
+      expect(withAction(steps(), 'ecs:RegisterTaskDefinition')).toEqual([
+        {
+          Sid: 'RegisterRevisions',
+          Effect: 'Allow',
+          Action: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
+          Resource: '*',
+        },
+      ]);
+      expect(withAction(steps(), 'ecs:TagResource')).toEqual([
+        {
+          Sid: 'TagNewRevisionsOnly',
+          Effect: 'Allow',
+          Action: 'ecs:TagResource',
+          Resource: arnOf(':task-definition/*'),
+          Condition: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
+        },
+      ]);
+    });
+
+    it('passes only slipway-task-* roles, and only to ECS tasks', () => {
+      expect(withAction(steps(), 'iam:PassRole')).toEqual([
+        {
+          Sid: 'PassTaskRolesToEcsTasksOnly',
+          Effect: 'Allow',
+          Action: 'iam:PassRole',
+          Resource: {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':role/slipway-task-*'],
+            ],
+          },
+          Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+        },
+      ]);
+      const pattern = 'arn:aws:iam::123456789012:role/apps/*';
+      const { stack: custom, template: customTemplate } = synthesize({ 'slipway:taskRolePattern': pattern });
+      const roleId = custom.getLogicalId(custom.release.stepsFunction.role?.node.defaultChild as CfnResource);
+      const passRole = Object.values(
+        customTemplate.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } }),
+      )
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+        .filter((s) => actionsOf([s]).includes('iam:PassRole'));
+      expect(passRole.map((s) => [s.Resource, s.Condition])).toEqual([
+        [pattern, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }],
+      ]);
+    });
+
+    it('gives the release-steps function exactly the actions its steps call, and no index', () => {
+      expect([...new Set(actionsOf(steps()))].sort()).toEqual([
+        'codebuild:StartBuild',
+        'dynamodb:BatchGetItem',
+        'dynamodb:BatchWriteItem',
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+        'ecr:CreateRepository',
+        'ecr:DescribeRepositories',
+        'ecr:PutLifecyclePolicy',
+        'ecr:TagResource',
+        'ecs:DescribeServices',
+        'ecs:DescribeTaskDefinition',
+        'ecs:RegisterTaskDefinition',
+        'ecs:TagResource',
+        'ecs:UpdateService',
+        'iam:PassRole',
+        'kms:Decrypt',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'secretsmanager:GetSecretValue',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ]);
+      const dynamo = steps().filter((s) => actionsOf([s]).some((a) => a.startsWith('dynamodb:')));
+      expect(dynamo.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [logicalId(stack.state.table), 'Arn'] }]);
+    });
+
+    it('keeps the Slack webhook URL in a secret encrypted with the secrets key, readable by the release steps only', () => {
+      const secret = resourceOf(stack.release.slackSecret).Properties;
+      expect(secret.SecretString).toBe('{}');
+      expect(secret.KmsKeyId).toEqual(keyArn());
+      expect(secret.GenerateSecretString).toBeUndefined();
+      const secretRef = { Ref: logicalId(stack.release.slackSecret) };
+      expect(resourceOf(stack.release.stepsFunction).Properties.Environment.Variables.SLACK_SECRET_ARN).toEqual(
+        secretRef,
+      );
+      expect(withAction(steps(), 'secretsmanager:GetSecretValue')).toEqual([
+        { Sid: 'ReadSlackSecret', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secretRef },
+      ]);
+      for (const fn of [...Object.values(stack.functions), stack.build.eventsFunction]) {
+        expect(actionsOf(statementsOf(fn)).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+      }
+      expect(actionsOf(statementsOfRole(stack.build.role)).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+    });
+
+    it('raises alarms on failed, timed-out and throttled executions', () => {
+      for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionThrottled']) {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          Namespace: 'AWS/States',
+          MetricName: metric,
+          Dimensions: [{ Name: 'StateMachineArn', Value: machineRef() }],
+          Statistic: 'Sum',
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          TreatMissingData: 'notBreaching',
+          AlarmActions: [{ Ref: logicalId(stack.monitoring.alarmTopic) }],
         });
-        expect(actionsOf(statementsOf(fn)).filter((a) => /^s3:/.test(a) || a === 'logs:GetLogEvents')).toEqual([]);
       }
     });
   });
@@ -554,7 +852,7 @@ describe('the Slipway stack', () => {
           );
         }
       }
-      expect(alarms()).toHaveLength(1 + 2 * 4 + 1);
+      expect(alarms()).toHaveLength(1 + 2 * 5 + 3 + 1);
     });
 
     it('sends every alarm to one KMS-encrypted topic that only accepts TLS', () => {
@@ -602,6 +900,12 @@ describe('the Slipway stack', () => {
   it('outputs the build project and its log group', () => {
     template.hasOutput('BuildProjectName', { Value: { Ref: logicalId(stack.build.project) } });
     template.hasOutput('BuildLogGroup', { Value: { Ref: logicalId(stack.build.logGroup) } });
+  });
+
+  it('outputs the state machine and the name of the Slack secret', () => {
+    template.hasOutput('StateMachineArn', { Value: { Ref: logicalId(stack.release.stateMachine) } });
+    const name = JSON.stringify(template.toJSON().Outputs.SlackSecretName.Value);
+    expect(name).toContain(`"Ref":"${logicalId(stack.release.slackSecret)}"`);
   });
 
   it('holds no plaintext secret anywhere in the template', () => {
@@ -676,10 +980,19 @@ describe('cdk-nag (AwsSolutions)', () => {
       'Slipway/Build/EventsFunction/TracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/Build/Project AwsSolutions-CB3',
       'Slipway/ProjectWebhook AwsSolutions-L1',
-      'Slipway/ProjectWebhook/EcrRepositoriesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/slipway/*]',
       'Slipway/ProjectWebhook/TracingPolicy AwsSolutions-IAM5[Resource::*]',
+      'Slipway/Release/SlackWebhook AwsSolutions-SMG4',
+      `Slipway/Release/StateMachineInvokePolicy AwsSolutions-IAM5[Resource::<${logicalId(stack.release.stepsFunction)}.Arn>:*]`,
+      'Slipway/Release/StateMachineLogDeliveryPolicy AwsSolutions-IAM5[Resource::*]',
+      'Slipway/Release/StateMachineTracingPolicy AwsSolutions-IAM5[Resource::*]',
+      'Slipway/Release/StepsFunction AwsSolutions-L1',
+      'Slipway/Release/StepsFunction/EcrRepositoriesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/slipway/*]',
+      'Slipway/Release/StepsFunction/EcsServicesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*/*]',
+      'Slipway/Release/StepsFunction/EcsTaskDefinitionsPolicy AwsSolutions-IAM5[Resource::*]',
+      'Slipway/Release/StepsFunction/EcsTaskDefinitionsPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/*]',
+      'Slipway/Release/StepsFunction/PassTaskRolesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/slipway-task-*]',
+      'Slipway/Release/StepsFunction/TracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/SystemHook AwsSolutions-L1',
-      'Slipway/SystemHook/EcrRepositoriesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/slipway/*]',
       'Slipway/SystemHook/TracingPolicy AwsSolutions-IAM5[Resource::*]',
     ]);
     for (const { reason } of acknowledged) expect(reason.length).toBeGreaterThan(60);

@@ -13,6 +13,7 @@ import {
 } from '../../functions/domain/errors';
 import { newHookId, newId } from '../../functions/domain/ids';
 import type { App, Build, Release } from '../../functions/domain/model';
+import { ROLLOUT_LEASE_MS } from '../../functions/domain/releases';
 import { type FreshTable, freshTable } from '../support/dynamodb';
 
 let table: FreshTable;
@@ -711,5 +712,68 @@ describe('recording how a build runs', () => {
 
     await expect(store.updateBuildRun(app, build.id, { phase: 'BUILD' })).rejects.toThrow(StaleWriteError);
     await expect(store.updateBuildRun(app, newId(), { phase: 'BUILD' })).rejects.toThrow(NotFoundError);
+  });
+});
+
+describe('the rollout lock lease and the outcome fields', () => {
+  it('takes over a lock older than its lease, exactly once among racing takers', async () => {
+    let now = new Date('2026-11-24T08:00:00.000Z');
+    const clock = { now: () => now };
+    const timed = new DynamoDbStore({ tableName: table.tableName, client: table.client, clock });
+    const app = anApp();
+    await timed.createApp(app);
+
+    expect(await timed.acquireRollout(app.name, 'build-dead', 'immediate')).toBe('acquired');
+    now = new Date(now.getTime() + ROLLOUT_LEASE_MS - 1000);
+    expect(await timed.acquireRollout(app.name, 'build-b', 'immediate')).toBe('wait');
+
+    now = new Date(now.getTime() + 2000);
+    const takers = Array.from({ length: 8 }, (_, i) => `build-${i}`);
+    const turns = await Promise.all(takers.map((b) => timed.acquireRollout(app.name, b, 'immediate')));
+    expect(turns.filter((t) => t === 'acquired')).toHaveLength(1);
+    const winner = takers[turns.indexOf('acquired')] as string;
+    // The new holder holds a fresh lease: nobody else gets in, and the dead holder cannot give it back.
+    await timed.releaseRollout(app.name, 'build-dead');
+    expect(await timed.acquireRollout(app.name, 'build-late', 'immediate')).toBe('wait');
+    await timed.releaseRollout(app.name, winner);
+    expect(await timed.acquireRollout(app.name, 'build-late', 'immediate')).toBe('acquired');
+  });
+
+  it('records a build outcome and release progress without touching their status', async () => {
+    const app = anApp();
+    await store.createApp(app);
+    const build = aBuild(app.name);
+    await store.recordBuild(build);
+    await store.recordBuildOutcome(app.name, build.id, {
+      outcome: 'superseded',
+      report: { gitlab: 'ok', slack: 'skipped' },
+    });
+    expect(await store.getBuild(app.name, build.id)).toMatchObject({
+      status: 'queued',
+      outcome: 'superseded',
+      report: { gitlab: 'ok', slack: 'skipped' },
+    });
+    await expect(store.recordBuildOutcome(app.name, newId(), { outcome: 'failed' })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+
+    const release: Release = {
+      id: newId(),
+      app: app.name,
+      status: 'deploying',
+      build: build.id,
+      commit: build.commit,
+      images: { app: `sha256:${'a'.repeat(64)}` },
+      createdAt: new Date().toISOString(),
+    };
+    await store.createRelease(release);
+    await store.updateRelease(app.name, release.id, { running: 1, desired: 2, deploymentId: 7 });
+    expect(await store.getRelease(app.name, release.id)).toMatchObject({
+      status: 'deploying',
+      running: 1,
+      desired: 2,
+      deploymentId: 7,
+    });
+    await expect(store.updateRelease(app.name, newId(), { running: 1 })).rejects.toBeInstanceOf(NotFoundError);
   });
 });

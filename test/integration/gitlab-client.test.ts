@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import { ProjectHooks } from '@gitbeaker/rest';
 import { createGitlabApi, gitlabApiFactory } from '../../functions/adapters/gitlab/gitbeaker-client';
 import { generateDeployKey } from '../../functions/adapters/ssh/deploy-key';
-import { GitlabError } from '../../functions/domain/errors';
+import { GitlabError, ValidationError } from '../../functions/domain/errors';
 import type { GitlabHookSpec } from '../../functions/domain/ports';
 import { type GitlabStandin, startGitlabStandin } from '../support/gitlab-standin';
 
@@ -241,6 +241,221 @@ describe('the gitbeaker GitLab adapter against the stand-in, over real HTTP', ()
     expect(elapsed).toBeLessThan(12_000);
   }, 20_000);
 
+  describe('resolving a ref to a commit', () => {
+    const MAIN = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
+    const FEATURE = 'b2c3d4e5f60718293a4b5c6d7e8f901234567890';
+    const RELEASE = 'c3d4e5f60718293a4b5c6d7e8f90123456789012';
+    const SAME_NAME_TAG = 'd4e5f60718293a4b5c6d7e8f9012345678901234';
+    const LOOSE = 'e5f60718293a4b5c6d7e8f901234567890123456';
+
+    beforeEach(() => {
+      gitlab.addCommit(projectId, {
+        sha: MAIN,
+        title: 'Add checkout',
+        message: 'Add checkout\n\nWith a body.',
+        authorName: 'Ada Lovelace',
+        authorEmail: 'ada@example.com',
+        branches: ['main', 'both'],
+      });
+      gitlab.addCommit(projectId, { sha: FEATURE, title: 'Try a thing', branches: ['feature/x'] });
+      gitlab.addCommit(projectId, { sha: RELEASE, title: 'Release 1.0', tags: ['v1.0', 'release/1.0'] });
+      gitlab.addCommit(projectId, { sha: SAME_NAME_TAG, title: 'Tagged, not branched', tags: ['both'] });
+      gitlab.addCommit(projectId, { sha: LOOSE, title: 'On no branch' });
+    });
+
+    const paths = () => gitlab.requests.map((r) => `${r.method} ${r.path} ${r.status}`);
+
+    it('resolves a branch name with a single request', async () => {
+      const found = await api().resolveRef(projectId, 'main');
+
+      expect(found).toEqual({
+        ref: 'refs/heads/main',
+        sha: MAIN,
+        title: 'Add checkout',
+        authorName: 'Ada Lovelace',
+        authorEmail: 'ada@example.com',
+        webUrl: `${gitlab.url}/acme/web-shop/-/commit/${MAIN}`,
+      });
+      expect(paths()).toEqual(['GET /api/v4/projects/42/repository/branches/main 200']);
+      expect(gitlab.requests[0]?.headers['private-token']).toBe(TOKEN);
+    });
+
+    it('resolves a tag name after the branch lookup misses', async () => {
+      const found = await api().resolveRef(projectId, 'v1.0');
+
+      expect(found).toMatchObject({ ref: 'refs/tags/v1.0', sha: RELEASE, title: 'Release 1.0' });
+      expect(paths()).toEqual([
+        'GET /api/v4/projects/42/repository/branches/v1.0 404',
+        'GET /api/v4/projects/42/repository/tags/v1.0 200',
+      ]);
+    });
+
+    it('looks a full ref up only as what it says it is', async () => {
+      expect(await api().resolveRef(projectId, 'refs/heads/main')).toMatchObject({
+        ref: 'refs/heads/main',
+        sha: MAIN,
+      });
+      expect(await api().resolveRef(projectId, 'refs/tags/v1.0')).toMatchObject({
+        ref: 'refs/tags/v1.0',
+        sha: RELEASE,
+      });
+      expect(paths()).toEqual([
+        'GET /api/v4/projects/42/repository/branches/main 200',
+        'GET /api/v4/projects/42/repository/tags/v1.0 200',
+      ]);
+
+      const notATag = await failureOf(api().resolveRef(projectId, 'refs/tags/main'));
+      const notABranch = await failureOf(api().resolveRef(projectId, 'refs/heads/v1.0'));
+
+      expect([notATag.kind, notABranch.kind]).toEqual(['not_found', 'not_found']);
+      expect(paths().slice(2)).toEqual([
+        'GET /api/v4/projects/42/repository/tags/main 404',
+        'GET /api/v4/projects/42/repository/branches/v1.0 404',
+      ]);
+    });
+
+    it('encodes names with slashes as one path segment', async () => {
+      const branch = await api().resolveRef(projectId, 'feature/x');
+      const fullBranch = await api().resolveRef(projectId, 'refs/heads/feature/x');
+      const tag = await api().resolveRef(projectId, 'refs/tags/release/1.0');
+
+      expect(branch).toEqual({
+        ref: 'refs/heads/feature/x',
+        sha: FEATURE,
+        title: 'Try a thing',
+        authorName: 'Test Author',
+        authorEmail: 'test-author@example.com',
+        webUrl: `${gitlab.url}/acme/web-shop/-/commit/${FEATURE}`,
+      });
+      expect(fullBranch).toEqual(branch);
+      expect(tag).toMatchObject({ ref: 'refs/tags/release/1.0', sha: RELEASE });
+      expect(paths()).toEqual([
+        'GET /api/v4/projects/42/repository/branches/feature%2Fx 200',
+        'GET /api/v4/projects/42/repository/branches/feature%2Fx 200',
+        'GET /api/v4/projects/42/repository/tags/release%2F1.0 200',
+      ]);
+    });
+
+    it('resolves a full and a short sha as a commit, after branch and tag miss', async () => {
+      const full = await api().resolveRef(projectId, LOOSE);
+      const short = await api().resolveRef(projectId, LOOSE.slice(0, 8).toUpperCase());
+
+      expect(full).toEqual({
+        ref: LOOSE,
+        sha: LOOSE,
+        title: 'On no branch',
+        authorName: 'Test Author',
+        authorEmail: 'test-author@example.com',
+        webUrl: `${gitlab.url}/acme/web-shop/-/commit/${LOOSE}`,
+      });
+      expect(short).toEqual(full);
+      expect(paths()).toEqual([
+        `GET /api/v4/projects/42/repository/branches/${LOOSE} 404`,
+        `GET /api/v4/projects/42/repository/tags/${LOOSE} 404`,
+        `GET /api/v4/projects/42/repository/commits/${LOOSE} 200`,
+        'GET /api/v4/projects/42/repository/branches/E5F60718 404',
+        'GET /api/v4/projects/42/repository/tags/E5F60718 404',
+        'GET /api/v4/projects/42/repository/commits/E5F60718 200',
+      ]);
+    });
+
+    it('prefers the branch for a bare name that is both, and gives the tag for refs/tags/', async () => {
+      expect(await api().resolveRef(projectId, 'both')).toMatchObject({ ref: 'refs/heads/both', sha: MAIN });
+      expect(await api().resolveRef(projectId, 'refs/tags/both')).toMatchObject({
+        ref: 'refs/tags/both',
+        sha: SAME_NAME_TAG,
+        title: 'Tagged, not branched',
+      });
+    });
+
+    it('reports a ref that names nothing as not found, trying a commit only for a sha-like name', async () => {
+      const unknown = await failureOf(api().resolveRef(projectId, 'nope'));
+      const unknownSha = await failureOf(api().resolveRef(projectId, 'f00dfacef00dface'));
+
+      expect(unknown.kind).toBe('not_found');
+      expect(unknown.status).toBe(404);
+      expect(unknown.message).toMatch(/"nope"/);
+      expect(unknownSha.kind).toBe('not_found');
+      expect(paths()).toEqual([
+        'GET /api/v4/projects/42/repository/branches/nope 404',
+        'GET /api/v4/projects/42/repository/tags/nope 404',
+        'GET /api/v4/projects/42/repository/branches/f00dfacef00dface 404',
+        'GET /api/v4/projects/42/repository/tags/f00dfacef00dface 404',
+        'GET /api/v4/projects/42/repository/commits/f00dfacef00dface 404',
+      ]);
+    });
+
+    it('reports an unknown project as such, without trying further', async () => {
+      const error = await failureOf(api().resolveRef(4242, 'main'));
+
+      expect(error.kind).toBe('not_found');
+      expect(error.message).toMatch(/project 4242 not found/);
+      expect(paths()).toEqual(['GET /api/v4/projects/4242/repository/branches/main 404']);
+    });
+
+    it('does not take a failing lookup for a miss', async () => {
+      gitlab.failNext({ method: 'GET', pathPattern: /\/repository\/branches\// }, 500);
+
+      const error = await failureOf(api().resolveRef(projectId, 'v1.0'));
+
+      expect(error.kind).toBe('failed');
+      expect(paths()).toEqual(['GET /api/v4/projects/42/repository/branches/v1.0 500']);
+    });
+
+    it.each([
+      ['empty', ''],
+      ['too long', 'a'.repeat(256)],
+      ['a parent step', 'main..other'],
+      ['a control character', 'main\u0007'],
+      ['a newline', 'main\n'],
+      ['a space', 'my branch'],
+      ['a tab', 'my\tbranch'],
+      ['a tilde', 'main~1'],
+      ['a caret', 'main^'],
+      ['a colon', 'main:x'],
+      ['a question mark', 'ma?n'],
+      ['an asterisk', 'release/*'],
+      ['a bracket', 'ma[i]n'],
+      ['a backslash', 'feature\\x'],
+      ['a leading dash', '-main'],
+      ['a full ref naming nothing', 'refs/heads/'],
+      ['a full ref naming an option', 'refs/tags/-v1'],
+    ])('refuses a ref with %s before any request', async (_why, ref) => {
+      const error = await api()
+        .resolveRef(projectId, ref)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).message.length).toBeLessThan(120);
+      expect(gitlab.requests).toEqual([]);
+    });
+
+    it('takes the longest ref it allows', async () => {
+      const long = `refs/heads/${'b'.repeat(244)}`;
+      gitlab.addCommit(projectId, { sha: 'f'.repeat(40), title: 'Long', branches: ['b'.repeat(244)] });
+
+      expect(long).toHaveLength(255);
+      expect(await api().resolveRef(projectId, long)).toMatchObject({ ref: long, sha: 'f'.repeat(40) });
+    });
+
+    it('is refused to a token without an API scope, and to a guest', async () => {
+      gitlab.addUser({ username: 'repo-only', token: 'glpat-repo-only-0123456789', scopes: ['read_repository'] });
+      const guarded = gitlab.addProject({ path: 'acme/payments', members: { 'platform-bot': 'guest' } });
+      gitlab.addCommit(guarded.id, { title: 'x', branches: ['main'] });
+
+      const scope = await failureOf(api('glpat-repo-only-0123456789').resolveRef(projectId, 'main'));
+      const guest = await failureOf(api().resolveRef(guarded.id, 'main'));
+
+      expect([scope.kind, scope.status]).toEqual(['forbidden', 403]);
+      expect([guest.kind, guest.status]).toEqual(['forbidden', 403]);
+      expect(scope.message).toMatch(/api scope/);
+      expect(guest.message).toMatch(/Reporter role/);
+    });
+  });
+
   it('honours a shorter timeout when given one', async () => {
     gitlab.setDown('hang');
     const started = Date.now();
@@ -333,6 +548,35 @@ describe('the GitLab stand-in itself', () => {
     expect(twin.kind).toBe('invalid');
     expect(twin.message).toMatch(/fingerprint_sha256 has already been taken/);
     expect(gitlab.deployKeys(42)).toHaveLength(1);
+  });
+
+  it('answers repository lookups as GitLab does, a raw slash in a name being another route', async () => {
+    const sha = '0123456789abcdef0123456789abcdef01234567';
+    gitlab.addCommit(42, { sha, title: 'Fix it', message: 'Fix it\n\nFor good.', branches: ['fix/it'], tags: ['v2'] });
+    const get = async (path: string) => {
+      const response = await fetch(`${gitlab.url}/api/v4/projects/42/repository/${path}`, {
+        headers: { 'PRIVATE-TOKEN': TOKEN },
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+
+    const branch = await get('branches/fix%2Fit');
+    const tag = await get('tags/v2');
+    const byBranchName = await get('commits/fix%2Fit');
+    const byShortSha = await get('commits/0123456');
+
+    expect(branch.status).toBe(200);
+    expect(branch.body).toMatchObject({
+      name: 'fix/it',
+      commit: { id: sha, short_id: '01234567', title: 'Fix it', message: 'Fix it\n\nFor good.' },
+    });
+    expect(tag.body).toMatchObject({ name: 'v2', target: sha, commit: { id: sha } });
+    expect(byBranchName.body).toMatchObject({ id: sha, project_id: 42 });
+    expect(byShortSha.body).toMatchObject({ id: sha });
+    expect(await get('branches/fix/it')).toEqual({ status: 404, body: { error: '404 Not Found' } });
+    expect(await get('branches/nope')).toEqual({ status: 404, body: { message: '404 Branch Not Found' } });
+    expect(await get('tags/nope')).toEqual({ status: 404, body: { message: '404 Tag Not Found' } });
+    expect(await get('commits/fedcba9')).toEqual({ status: 404, body: { message: '404 Commit Not Found' } });
   });
 
   it('hides a private project from a request without a token', async () => {

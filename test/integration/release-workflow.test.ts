@@ -176,7 +176,7 @@ describe('release workflow (local executor, DynamoDB Local)', () => {
     const build = await aBuild(app.name);
     builder.outcomes.set(build.id, { status: 'failed', reason: 'build: docker build exited 1' });
     const result = await release(app.name, build.id);
-    expect(result).toMatchObject({ status: 'FAILED', error: 'ReleaseFailed' });
+    expect(result).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'failed' } } });
     expect(await store.getBuild(app.name, build.id)).toMatchObject({
       status: 'failed',
       reason: 'build: docker build exited 1',
@@ -192,7 +192,10 @@ describe('release workflow (local executor, DynamoDB Local)', () => {
     expect((await release(app.name, good.id)).status).toBe('SUCCEEDED');
     deployer.failing.add(app.name);
     const bad = await aBuild(app.name);
-    expect((await release(app.name, bad.id)).status).toBe('FAILED');
+    expect(await release(app.name, bad.id)).toMatchObject({
+      status: 'SUCCEEDED',
+      output: { result: { outcome: 'rolled_back' } },
+    });
     const [latest, previous] = await store.listReleases(app.name);
     expect(latest).toMatchObject({ build: bad.id, status: 'rolled_back' });
     expect(latest?.reason).toMatch(/circuit breaker/);
@@ -206,7 +209,10 @@ describe('release workflow (local executor, DynamoDB Local)', () => {
       throw Object.assign(new Error('task definition has no container named web'), { name: 'ValidationError' });
     };
     const build = await aBuild(app.name);
-    expect((await release(app.name, build.id)).status).toBe('FAILED');
+    expect(await release(app.name, build.id)).toMatchObject({
+      status: 'SUCCEEDED',
+      output: { result: { outcome: 'failed' } },
+    });
     const [failed] = await store.listReleases(app.name);
     expect(failed).toMatchObject({ status: 'failed', reason: 'task definition has no container named web' });
     expect(await deps.store.acquireRollout(app.name, 'someone-else', 'immediate')).toBe('acquired');

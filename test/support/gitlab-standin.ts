@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import sshpk from 'sshpk';
@@ -11,6 +11,13 @@ import sshpk from 'sshpk';
  * route; 404 for projects the user cannot see; 403 below the Maintainer role; 400/422 for bad
  * parameters. Parameter presence is checked before the project is looked up, as Grape does.
  * Every request is recorded.
+ *
+ * Each project has a small repository model (`addCommit`): commits with the branches and tags
+ * pointing at them, answered by `GET /projects/:id/repository/branches/:branch`, `…/tags/:tag`
+ * and `…/commits/:sha` (a full sha, a tag or branch name, or a unique short sha, as GitLab's
+ * `project.commit` finds them). Names with slashes must come URL-encoded (`feature%2Fx`): GitLab's
+ * routes for these take no `/` in the name, so a raw slash is a different route and a 404.
+ * Posting statuses does not consult the model: any 7 to 40 hex digits are taken as a commit.
  *
  * Commit statuses and deployments follow GitLab's state machines (see `postCommitStatus` and
  * `putDeployment`): a status is found again by sha + ref + name while it is pending or running,
@@ -116,6 +123,36 @@ export type StandinDeployment = Record<string, unknown> & {
   status_history: StandinDeploymentStatus[];
 };
 
+export interface StandinCommitSpec {
+  /** 40 hex digits. @default a random sha */
+  sha?: string;
+  /** The first line of the message. */
+  title: string;
+  /** The whole message. @default title */
+  message?: string;
+  /** @default 'Test Author' */
+  authorName?: string;
+  /** @default `<author name, lower-cased and dashed>@example.com` */
+  authorEmail?: string;
+  /** @default the commit the first of `branches` pointed at before, if any */
+  parentIds?: string[];
+  /** Branches to point at this commit (created, or moved if they exist). */
+  branches?: string[];
+  /** Lightweight tags to point at this commit (created, or moved if they exist). */
+  tags?: string[];
+}
+
+/** A commit as GitLab presents it in a branch or a tag (`Entities::Commit`). */
+export type StandinCommit = Record<string, unknown> & {
+  id: string;
+  short_id: string;
+  title: string;
+  message: string;
+  author_name: string;
+  author_email: string;
+  web_url: string;
+};
+
 export interface StandinOptions {
   /**
    * GitLab refuses webhook URLs on localhost and private networks unless an admin allows them
@@ -134,6 +171,8 @@ export interface GitlabStandin {
   stop(): Promise<void>;
   addUser(spec: StandinUserSpec): { id: number; username: string };
   addProject(spec: StandinProjectSpec): StandinProject;
+  /** Adds a commit to the project's repository and points the spec's branches and tags at it. */
+  addCommit(projectId: number, spec: StandinCommitSpec): StandinCommit;
   revoke(token: string): void;
   hooks(projectId: number): StandinHook[];
   deployKeys(projectId: number): StandinDeployKey[];
@@ -171,6 +210,23 @@ interface ProjectRecord {
   defaultBranch: string;
   members?: Record<string, AccessLevel>;
   createdAt: string;
+}
+
+interface CommitRecord {
+  sha: string;
+  title: string;
+  message: string;
+  authorName: string;
+  authorEmail: string;
+  parentIds: string[];
+  createdAt: string;
+}
+
+/** A project's repository: commits by sha, and branch and tag names → sha. */
+interface RepositoryRecord {
+  commits: Map<string, CommitRecord>;
+  branches: Map<string, string>;
+  tags: Map<string, string>;
 }
 
 interface KeyRecord {
@@ -280,6 +336,8 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
   const projects = new Map<number, ProjectRecord>();
   const hooks = new Map<number, StandinHook>();
   const keys = new Map<number, KeyRecord>();
+  /** project id → its repository model. */
+  const repositories = new Map<number, RepositoryRecord>();
   /** project id → enabled deploy keys (key id → can_push). */
   const keyLinks = new Map<number, Map<number, boolean>>();
   const failures: Array<{ method: string; pathPattern: RegExp; status: number; body?: unknown }> = [];
@@ -439,6 +497,105 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
       'x-next-page': page < totalPages ? String(page + 1) : '',
       'x-prev-page': page > 1 ? String(page - 1) : '',
       link: links.join(', '),
+    });
+  }
+
+  // ---- Repository: branches, tags and commits --------------------------------------------------
+
+  function repositoryOf(projectId: number): RepositoryRecord {
+    let repository = repositories.get(projectId);
+    if (!repository) {
+      repository = { commits: new Map(), branches: new Map(), tags: new Map() };
+      repositories.set(projectId, repository);
+    }
+    return repository;
+  }
+
+  /** `Entities::Commit`, as branches and tags embed it. */
+  function presentCommit(project: ProjectRecord, c: CommitRecord): StandinCommit {
+    return {
+      id: c.sha,
+      short_id: c.sha.slice(0, 8),
+      created_at: c.createdAt,
+      parent_ids: [...c.parentIds],
+      title: c.title,
+      message: c.message,
+      author_name: c.authorName,
+      author_email: c.authorEmail,
+      authored_date: c.createdAt,
+      committer_name: c.authorName,
+      committer_email: c.authorEmail,
+      committed_date: c.createdAt,
+      trailers: {},
+      extended_trailers: {},
+      web_url: `${base}/${project.path}/-/commit/${c.sha}`,
+    };
+  }
+
+  /** `Entities::CommitDetail`: `GET …/repository/commits/:sha`. */
+  function presentCommitDetail(project: ProjectRecord, c: CommitRecord): Record<string, unknown> {
+    return {
+      ...presentCommit(project, c),
+      stats: { additions: 0, deletions: 0, total: 0 },
+      status: null,
+      project_id: project.id,
+      last_pipeline: null,
+    };
+  }
+
+  /** What `project.commit(revision)` finds: a full sha, then a tag, a branch, a unique short sha. */
+  function findCommit(repository: RepositoryRecord, revision: string): CommitRecord | undefined {
+    const lower = revision.toLowerCase();
+    if (/^[0-9a-f]{40}$/.test(lower)) return repository.commits.get(lower);
+    const named = repository.tags.get(revision) ?? repository.branches.get(revision);
+    if (named) return repository.commits.get(named);
+    if (!/^[0-9a-f]{4,39}$/.test(lower)) return undefined;
+    const matches = [...repository.commits.values()].filter((c) => c.sha.startsWith(lower));
+    return matches.length === 1 ? matches[0] : undefined;
+  }
+
+  /** `GET /projects/:id/repository/{branches,tags,commits}/:name`; undefined for any other path. */
+  function routeRepository(req: IncomingMessage, url: URL, id: string, parts: string[]): Reply | undefined {
+    const [sub, kind, rawName, ...more] = parts;
+    if (sub !== 'repository' || !['branches', 'tags', 'commits'].includes(kind ?? '')) return undefined;
+    if (rawName === undefined || rawName === '' || more.length > 0) return undefined;
+    if ((req.method ?? 'GET') !== 'GET') return new Reply(405, { error: '405 Method Not Allowed' });
+    const query = Object.fromEntries(url.searchParams);
+    const user = authenticate(req, query, READ_SCOPES);
+    const project = projectWithRole(user, id, 'reporter');
+    const repository = repositoryOf(project.id);
+    const name = safeDecode(rawName);
+    if (kind === 'commits') {
+      const found = findCommit(repository, name);
+      if (!found) return new Reply(404, { message: '404 Commit Not Found' });
+      return new Reply(200, presentCommitDetail(project, found));
+    }
+    if (kind === 'branches') {
+      const found = repository.commits.get(repository.branches.get(name) ?? '');
+      if (!found) return new Reply(404, { message: '404 Branch Not Found' });
+      const isDefault = name === project.defaultBranch;
+      return new Reply(200, {
+        name,
+        commit: presentCommit(project, found),
+        merged: false,
+        protected: isDefault,
+        developers_can_push: false,
+        developers_can_merge: false,
+        can_push: true,
+        default: isDefault,
+        web_url: `${base}/${project.path}/-/tree/${name}`,
+      });
+    }
+    const found = repository.commits.get(repository.tags.get(name) ?? '');
+    if (!found) return new Reply(404, { message: '404 Tag Not Found' });
+    return new Reply(200, {
+      name,
+      message: null,
+      target: found.sha,
+      commit: presentCommit(project, found),
+      release: null,
+      protected: false,
+      created_at: null,
     });
   }
 
@@ -880,6 +1037,8 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
     if (resource === 'projects' && id !== undefined && sub !== undefined) {
       const reported = routeReporting(req, url, body, id, segments.slice(4));
       if (reported) return reported;
+      const fromRepository = routeRepository(req, url, id, segments.slice(4));
+      if (fromRepository) return fromRepository;
     }
     if (resource !== 'projects' || id === undefined || rest.length > 0) {
       return new Reply(404, { error: '404 Not Found' });
@@ -1137,6 +1296,30 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
       };
       projects.set(id, record);
       return presentProject(record);
+    },
+    addCommit(projectId, spec) {
+      const project = projects.get(projectId);
+      if (!project) throw new Error(`stand-in: no project ${projectId}`);
+      const sha = (spec.sha ?? randomBytes(20).toString('hex')).toLowerCase();
+      if (!/^[0-9a-f]{40}$/.test(sha)) throw new Error(`stand-in: "${sha}" is not a 40-hex sha`);
+      const repository = repositoryOf(projectId);
+      if (repository.commits.has(sha)) throw new Error(`stand-in: commit ${sha} exists`);
+      const branches = spec.branches ?? [];
+      const firstBranchTip = branches[0] === undefined ? undefined : repository.branches.get(branches[0]);
+      const authorName = spec.authorName ?? 'Test Author';
+      const record: CommitRecord = {
+        sha,
+        title: spec.title,
+        message: spec.message ?? spec.title,
+        authorName,
+        authorEmail: spec.authorEmail ?? `${authorName.toLowerCase().replace(/[^a-z0-9]+/g, '-')}@example.com`,
+        parentIds: spec.parentIds ?? (firstBranchTip ? [firstBranchTip] : []),
+        createdAt: now(),
+      };
+      repository.commits.set(sha, record);
+      for (const branch of branches) repository.branches.set(branch, sha);
+      for (const tag of spec.tags ?? []) repository.tags.set(tag, sha);
+      return presentCommit(project, record);
     },
     revoke(token) {
       const record = tokens.get(token);

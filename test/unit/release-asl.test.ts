@@ -76,4 +76,20 @@ describe('workflow/release.asl.json', () => {
     expect(definition.States.ReleaseLock?.Next).toBe('Report');
     expect(definition.States.Report?.Next).toBe('Done');
   });
+
+  it('succeeds whenever an outcome was recorded; fails only when none could be', () => {
+    const fails = Object.entries(definition.States).filter(([, state]) => state.Type === 'Fail');
+    expect(fails.map(([name]) => name)).toEqual(['NotRecorded']);
+    const done = definition.States.Done as unknown as {
+      Choices: Array<{ Variable: string; IsPresent: boolean; Next: string }>;
+      Default: string;
+    };
+    expect(done.Choices).toEqual([{ Variable: '$.result.outcome', IsPresent: true, Next: 'Recorded' }]);
+    expect(done.Default).toBe('NotRecorded');
+    expect(definition.States.Recorded?.Type).toBe('Succeed');
+    // Every Record* step writes the outcome where Done looks for it.
+    for (const name of ['RecordSuperseded', 'RecordLive', 'RecordRolledBack', 'RecordFailure']) {
+      expect((definition.States[name] as { ResultPath?: string }).ResultPath).toBe('$.result');
+    }
+  });
 });

@@ -162,6 +162,12 @@ describe('the Slack webhook URL from the environment (local mode)', () => {
     expect(slackUrlFromEnv({ SLACK_WEBHOOK_URL: 'http://localhost:9999/hook' })).toBe('http://localhost:9999/hook');
   });
 
+  it('takes any https receiver (a Slack-compatible one, e.g. Mattermost) in local mode', () => {
+    const url = 'https://chat.example.com/hooks/abc';
+    expect(slackUrlFromEnv({ SLACK_WEBHOOK_URL: url })).toBe(url);
+    refusal(() => slackUrlFromEnv({ SLACK_WEBHOOK_URL: url }, { allowLoopbackHttp: true }));
+  });
+
   it('fails fast, naming the variable and not the value', () => {
     const error = refusal(() => slackUrlFromEnv({ SLACK_WEBHOOK_URL: 'http://hooks.slack.com/services/s3cr3t' }));
 

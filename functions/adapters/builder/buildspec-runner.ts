@@ -13,7 +13,7 @@ import {
   type WriteStream,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { parse } from 'yaml';
 
@@ -61,6 +61,9 @@ export interface Buildspec {
   exportedVariables: string[];
   phases: BuildspecPhase[];
 }
+
+/** The niceness build shells run at (0 normal, 19 lowest). */
+export const BUILD_NICENESS = 10;
 
 export interface RunBuildspecOptions {
   /** Path of the buildspec file. */
@@ -339,6 +342,15 @@ class Shell {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child = child;
+    // Builds are background work: below the server's priority (inherited by every command the
+    // shell runs), so hooks and the admin API stay responsive while builds use the CPUs.
+    if (child.pid !== undefined) {
+      try {
+        setPriority(child.pid, BUILD_NICENESS);
+      } catch {
+        // Not allowed here (some containers): builds run at normal priority.
+      }
+    }
     this.exited = new Promise((resolve) => {
       child.once('exit', () => resolve());
       child.once('error', () => resolve());

@@ -1,4 +1,5 @@
 import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildspecInputs } from '../../build/buildspec-env';
 import { bundleTools } from '../../build/bundle-tools';
@@ -31,6 +32,11 @@ export interface LocalBuilderOptions {
   projectRoot?: string;
   /** Where a failing callback is reported. */
   log?(message: string): void;
+  /**
+   * Builds run at once; more wait their turn, in order, and stay `queued` meanwhile.
+   * @default the number of CPUs
+   */
+  maxConcurrent?: number;
 }
 
 const BUILD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -62,8 +68,28 @@ export const PASS_ENV_VARIABLE = 'SLIPWAY_BUILD_PASS_ENV';
 export class LocalBuilder implements Builder {
   private readonly running = new Set<Promise<void>>();
   private tools?: Promise<{ planner: string; localDecrypt: string }>;
+  private readonly slots: number;
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
 
-  constructor(private readonly options: LocalBuilderOptions) {}
+  constructor(private readonly options: LocalBuilderOptions) {
+    this.slots = Math.max(1, Math.floor(options.maxConcurrent ?? availableParallelism()));
+  }
+
+  /** Waits for a free build slot (FIFO). */
+  private async acquireSlot(): Promise<void> {
+    if (this.active < this.slots) {
+      this.active += 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private releaseSlot(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active -= 1;
+  }
 
   async start(job: BuildJob): Promise<{ ref: string; logLocation: string }> {
     if (!APP_NAME.test(job.app)) throw new Error(`not an app name: ${job.app}`);
@@ -72,7 +98,9 @@ export class LocalBuilder implements Builder {
     const logDir = join(root, 'builds', job.app);
     mkdirSync(logDir, { recursive: true, mode: 0o700 });
     const logFile = join(logDir, `${job.buildId}.log`);
-    const run = this.run(job, root, logFile).finally(() => this.running.delete(run));
+    const run = this.acquireSlot()
+      .then(() => this.run(job, root, logFile).finally(() => this.releaseSlot()))
+      .finally(() => this.running.delete(run));
     this.running.add(run);
     return { ref: `local:${job.buildId}`, logLocation: logFile };
   }

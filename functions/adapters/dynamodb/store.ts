@@ -12,9 +12,19 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ConflictError, NotFoundError, StaleWriteError, ValidationError } from '../../domain/errors';
-import type { App, Build, BuildStatus, Delivery, GitlabConnection, Release, ReleaseStatus } from '../../domain/model';
+import type {
+  App,
+  Build,
+  BuildStatus,
+  Delivery,
+  GitlabConnection,
+  Release,
+  ReleaseOutcome,
+  ReleaseStatus,
+  ReportRecord,
+} from '../../domain/model';
 import type { Clock, Store } from '../../domain/ports';
-import { type RolloutMode, type RolloutTurn, rolloutPolicy } from '../../domain/releases';
+import { ROLLOUT_LEASE_MS, type RolloutMode, type RolloutTurn, rolloutPolicy } from '../../domain/releases';
 import { assertBuildTransition, assertReleaseTransition } from '../../domain/states';
 import { TABLE_SCHEMA } from './schema';
 
@@ -362,11 +372,52 @@ export class DynamoDbStore implements Store {
     id: string,
     patch: Partial<Pick<Build, 'builderRef' | 'logLocation' | 'phase'>>,
   ): Promise<void> {
-    const fields = pick(patch, ['builderRef', 'logLocation', 'phase'] as const);
+    await this.setFields(
+      keys.build(app, id),
+      `build ${app}/${id}`,
+      pick(patch, ['builderRef', 'logLocation', 'phase']),
+      {
+        expression: '#status IN (:queued, :running)',
+        values: { ':queued': 'queued', ':running': 'running' },
+        stale: (old) => `build ${app}/${id} has ended (${String(old.status)})`,
+      },
+    );
+  }
+
+  async recordBuildOutcome(
+    app: string,
+    id: string,
+    patch: { outcome: ReleaseOutcome; release?: string; report?: ReportRecord },
+  ): Promise<void> {
+    await this.setFields(keys.build(app, id), `build ${app}/${id}`, pick(patch, ['outcome', 'release', 'report']));
+  }
+
+  async updateRelease(
+    app: string,
+    id: string,
+    patch: Partial<Pick<Release, 'running' | 'desired' | 'deploymentId' | 'report'>>,
+  ): Promise<void> {
+    await this.setFields(
+      keys.release(app, id),
+      `release ${app}/${id}`,
+      pick(patch, ['running', 'desired', 'deploymentId', 'report']),
+    );
+  }
+
+  /**
+   * Sets non-status fields of an existing item, optionally only while `guard` holds (on the
+   * stored status). NotFoundError when the item is gone, StaleWriteError when the guard failed.
+   */
+  private async setFields(
+    key: Key,
+    what: string,
+    fields: Item,
+    guard?: { expression: string; values: Record<string, unknown>; stale: (old: Item) => string },
+  ): Promise<void> {
     const entries = Object.entries(fields);
     if (entries.length === 0) return;
-    const names: Record<string, string> = { '#pk': PK, '#status': 'status' };
-    const values: Record<string, unknown> = { ':queued': 'queued', ':running': 'running' };
+    const names: Record<string, string> = { '#pk': PK, ...(guard ? { '#status': 'status' } : {}) };
+    const values: Record<string, unknown> = { ...guard?.values };
     const clauses = entries.map(([name, value], i) => {
       names[`#f${i}`] = name;
       values[`:f${i}`] = value;
@@ -376,9 +427,9 @@ export class DynamoDbStore implements Store {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: keys.build(app, id),
+          Key: key,
           UpdateExpression: `SET ${clauses.join(', ')}`,
-          ConditionExpression: 'attribute_exists(#pk) AND #status IN (:queued, :running)',
+          ConditionExpression: guard ? `attribute_exists(#pk) AND ${guard.expression}` : 'attribute_exists(#pk)',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -387,8 +438,8 @@ export class DynamoDbStore implements Store {
     } catch (error) {
       const old = conditionFailureItem(error);
       if (old === null) throw error;
-      if (old === undefined) throw new NotFoundError(`build ${app}/${id} not found`);
-      throw new StaleWriteError(`build ${app}/${id} has ended (${String(old.status)})`);
+      if (old === undefined || !guard) throw new NotFoundError(`${what} not found`);
+      throw new StaleWriteError(guard.stale(old));
     }
   }
 
@@ -447,15 +498,26 @@ export class DynamoDbStore implements Store {
       const policy = rolloutPolicy(build, mode, builds, releases, this.clock.now());
       if (policy !== 'go') return policy;
     }
-    if (lock) return 'wait';
+    // A lock older than its lease belongs to an execution that died without giving it back
+    // (aborted, or its last step failed for good): it is taken over, conditionally on it being
+    // exactly the lock that was read, so two takers cannot both win.
+    const now = this.clock.now();
+    const expired = lock !== undefined && now.getTime() - Date.parse(String(lock.acquiredAt ?? '')) > ROLLOUT_LEASE_MS;
+    if (lock && !expired) return 'wait';
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...lockKey, holder: build, acquiredAt: this.clock.now().toISOString(), [ENTITY]: 'rollout-lock' },
-          ConditionExpression: 'attribute_not_exists(#pk) OR #holder = :build',
-          ExpressionAttributeNames: { '#pk': PK, '#holder': 'holder' },
-          ExpressionAttributeValues: { ':build': build },
+          Item: { ...lockKey, holder: build, acquiredAt: now.toISOString(), [ENTITY]: 'rollout-lock' },
+          ConditionExpression: lock
+            ? '#holder = :build OR (#holder = :stale AND #acquiredAt = :staleAt)'
+            : 'attribute_not_exists(#pk) OR #holder = :build',
+          ExpressionAttributeNames: lock
+            ? { '#holder': 'holder', '#acquiredAt': 'acquiredAt' }
+            : { '#pk': PK, '#holder': 'holder' },
+          ExpressionAttributeValues: lock
+            ? { ':build': build, ':stale': lock.holder, ':staleAt': lock.acquiredAt }
+            : { ':build': build },
         }),
       );
       return 'acquired';
@@ -479,6 +541,11 @@ export class DynamoDbStore implements Store {
     } catch (error) {
       if (conditionFailureItem(error) === null) throw error;
     }
+  }
+
+  async liveReleaseId(app: string): Promise<string | undefined> {
+    const pointer = await this.getRaw({ [PK]: keys.appChildren(app), [SK]: 'LIVE' });
+    return typeof pointer?.release === 'string' ? pointer.release : undefined;
   }
 
   async promoteRelease(app: string, id: string, previousLiveId?: string, at?: string): Promise<Release> {

@@ -1,4 +1,5 @@
 import {
+  Branches,
   Commits,
   DeployKeys,
   Deployments,
@@ -8,10 +9,11 @@ import {
   PersonalAccessTokens,
   ProjectHooks,
   Projects,
+  Tags,
   Users,
 } from '@gitbeaker/rest';
 import * as z from 'zod';
-import { GitlabError } from '../../domain/errors';
+import { GitlabError, ValidationError } from '../../domain/errors';
 import type {
   GitlabApi,
   GitlabApiFactory,
@@ -20,6 +22,7 @@ import type {
   GitlabDeploymentStatus,
   GitlabHookSpec,
   GitlabProject,
+  GitlabResolvedRef,
   GitlabTokenInfo,
 } from '../../domain/ports';
 
@@ -41,6 +44,18 @@ const currentUser = z.object({ username: z.string().min(1) });
 const project = z.object({ id: z.number().int(), path_with_namespace: z.string(), ssh_url_to_repo: z.string() });
 const created = z.object({ id: z.number().int() });
 const commitStatus = z.object({ id: z.number().int(), status: z.string() });
+/** The commit fields of GitLab's `Entities::Commit` that a resolved ref carries. */
+const commit = z.object({
+  id: z.string().regex(/^[0-9a-f]{40}$/i),
+  title: z.string(),
+  author_name: z.string(),
+  author_email: z.string().nullish(),
+  web_url: z.string().nullish(),
+});
+/** `GET …/repository/branches/:branch` and `…/tags/:tag`: the name and the commit it points at. */
+const namedRef = z.object({ name: z.string(), commit });
+
+const MAX_REF_LENGTH = 255;
 
 /** What GitLab accepts for a deployment it did not run itself (`created` is its own initial state). */
 type ApiDeploymentStatus = Exclude<GitlabDeploymentStatus, 'created'>;
@@ -64,6 +79,8 @@ class GitbeakerGitlabApi implements GitlabApi {
   private readonly hooks: InstanceType<typeof ProjectHooks>;
   private readonly deployKeys: InstanceType<typeof DeployKeys>;
   private readonly commits: InstanceType<typeof Commits>;
+  private readonly branches: InstanceType<typeof Branches>;
+  private readonly tags: InstanceType<typeof Tags>;
   private readonly deployments: InstanceType<typeof Deployments>;
   /** The instance as messages name it: origin and path, never credentials. */
   private readonly where: string;
@@ -92,6 +109,8 @@ class GitbeakerGitlabApi implements GitlabApi {
     this.hooks = new ProjectHooks(config);
     this.deployKeys = new DeployKeys(config);
     this.commits = new Commits(config);
+    this.branches = new Branches(config);
+    this.tags = new Tags(config);
     this.deployments = new Deployments(config);
   }
 
@@ -199,6 +218,70 @@ class GitbeakerGitlabApi implements GitlabApi {
     });
   }
 
+  async resolveRef(projectId: number, ref: string): Promise<GitlabResolvedRef> {
+    const wanted = parseRef(ref);
+    const asBranch = async (name: string) => {
+      const found = await this.lookup('GET /projects/:id/repository/branches/:branch', projectId, async () =>
+        namedRef.parse(await this.branches.show(projectId, name)),
+      );
+      return found && resolved(`refs/heads/${found.name}`, found.commit);
+    };
+    const asTag = async (name: string) => {
+      const found = await this.lookup('GET /projects/:id/repository/tags/:tag_name', projectId, async () =>
+        namedRef.parse(await this.tags.show(projectId, name)),
+      );
+      return found && resolved(`refs/tags/${found.name}`, found.commit);
+    };
+    let result: GitlabResolvedRef | undefined;
+    if (wanted.kind === 'branch') result = await asBranch(wanted.name);
+    else if (wanted.kind === 'tag') result = await asTag(wanted.name);
+    else {
+      // A bare name: a branch wins over a tag of the same name, and either over a sha-like name.
+      result = (await asBranch(wanted.name)) ?? (await asTag(wanted.name));
+      if (!result && isShaLike(wanted.name)) {
+        const found = await this.lookup('GET /projects/:id/repository/commits/:sha', projectId, async () =>
+          commit.parse(await this.commits.show(projectId, wanted.name)),
+        );
+        if (found) result = resolved(found.id.toLowerCase(), found);
+      }
+    }
+    if (!result) {
+      const what = {
+        branch: 'branch',
+        tag: 'tag',
+        name: isShaLike(wanted.name) ? 'branch, tag or commit' : 'branch or tag',
+      };
+      throw new GitlabError(
+        'not_found',
+        `GitLab project ${projectId} has no ${what[wanted.kind]} "${ref}" (or the token's user cannot see it)`,
+        404,
+      );
+    }
+    return result;
+  }
+
+  /**
+   * One lookup of a chain: undefined when GitLab answers 404 for the thing looked up (the caller
+   * tries the next), a GitlabError when the project itself is not found or anything else fails.
+   */
+  private async lookup<T>(operation: string, projectId: number, fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (error instanceof GitbeakerRequestError && error.cause?.response.status === 404) {
+        if (/project not found/i.test(error.cause.description ?? '')) {
+          throw new GitlabError(
+            'not_found',
+            `GitLab project ${projectId} not found (or the token's user cannot see it)`,
+            404,
+          );
+        }
+        return undefined;
+      }
+      throw this.toGitlabError(operation, error);
+    }
+  }
+
   /** Runs one request and turns whatever goes wrong into a GitlabError free of the token. */
   private async call<T>(
     operation: string,
@@ -230,14 +313,17 @@ class GitbeakerGitlabApi implements GitlabApi {
               403,
             );
           }
-          // Hooks and deploy keys are a Maintainer's to manage; statuses and deployments a Developer's.
+          // Hooks and deploy keys are a Maintainer's to manage; statuses and deployments a Developer's;
+          // branches, tags and commits a Reporter's to read.
           return new GitlabError(
             'forbidden',
             /hooks|deploy_keys/.test(operation)
               ? `GitLab refused ${operation} (403${detail}): the token's user needs the Maintainer role on the project`
               : /statuses|deployments/.test(operation)
                 ? `GitLab refused ${operation} (403${detail}): the token's user needs at least the Developer role on the project`
-                : `GitLab refused ${operation} (403${detail})`,
+                : /repository/.test(operation)
+                  ? `GitLab refused ${operation} (403${detail}): the token's user needs at least the Reporter role on the project`
+                  : `GitLab refused ${operation} (403${detail})`,
             403,
           );
         case 404:
@@ -294,6 +380,56 @@ function apiDeploymentStatus(status: GitlabDeploymentStatus, operation: string):
     );
   }
   return status;
+}
+
+type WantedRef = { kind: 'branch' | 'tag' | 'name'; name: string };
+
+/**
+ * Checks a ref before any request (what git itself would never take as a ref name) and reads
+ * what it asks for: `refs/heads/x` only a branch, `refs/tags/x` only a tag, else any name.
+ */
+function parseRef(ref: string): WantedRef {
+  const refuse = (why: string): never => {
+    const shown = typeof ref === 'string' && ref.length > 60 ? `${ref.slice(0, 60)}…` : ref;
+    throw new ValidationError(`invalid ref ${JSON.stringify(shown)}: ${why}`);
+  };
+  if (typeof ref !== 'string' || ref === '') refuse('it is empty');
+  if (ref.length > MAX_REF_LENGTH) refuse(`it is longer than ${MAX_REF_LENGTH} characters`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
+  if (/[\u0000-\u001f\u007f]/.test(ref)) refuse('it contains control characters');
+  if (/\s/.test(ref)) refuse('it contains spaces');
+  if (ref.includes('..')) refuse('it contains ".."');
+  const special = /[~^:?*[\\]/.exec(ref);
+  if (special) refuse(`it contains "${special[0]}"`);
+  if (ref.startsWith('-')) refuse('it starts with "-"');
+  for (const [prefix, kind] of [
+    ['refs/heads/', 'branch'],
+    ['refs/tags/', 'tag'],
+  ] as const) {
+    if (ref.startsWith(prefix)) {
+      const name = ref.slice(prefix.length);
+      if (name === '') refuse(`it names no ${kind}`);
+      if (name.startsWith('-')) refuse(`the ${kind} name starts with "-"`);
+      return { kind, name };
+    }
+  }
+  return { kind: 'name', name: ref };
+}
+
+/** What GitLab may find as a commit by (part of) its sha. */
+function isShaLike(name: string): boolean {
+  return /^[0-9a-f]{7,40}$/i.test(name);
+}
+
+function resolved(ref: string, found: z.infer<typeof commit>): GitlabResolvedRef {
+  return {
+    ref,
+    sha: found.id.toLowerCase(),
+    title: found.title,
+    authorName: found.author_name,
+    ...(found.author_email ? { authorEmail: found.author_email } : {}),
+    ...(found.web_url ? { webUrl: found.web_url } : {}),
+  };
 }
 
 /** GitLab's error bodies: a string, or `{ field: [problems] }` from a validation failure. */

@@ -181,7 +181,9 @@ function headline(notice: ReleaseNotice): string {
   const emoji = EMOJI[notice.kind];
   switch (notice.kind) {
     case 'live':
-      return `${emoji} ${notice.app} is live on ${notice.environment}`;
+      return notice.rollbackOf
+        ? `${emoji} ${notice.app} is live on ${notice.environment} again (rollback to release ${notice.rollbackOf})`
+        : `${emoji} ${notice.app} is live on ${notice.environment}`;
     case 'build_failed':
       return `${emoji} ${notice.app}: build failed`;
     case 'rollout_failed':

@@ -56,11 +56,11 @@ export function validateSlackWebhookUrl(raw: string, what: string, rules: SlackU
 /**
  * Local mode: `SLACK_WEBHOOK_URL`, checked once at start-up (a malformed value fails fast, naming
  * the variable). Undefined when unset or blank: local mode then writes notices to the console.
- * Loopback http is allowed by default here, so a receiver on the laptop works.
+ * Loopback http and any https URL (a Slack-compatible receiver) are allowed by default here.
  */
 export function slackUrlFromEnv(
   env: NodeJS.ProcessEnv = process.env,
-  rules: SlackUrlRules = { allowLoopbackHttp: true },
+  rules: SlackUrlRules = { allowLoopbackHttp: true, allowAnyHttps: true },
 ): string | undefined {
   const raw = env.SLACK_WEBHOOK_URL;
   if (raw === undefined || raw.trim() === '') return undefined;

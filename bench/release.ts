@@ -1,0 +1,1215 @@
+/**
+ * Release orchestration benchmark (issue 5 acceptance): what the release workflow itself costs
+ * once building and rolling out take no time. Local mode runs with an instant builder and an
+ * instant deployer (`adapters`), and a release is timed from sending GitLab's push to the
+ * webhook until the build's outcome is recorded `live`, one app at a time and ten apps at once.
+ * Each execution's state transitions (what Step Functions bills), Lambda invocations (one per
+ * Task) and DynamoDB request units are counted, and priced at AWS list prices for builds and
+ * rollouts of realistic length (more wait loops). The floors, measured in the same run on the
+ * same DynamoDB Local: one conditional PutItem round trip, and the webhook's own answer (202).
+ *
+ *   npm run bench:release               full run (about 3 minutes)
+ *   npm run bench:release -- --quick    short run, for a smoke test
+ *
+ * Everything stays on loopback: DynamoDB Local (Java), local mode's HTTP server, its release
+ * workflow and the sender all run on this machine and share its cores. GitLab is not reached:
+ * the apps have no GitLab project id, so reports go to the console notifier only (a null
+ * stream here). Results: docs/PERFORMANCE.md.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
+import type { App, Build, ReleaseOutcome } from '../functions/domain/model';
+import type { Builder, BuildJob, Deployer, DeployTarget, RolloutStatus } from '../functions/domain/ports';
+import type { ReleaseStepDeps, ReleaseStepInput, ReleaseSummary } from '../functions/domain/releases';
+import type { LocalMode } from '../functions/local/local-mode';
+
+// Before anything creates a Powertools logger: the handlers log each delivery at INFO.
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+
+const { DynamoDBClient, PutItemCommand } = await import('@aws-sdk/client-dynamodb');
+const { StateMachine } = await import('aws-local-stepfunctions');
+const { startDynamoDbLocal, LOCAL_CREDENTIALS } = await import('../functions/adapters/dynamodb/local-server');
+const { TABLE_SCHEMA } = await import('../functions/adapters/dynamodb/schema');
+const { hookUrl, newApp } = await import('../functions/domain/apps');
+const { applyBuildEvent } = await import('../functions/domain/build-events');
+const { newId, randomToken, sha256Hex } = await import('../functions/domain/ids');
+const { rolloutWaitSeconds, runReleaseStep } = await import('../functions/domain/releases');
+const { startLocalMode, LOCAL_TABLE } = await import('../functions/local/local-mode');
+const { StateDir } = await import('../functions/local/state-dir');
+const { loadReleaseDefinition } = await import('../functions/workflow/local-executor');
+
+const QUICK = process.argv.includes('--quick');
+/** Releases of one app, one after the other (each waits for the previous one to be live). */
+const SEQUENTIAL = QUICK ? 30 : 200;
+/** Unmeasured releases first, on an app of their own (JIT of DynamoDB Local and of Node). */
+const WARMUP = QUICK ? 10 : 50;
+const PARALLEL_APPS = 10;
+/** Releases per app when PARALLEL_APPS apps release at once (each app one after the other). */
+const PARALLEL_PER_APP = QUICK ? 3 : 20;
+/** Releases through the webhook with DynamoDB calls counted (a fresh app). */
+const ACCOUNTED = QUICK ? 5 : 20;
+/** Executions run here with the definition's event log read (a fresh app), and on the long-lived app. */
+const EXECUTIONS = QUICK ? 5 : 20;
+const EXECUTIONS_OLD_APP = QUICK ? 3 : 5;
+const FLOOR_N = QUICK ? 60 : 300;
+const FLOOR_WARMUP = QUICK ? 300 : 1000;
+/** A release not live by then fails the run. */
+const RELEASE_TIMEOUT_MS = 30_000;
+/** The whole run must end by then, whatever happens. */
+const TIME_LIMIT_MS = (QUICK ? 3 : 10) * 60_000;
+
+const EVENTS_DIR = resolve(
+  process.env.SLIPWAY_GITLAB_EVENTS ?? join(import.meta.dirname, '../../shared/gitlab-events'),
+);
+const PUSH = JSON.parse(readFileSync(join(EVENTS_DIR, 'push.json'), 'utf8')) as Record<string, unknown>;
+
+// ---- AWS prices (assumptions, us-east-1 list prices, stated with the run date) ---------------
+
+const PRICES = {
+  asOf: '2026-11-24',
+  /** Step Functions Standard, per state transition ($0.025 per 1,000). */
+  transition: 0.025 / 1000,
+  /** Lambda, per request ($0.20 per 1M) and per GB-second on arm64. */
+  lambdaRequest: 0.2 / 1e6,
+  lambdaGbSecond: 0.0000133334,
+  /** DynamoDB on-demand, per write and read request unit ($1.25 / $0.25 per 1M). */
+  wru: 1.25 / 1e6,
+  rru: 0.25 / 1e6,
+  /** API Gateway HTTP API, per request ($1.00 per 1M): the webhook. */
+  httpApiRequest: 1.0 / 1e6,
+} as const;
+/** infra/constructs/slipway-function.ts: every Slipway function is arm64 with 512 MB (release-steps does not override it). */
+const LAMBDA_MEMORY_GB = 512 / 1024;
+/** Assumed mean billed duration per invocation on AWS (warm; AWS API and GitLab calls included). */
+const ASSUMED_MS = { releaseStep: 200, webhook: 100, buildEvent: 50 } as const;
+/**
+ * CodeBuild events a build sends to the build-events function on AWS: state changes
+ * IN_PROGRESS and SUCCEEDED, and a phase change for each completed phase (SUBMITTED …
+ * FINALIZING). Local mode's builder reports 2 (started, finished); the other 10 are phase
+ * changes, each a consistent GetItem of the build and an UpdateItem of its phase.
+ */
+const AWS_BUILD_EVENTS = 12;
+/** WaitForBuild's pause on AWS, from workflow/release.asl.json (WaitForRollout's: rolloutWaitSeconds). */
+const BUILD_WAIT_S =
+  (loadReleaseDefinition() as unknown as { States: Record<string, { Seconds?: number }> }).States.WaitForBuild
+    ?.Seconds ?? 10;
+
+// ---- measuring ------------------------------------------------------------------------------
+
+interface Stats {
+  n: number;
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
+}
+
+function stats(values: number[]): Stats {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mean = sorted.reduce((s, v) => s + v, 0) / Math.max(1, sorted.length);
+  return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean };
+}
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms).unref());
+
+// ---- HTTP over keep-alive -------------------------------------------------------------------
+
+const agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 64 });
+
+function post(
+  url: string,
+  headers: Record<string, string>,
+  body: Buffer | string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((done, fail) => {
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', fail);
+      },
+    );
+    req.on('error', fail);
+    req.end(body);
+  });
+}
+
+/** GitLab's example push with its own commit (`after`), as one more commit on master. */
+function pushBody(sha: string, title: string): string {
+  const commits = (PUSH.commits as Array<Record<string, unknown>>) ?? [];
+  return JSON.stringify({
+    ...PUSH,
+    after: sha,
+    checkout_sha: sha,
+    commits: commits.map((c, i) => (i === commits.length - 1 ? { ...c, id: sha, message: `${title}\n`, title } : c)),
+  });
+}
+
+/** What GitLab sends with a push (webhook_events.md / webhooks.md), with a fresh key each time. */
+function pushHeaders(secret: string, key: string): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'user-agent': 'GitLab/18.6.0',
+    'idempotency-key': key,
+    'x-gitlab-event': 'Push Hook',
+    'x-gitlab-event-uuid': key,
+    'x-gitlab-instance': 'https://gitlab.example.com',
+    'x-gitlab-webhook-uuid': '2a3b1c5e-7f0d-4c1e-9b5a-3e6d8f9a0b1c',
+    'x-gitlab-token': secret,
+  };
+}
+
+// ---- counting DynamoDB requests -------------------------------------------------------------
+
+/** Who made a DynamoDB call: `webhook` (untagged), `workflow`, `build-events`, or `step:<action>`. */
+const source = new AsyncLocalStorage<string>();
+
+interface Tally {
+  calls: number;
+  reads: number;
+  writes: number;
+  /** Writes refused by their condition (billed as at least 1 WRU each on AWS). */
+  failedWrites: number;
+  rru: number;
+  wru: number;
+  ops: Map<string, number>;
+}
+
+const READ_OPS: ReadonlySet<string> = new Set(['Get', 'Query', 'Scan', 'BatchGet', 'TransactGet']);
+
+class DynamoCounter {
+  enabled = false;
+  readonly tallies = new Map<string, Tally>();
+  /** Outputs that came back without ConsumedCapacity (DynamoDB Local not reporting it). */
+  missingCapacity = 0;
+
+  /** Wraps the store's DocumentClient `send` (the store's only way to DynamoDB). */
+  install(local: LocalMode): void {
+    type Send = (command: { input: Record<string, unknown> }, ...rest: unknown[]) => Promise<Record<string, unknown>>;
+    const client = (local.store as unknown as { client: { send: Send } }).client;
+    const send = client.send.bind(client) as Send;
+    client.send = async (command, ...rest) => {
+      if (!this.enabled) return send(command, ...rest);
+      const op = command.constructor.name.replace(/Command$/, '');
+      const tally = this.tally(source.getStore() ?? 'webhook');
+      command.input.ReturnConsumedCapacity ??= 'TOTAL';
+      tally.calls++;
+      tally.ops.set(op, (tally.ops.get(op) ?? 0) + 1);
+      if (READ_OPS.has(op)) tally.reads++;
+      else tally.writes++;
+      try {
+        const output = await send(command, ...rest);
+        this.add(tally, op, output.ConsumedCapacity);
+        return output;
+      } catch (error) {
+        if (!READ_OPS.has(op)) {
+          tally.failedWrites++;
+          const items = op === 'TransactWrite' ? ((command.input.TransactItems as unknown[]) ?? []).length : 1;
+          tally.wru += op === 'TransactWrite' ? 2 * items : 1;
+        }
+        throw error;
+      }
+    };
+  }
+
+  private tally(name: string): Tally {
+    let tally = this.tallies.get(name);
+    if (!tally) {
+      tally = { calls: 0, reads: 0, writes: 0, failedWrites: 0, rru: 0, wru: 0, ops: new Map() };
+      this.tallies.set(name, tally);
+    }
+    return tally;
+  }
+
+  private add(tally: Tally, op: string, consumed: unknown): void {
+    const list = Array.isArray(consumed) ? consumed : consumed ? [consumed] : [];
+    if (list.length === 0) {
+      this.missingCapacity++;
+      return;
+    }
+    const units = list.reduce(
+      (sum: number, c) => sum + Number((c as { CapacityUnits?: number }).CapacityUnits ?? 0),
+      0,
+    );
+    if (READ_OPS.has(op)) {
+      // DynamoDB Local reports a transaction like plain requests; AWS bills 2 units per item.
+      tally.rru += op === 'TransactGet' ? 2 * units : units;
+    } else {
+      tally.wru += op === 'TransactWrite' ? 2 * units : units;
+    }
+  }
+
+  reset(): void {
+    this.tallies.clear();
+    this.missingCapacity = 0;
+  }
+
+  sum(filter: (name: string) => boolean): Tally {
+    const total: Tally = { calls: 0, reads: 0, writes: 0, failedWrites: 0, rru: 0, wru: 0, ops: new Map() };
+    for (const [name, t] of this.tallies) {
+      if (!filter(name)) continue;
+      total.calls += t.calls;
+      total.reads += t.reads;
+      total.writes += t.writes;
+      total.failedWrites += t.failedWrites;
+      total.rru += t.rru;
+      total.wru += t.wru;
+      for (const [op, n] of t.ops) total.ops.set(op, (total.ops.get(op) ?? 0) + n);
+    }
+    return total;
+  }
+}
+
+function opsText(ops: Map<string, number>, per: number): string {
+  return [...ops.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([op, n]) => `${op} ${fmt(n / per, 1)}`)
+    .join(', ');
+}
+
+// ---- the instant builder and deployer -------------------------------------------------------
+
+/**
+ * Builds in no time: reports `started`, then `finished` (succeeded, one image digest) through
+ * the store as the build-events function would, then wakes the workflow, as local mode's
+ * builder does.
+ */
+class InstantBuilder implements Builder {
+  local: LocalMode | undefined;
+  readonly errors: string[] = [];
+  private readonly running = new Set<Promise<void>>();
+
+  async start(job: BuildJob): Promise<{ ref: string; logLocation: string }> {
+    timeline.mark(job.app, 'StartBuild: build handed to the builder');
+    setImmediate(() => {
+      const run = source.run('build-events', () => this.run(job)).finally(() => this.running.delete(run));
+      this.running.add(run);
+    });
+    return { ref: `instant:${job.buildId}`, logLocation: `instant/${job.app}/${job.buildId}.log` };
+  }
+
+  private async run(job: BuildJob): Promise<void> {
+    const local = this.local;
+    if (!local) throw new Error('the instant builder was not given local mode');
+    const base = { app: job.app, buildId: job.buildId };
+    try {
+      await applyBuildEvent(local.store, { ...base, kind: 'started', at: new Date().toISOString() });
+      const digest = `sha256:${createHash('sha256').update(job.commit).digest('hex')}`;
+      await applyBuildEvent(local.store, {
+        ...base,
+        kind: 'finished',
+        status: 'succeeded',
+        images: { app: digest },
+        at: new Date().toISOString(),
+      });
+    } catch (error) {
+      if (this.errors.length < 5) this.errors.push(`build ${job.buildId}: ${String(error)}`);
+    }
+    timeline.mark(job.app, BUILD_ENDED);
+    local.workflow.buildEnded(job.app, job.buildId);
+  }
+
+  async whenIdle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
+  }
+}
+
+/** Rolls out in no time; counts rollouts in flight at once (between Prepare and the completed check). */
+class InstantDeployer implements Deployer {
+  private readonly inFlight = new Set<string>();
+  maxInFlight = 0;
+
+  async prepare(target: DeployTarget, images: Record<string, string>): Promise<{ revision: string }> {
+    timeline.mark(target.app, 'Prepare: lock held, deployer called');
+    this.inFlight.add(target.app);
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight.size);
+    return { revision: `instant:${target.app}:${Object.values(images).join(',')}` };
+  }
+
+  async rollout(target: DeployTarget, revision: string): Promise<{ deployment: string }> {
+    return { deployment: `${target.app}/${revision.length}/${randomUUID()}` };
+  }
+
+  async status(target: DeployTarget): Promise<RolloutStatus> {
+    timeline.mark(target.app, 'CheckRollout: rollout completed');
+    this.inFlight.delete(target.app);
+    return { state: 'completed', running: 1, desired: 1 };
+  }
+
+  resetMax(): void {
+    this.maxInFlight = this.inFlight.size;
+  }
+}
+
+// ---- where a release's time goes ------------------------------------------------------------
+
+/** Milestones of the release in flight per app (ms after the push was sent), seen by the adapters. */
+class Timeline {
+  private readonly current = new Map<string, { t0: number; marks: Map<string, number> }>();
+  readonly done: Array<Map<string, number>> = [];
+
+  begin(app: string, t0: number): void {
+    this.current.set(app, { t0, marks: new Map() });
+  }
+
+  mark(app: string, milestone: string): void {
+    const entry = this.current.get(app);
+    if (entry && !entry.marks.has(milestone)) entry.marks.set(milestone, performance.now() - entry.t0);
+  }
+
+  has(app: string, milestone: string): boolean {
+    return this.current.get(app)?.marks.has(milestone) ?? false;
+  }
+
+  end(app: string): void {
+    const entry = this.current.get(app);
+    if (entry) this.done.push(entry.marks);
+    this.current.delete(app);
+  }
+
+  clear(): void {
+    this.done.length = 0;
+  }
+}
+
+const timeline = new Timeline();
+const BUILD_ENDED = 'build events applied, end signalled (buildEnded)';
+
+// ---- outcomes: the workflow's `report` observer ---------------------------------------------
+
+interface Ended {
+  outcome: ReleaseOutcome;
+  reason?: string;
+  /** performance.now() when the outcome had been recorded. */
+  at: number;
+}
+
+/** Chained onto `local.workflow.deps.report`, called once the outcome is recorded on the build. */
+class Outcomes {
+  private readonly ended = new Map<string, Ended>();
+  private readonly waiters = new Map<string, (ended: Ended) => void>();
+
+  observe(summary: ReleaseSummary): void {
+    const ended: Ended = { outcome: summary.outcome, at: performance.now(), reason: summary.reason };
+    const waiter = this.waiters.get(summary.build);
+    if (waiter) {
+      this.waiters.delete(summary.build);
+      waiter(ended);
+    } else {
+      this.ended.set(summary.build, ended);
+    }
+  }
+
+  async wait(build: string, timeoutMs: number): Promise<Ended> {
+    const already = this.ended.get(build);
+    if (already) {
+      this.ended.delete(build);
+      return already;
+    }
+    return new Promise((done, fail) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(build);
+        fail(new Error(`build ${build} had no outcome after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.set(build, (ended) => {
+        clearTimeout(timer);
+        done(ended);
+      });
+    });
+  }
+
+  forget(build: string): void {
+    this.ended.delete(build);
+  }
+}
+
+// ---- executions with their event log --------------------------------------------------------
+
+interface AslDefinition {
+  States: Record<string, { Type: string; Retry?: unknown[] }>;
+}
+
+interface ExecutionRecord {
+  status: string;
+  /** States entered, in order (name, type). */
+  entered: Array<{ name: string; type: string }>;
+  retries: number;
+  wallMs: number;
+  steps: Array<{ action: string; ms: number }>;
+}
+
+let machineCache: InstanceType<typeof StateMachine> | undefined;
+
+/**
+ * Runs workflow/release.asl.json once, as functions/workflow/local-executor.ts does (same
+ * definition, one StateMachine for all executions, same Task handler shape, Wait states and
+ * retries at 0 ms as local mode is paced here), but keeps the execution's event log, which
+ * startLocalExecution does not return, and tags every step's DynamoDB calls with its action.
+ */
+async function runExecution(deps: ReleaseStepDeps, input: { app: string; build: string }): Promise<ExecutionRecord> {
+  const definition = loadReleaseDefinition() as unknown as AslDefinition;
+  machineCache ??= new StateMachine(definition as never);
+  const machine = machineCache;
+  const steps: ExecutionRecord['steps'] = [];
+  const handler = async (taskInput: unknown) => {
+    const payload = (taskInput as { Payload?: ReleaseStepInput }).Payload;
+    if (!payload) throw Object.assign(new Error('the task has no Payload'), { name: 'ValidationError' });
+    const t0 = performance.now();
+    const result = await source.run(`step:${payload.action}`, () => runReleaseStep(deps, payload));
+    steps.push({ action: payload.action, ms: performance.now() - t0 });
+    return { Payload: JSON.parse(JSON.stringify(result)), StatusCode: 200 };
+  };
+  const taskResourceLocalHandlers: Record<string, typeof handler> = {};
+  const waitTimeOverrides: Record<string, number> = {};
+  const retryIntervalOverrides: Record<string, number> = {};
+  for (const [name, state] of Object.entries(definition.States)) {
+    if (state.Type === 'Task') taskResourceLocalHandlers[name] = handler;
+    if (state.Type === 'Wait') waitTimeOverrides[name] = 0;
+    if (state.Retry) retryIntervalOverrides[name] = 0;
+  }
+  const t0 = performance.now();
+  const execution = machine.run(input as never, {
+    overrides: {
+      taskResourceLocalHandlers: taskResourceLocalHandlers as never,
+      waitTimeOverrides,
+      retryIntervalOverrides,
+    },
+    noThrowOnAbort: true,
+  });
+  const entered: ExecutionRecord['entered'] = [];
+  let retries = 0;
+  const reading = (async () => {
+    for await (const event of execution.eventLogs as AsyncGenerator<{
+      type: string;
+      state?: { name: string; type: string };
+    }>) {
+      if (event.type === 'StateEntered' && event.state)
+        entered.push({ name: event.state.name, type: event.state.type });
+      if (event.type === 'StateRetried') retries++;
+    }
+  })();
+  let status = 'SUCCEEDED';
+  try {
+    await execution.result;
+  } catch (error) {
+    status = `FAILED: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const wallMs = performance.now() - t0;
+  await Promise.race([reading, sleep(2000)]);
+  return { status, entered, retries, wallMs, steps };
+}
+
+// ---- the run --------------------------------------------------------------------------------
+
+function machine(): string[] {
+  const cpu = cpus();
+  const java = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  const javaVersion = `${java.stderr ?? ''}${java.stdout ?? ''}`.split('\n')[0]?.trim() || 'unknown';
+  return [
+    `cores: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}`,
+    `memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `load average: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+    `node: ${process.version} (${process.platform}/${process.arch})`,
+    `java (DynamoDB Local): ${javaVersion}`,
+  ];
+}
+
+function fmt(value: number, digits = 2): string {
+  if (!Number.isFinite(value)) return '-';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function usd(value: number): string {
+  return `$${value < 0.01 ? value.toFixed(6) : value.toFixed(4)}`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length))) ?? [];
+  return rows
+    .map((row) =>
+      row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  '),
+    )
+    .join('\n');
+}
+
+/** Rollout checks on AWS for a rollout of `seconds`: WaitForRollout waits 15 s, then 23, 34, 51, 60, 60 … */
+function rolloutChecks(seconds: number): number {
+  let elapsed = 0;
+  for (let polls = 0; ; polls++) {
+    elapsed += rolloutWaitSeconds(polls);
+    if (elapsed >= seconds) return polls + 1;
+  }
+}
+
+/** A release slower than this is looked at: where was its longest wait? */
+const SLOW_MS = 2000;
+
+/** Releases slower than `thresholdMs`, grouped by the milestones around their longest gap. */
+function slowReleases(timelines: Array<Map<string, number>>, thresholdMs: number): string[] {
+  const gaps = new Map<string, number[]>();
+  for (const marks of timelines) {
+    const entries = [...marks.entries()].sort((a, b) => a[1] - b[1]);
+    if ((entries.at(-1)?.[1] ?? 0) < thresholdMs) continue;
+    let longest = { label: '', ms: -1 };
+    let previous: [string, number] = ['push sent', 0];
+    for (const [name, at] of entries) {
+      if (at - previous[1] > longest.ms) longest = { label: `${previous[0]} → ${name}`, ms: at - previous[1] };
+      previous = [name, at];
+    }
+    gaps.set(longest.label, [...(gaps.get(longest.label) ?? []), longest.ms]);
+  }
+  return [...gaps.entries()].map(
+    ([label, ms]) =>
+      `${ms.length} × longest gap ${label}: ${ms
+        .sort((a, b) => a - b)
+        .map((m) => fmt(m, 0))
+        .join(', ')} ms`,
+  );
+}
+
+interface Target {
+  app: string;
+  hook: string;
+  secret: string;
+}
+
+async function main(): Promise<number> {
+  const log = (line = '') => process.stdout.write(`${line}\n`);
+  log(`bench:release${QUICK ? ' (quick)' : ''}`);
+  for (const line of machine()) log(`  ${line}`);
+
+  const home = mkdtempSync(join(tmpdir(), 'slipway-bench-'));
+  // One DynamoDB Local for both local mode and the floor, so both measure the same server.
+  const dynamo = await startDynamoDbLocal({});
+  let local: LocalMode | undefined;
+  const builder = new InstantBuilder();
+  const deployer = new InstantDeployer();
+  const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: LOCAL_CREDENTIALS });
+  const problems: string[] = [];
+  try {
+    local = await startLocalMode({
+      port: 0,
+      stateDir: new StateDir(home),
+      dynamoDbEndpoint: dynamo.endpoint,
+      tableName: LOCAL_TABLE,
+      log: () => undefined,
+      console: new Writable({ write: (_chunk, _encoding, done) => done() }),
+      adapters: { builder, deployer },
+      workflow: { rolloutWaitMs: 0, retryMs: 0 },
+    });
+    builder.local = local;
+    const { store, workflow } = local;
+
+    // The workflow's observer: told once the outcome is recorded on the build (the Report step).
+    const outcomes = new Outcomes();
+    const observed = workflow.deps.report;
+    workflow.deps.report = async (summary) => {
+      timeline.mark(summary.app, 'Report: outcome `live` recorded');
+      outcomes.observe(summary);
+      await observed?.(summary);
+    };
+    // CheckBuild waits for the build's end signal when it finds the build still running: seen here.
+    const awaitBuildEnd = workflow.deps.awaitBuildEnd;
+    const buildWaits: Array<{ ms: number; endedBefore: boolean }> = [];
+    workflow.deps.awaitBuildEnd = async (app, build) => {
+      const endedBefore = timeline.has(app, BUILD_ENDED);
+      timeline.mark(app, 'CheckBuild: build found running, waits for its end signal');
+      const t0 = performance.now();
+      await awaitBuildEnd?.(app, build);
+      buildWaits.push({ ms: performance.now() - t0, endedBefore });
+      timeline.mark(app, 'CheckBuild: woken');
+    };
+    const counter = new DynamoCounter();
+    counter.install(local);
+    // The workflow's DynamoDB calls are told from the webhook's by the context they start in.
+    // Also timed: local mode starts an execution synchronously, inside the webhook's request.
+    const startRelease = workflow.startRelease.bind(workflow);
+    const executionStarts: number[] = [];
+    workflow.startRelease = (input) => {
+      const t0 = performance.now();
+      const started = source.run('workflow', () => startRelease(input));
+      executionStarts.push(performance.now() - t0);
+      timeline.mark(input.app, 'webhook: execution started (startRelease returned)');
+      return started;
+    };
+
+    // GitLab connected (pinned host key) at a closed loopback port: never called, since the
+    // apps have no project id (release-reports.ts reports to GitLab only with one).
+    await store.putGitlabConnection({
+      url: 'http://127.0.0.1:9',
+      username: 'bench',
+      tokenCiphertext: 'not-a-ciphertext: GitLab is never called',
+      scopes: ['api'],
+      knownHosts: '127.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl',
+      connectedAt: new Date().toISOString(),
+    });
+    // Linked apps as `apps create` + `apps link` leave them, with a known webhook secret.
+    const seed = async (name: string): Promise<Target> => {
+      const secret = randomToken(32);
+      const app: App = {
+        ...newApp({ name, project: 'mike/diaspora', branch: 'master' }),
+        linked: true,
+        hookSecretHash: sha256Hex(secret),
+        deployKeyCiphertext: 'not-a-ciphertext: the instant builder never decrypts it',
+        deployKeyFingerprint: 'SHA256:bench',
+        repoUrl: 'git@127.0.0.1:mike/diaspora.git',
+      };
+      await store.createApp(app);
+      return { app: name, hook: hookUrl(local?.url ?? '', app.hookId), secret };
+    };
+
+    let pushes = 0;
+    /** One release through the webhook: 202 time and webhook→live time, in ms. */
+    const release = async (target: Target): Promise<{ accepted: number; live: number }> => {
+      const n = ++pushes;
+      const sha = createHash('sha1').update(`bench-release-${n}`).digest('hex');
+      const key = randomUUID();
+      const t0 = performance.now();
+      timeline.begin(target.app, t0);
+      const res = await post(target.hook, pushHeaders(target.secret, key), pushBody(sha, `release ${n}`));
+      const accepted = performance.now() - t0;
+      timeline.mark(target.app, 'webhook answered (202)');
+      if (res.status !== 202) throw new Error(`push ${n} to ${target.app} answered ${res.status}: ${res.body}`);
+      const { build } = JSON.parse(res.body) as { build: string };
+      const ended = await outcomes.wait(build, RELEASE_TIMEOUT_MS);
+      timeline.end(target.app);
+      if (ended.outcome !== 'live') {
+        throw new Error(`build ${build} of ${target.app} ended ${ended.outcome}: ${ended.reason ?? 'no reason'}`);
+      }
+      return { accepted, live: ended.at - t0 };
+    };
+
+    // The floor: one conditional PutItem per op, into the same table local mode uses.
+    const put = async () => {
+      await raw.send(
+        new PutItemCommand({
+          TableName: LOCAL_TABLE,
+          Item: {
+            [TABLE_SCHEMA.partitionKey]: { S: `BENCH#${randomUUID()}` },
+            [TABLE_SCHEMA.sortKey]: { S: 'FLOOR' },
+            commit: { S: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7' },
+            ref: { S: 'refs/heads/master' },
+            message: { S: 'fixed readme' },
+          },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': TABLE_SCHEMA.partitionKey },
+        }),
+      );
+    };
+    const timed = async (n: number, op: () => Promise<unknown>): Promise<number[]> => {
+      const times: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        await op();
+        times.push(performance.now() - t0);
+      }
+      return times;
+    };
+
+    const [warm, seq, acct, fresh] = [
+      await seed('warm-up'),
+      await seed('one-app'),
+      await seed('accounted'),
+      await seed('executions'),
+    ];
+    const parallel: Target[] = [];
+    for (let i = 0; i < PARALLEL_APPS; i++) parallel.push(await seed(`parallel-${i}`));
+
+    log(`  warming up (${FLOOR_WARMUP} PutItems, ${WARMUP} releases of one app)…`);
+    await timed(FLOOR_WARMUP, put);
+    for (let i = 0; i < WARMUP; i++) await release(warm);
+
+    // ---- 1. one app, one release after the other ----
+    const floor = stats(await timed(FLOOR_N, put));
+    log(`  floor: conditional PutItem p50 ${fmt(floor.p50)} ms`);
+    const sequential: Array<{ accepted: number; live: number }> = [];
+    timeline.clear();
+    executionStarts.length = 0;
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
+    const cpu0 = process.cpuUsage();
+    const seqStarted = performance.now();
+    for (let i = 0; i < SEQUENTIAL; i++) sequential.push(await release(seq));
+    const seqWall = performance.now() - seqStarted;
+    const cpu = process.cpuUsage(cpu0);
+    loopDelay.disable();
+    const seqTimeline = [...timeline.done];
+    const seqStarts = stats(executionStarts);
+    const live = stats(sequential.map((r) => r.live));
+    const accepted = stats(sequential.map((r) => r.accepted));
+    const tenth = Math.max(1, Math.floor(SEQUENTIAL / 10));
+    const firstTenth = stats(sequential.slice(0, tenth).map((r) => r.live));
+    const lastTenth = stats(sequential.slice(-tenth).map((r) => r.live));
+    log(`  one app: webhook→live p50 ${fmt(live.p50)} ms over ${SEQUENTIAL} releases`);
+    const floorAfter = stats(await timed(FLOOR_N, put));
+
+    // ---- 2. ten apps at once, each one release after the other ----
+    deployer.resetMax();
+    const parallelResults: Array<{ accepted: number; live: number }> = [];
+    timeline.clear();
+    const parStarted = performance.now();
+    await Promise.all(
+      parallel.map(async (target) => {
+        for (let i = 0; i < PARALLEL_PER_APP; i++) parallelResults.push(await release(target));
+      }),
+    );
+    const parWall = performance.now() - parStarted;
+    const parLive = stats(parallelResults.map((r) => r.live));
+    const parAccepted = stats(parallelResults.map((r) => r.accepted));
+    const maxRollouts = deployer.maxInFlight;
+    const parTimeline = [...timeline.done];
+    log(`  ${PARALLEL_APPS} apps at once: webhook→live p50 ${fmt(parLive.p50)} ms`);
+
+    // ---- 3. DynamoDB calls per release through the webhook (fresh app) ----
+    counter.reset();
+    counter.enabled = true;
+    for (let i = 0; i < ACCOUNTED; i++) await release(acct);
+    await builder.whenIdle();
+    counter.enabled = false;
+    const perWebhook = counter.sum((s) => s === 'webhook');
+    const perWorkflow = counter.sum((s) => s === 'workflow');
+    const perBuildEvents = counter.sum((s) => s === 'build-events');
+    const missingA = counter.missingCapacity;
+
+    // ---- 4. executions with their event log: transitions, steps, DynamoDB per step ----
+    const runMany = async (target: Target, n: number) => {
+      counter.reset();
+      const records: ExecutionRecord[] = [];
+      for (let i = 0; i < n; i++) {
+        const sha = createHash('sha1').update(`bench-execution-${target.app}-${i}`).digest('hex');
+        const build: Build = {
+          id: newId(),
+          app: target.app,
+          status: 'queued',
+          commit: sha,
+          ref: 'refs/heads/master',
+          message: `execution ${i}`,
+          author: 'bench',
+          trigger: 'push',
+          createdAt: new Date().toISOString(),
+        };
+        // As the webhook records it, without starting local mode's own execution.
+        await store.recordBuild(build, { source: 'bench', key: randomUUID(), receivedAt: build.createdAt });
+        counter.enabled = true;
+        const record = await runExecution(workflow.deps, { app: target.app, build: build.id });
+        await builder.whenIdle();
+        counter.enabled = false;
+        outcomes.forget(build.id);
+        if (record.status !== 'SUCCEEDED') problems.push(`execution for ${build.id}: ${record.status}`);
+        records.push(record);
+      }
+      return { records, tallies: new Map(counter.tallies), missing: counter.missingCapacity };
+    };
+    const freshRuns = await runMany(fresh, EXECUTIONS);
+    const oldRuns = await runMany(seq, EXECUTIONS_OLD_APP);
+
+    // Building a StateMachine validates the definition (asl-validator): once per process now.
+    const construct = stats(
+      await timed(QUICK ? 20 : 100, async () => new StateMachine(loadReleaseDefinition() as never)),
+    );
+
+    // ---- figures ----
+    const recs = freshRuns.records;
+    const per = recs.length;
+    const count = (pred: (s: { name: string; type: string }) => boolean) =>
+      recs.reduce((sum, r) => sum + r.entered.filter(pred).length, 0) / per;
+    const transitions = count(() => true) + recs.reduce((s, r) => s + r.retries, 0) / per;
+    const retries = recs.reduce((s, r) => s + r.retries, 0) / per;
+    const tasks = count((s) => s.type === 'Task');
+    const checkBuild = count((s) => s.name === 'CheckBuild');
+    const checkRollout = count((s) => s.name === 'CheckRollout');
+    const byType = ['Choice', 'Pass', 'Task', 'Wait', 'Succeed', 'Fail'].map((t) => [t, count((s) => s.type === t)]);
+    const path = recs[0]?.entered.map((s) => s.name).join(' → ') ?? '';
+    const samePath = recs.every((r) => r.entered.map((s) => s.name).join(' → ') === path);
+    const wallMs = stats(recs.map((r) => r.wallMs));
+    const stepSum = stats(recs.map((r) => r.steps.reduce((s, x) => s + x.ms, 0)));
+
+    log('');
+    log(`One app, ${SEQUENTIAL} releases one after the other (after ${WARMUP} unmeasured on another app):`);
+    log(
+      table([
+        ['measure', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'p50 vs PutItem', 'p50 vs 202'],
+        [
+          'floor: conditional PutItem (before)',
+          String(floor.n),
+          fmt(floor.p50),
+          fmt(floor.p99),
+          fmt(floor.mean),
+          '1.00×',
+          '-',
+        ],
+        [
+          'floor: webhook answered (202)',
+          String(accepted.n),
+          fmt(accepted.p50),
+          fmt(accepted.p99),
+          fmt(accepted.mean),
+          `${fmt(accepted.p50 / floor.p50)}×`,
+          '1.00×',
+        ],
+        [
+          'webhook → live',
+          String(live.n),
+          fmt(live.p50),
+          fmt(live.p99),
+          fmt(live.mean),
+          `${fmt(live.p50 / floor.p50)}×`,
+          `${fmt(live.p50 / accepted.p50)}×`,
+        ],
+        [
+          `  first ${tenth} releases`,
+          String(firstTenth.n),
+          fmt(firstTenth.p50),
+          fmt(firstTenth.p99),
+          fmt(firstTenth.mean),
+          `${fmt(firstTenth.p50 / floor.p50)}×`,
+          '-',
+        ],
+        [
+          `  last ${tenth} releases`,
+          String(lastTenth.n),
+          fmt(lastTenth.p50),
+          fmt(lastTenth.p99),
+          fmt(lastTenth.mean),
+          `${fmt(lastTenth.p50 / floor.p50)}×`,
+          '-',
+        ],
+        [
+          'floor: conditional PutItem (after)',
+          String(floorAfter.n),
+          fmt(floorAfter.p50),
+          fmt(floorAfter.p99),
+          fmt(floorAfter.mean),
+          `${fmt(floorAfter.p50 / floor.p50)}×`,
+          '-',
+        ],
+      ]),
+    );
+    log(`  releases/s: ${fmt((SEQUENTIAL / seqWall) * 1000, 1)}`);
+    log(
+      `  Node CPU per release (this process: HTTP, handlers, executor, steps, SDK): ${fmt((cpu.user + cpu.system) / 1000 / SEQUENTIAL)} ms; ` +
+        `event-loop delay p50 ${fmt(loopDelay.percentile(50) / 1e6)} ms, p99 ${fmt(loopDelay.percentile(99) / 1e6)} ms, max ${fmt(loopDelay.max / 1e6)} ms`,
+    );
+    log(
+      `  starting an execution (startRelease, synchronous, inside the webhook request): p50 ${fmt(seqStarts.p50)} ms, ` +
+        `p99 ${fmt(seqStarts.p99)} ms`,
+    );
+    const milestones = [...new Set(seqTimeline.flatMap((m) => [...m.keys()]))]
+      .map((name) => ({ name, at: stats(seqTimeline.map((m) => m.get(name) ?? Number.NaN).filter(Number.isFinite)) }))
+      .sort((a, b) => a.at.p50 - b.at.p50);
+    log('  Where the time goes (ms after the push was sent, same releases; n: releases that passed the milestone):');
+    log(
+      table([
+        ['  milestone', 'n', 'p50 ms', 'p99 ms', 'mean ms'],
+        ...milestones.map((m) => [`  ${m.name}`, String(m.at.n), fmt(m.at.p50), fmt(m.at.p99), fmt(m.at.mean)]),
+      ]),
+    );
+    log('');
+    log(`${PARALLEL_APPS} apps at once, ${PARALLEL_PER_APP} releases each (each app one after the other):`);
+    log(
+      table([
+        ['measure', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'releases/s', 'vs one app'],
+        [
+          'webhook answered (202)',
+          String(parAccepted.n),
+          fmt(parAccepted.p50),
+          fmt(parAccepted.p99),
+          fmt(parAccepted.mean),
+          '-',
+          '-',
+        ],
+        [
+          'webhook → live',
+          String(parLive.n),
+          fmt(parLive.p50),
+          fmt(parLive.p99),
+          fmt(parLive.mean),
+          fmt((parallelResults.length / parWall) * 1000, 1),
+          `${fmt(((parallelResults.length / parWall) * 1000) / ((SEQUENTIAL / seqWall) * 1000))}× releases/s`,
+        ],
+      ]),
+    );
+    log(
+      `  rollouts in flight at once (between Prepare and the completed CheckRollout), at most: ${maxRollouts} of ${PARALLEL_APPS} apps`,
+    );
+    const longWaits = buildWaits.filter((w) => w.ms > 1000);
+    log(
+      `  CheckBuild waited for the end signal ${buildWaits.length} times in the run (all phases); ${longWaits.length} waited ` +
+        `> 1 s (${longWaits.map((w) => fmt(w.ms, 0)).join(', ') || '-'} ms), ` +
+        `${longWaits.filter((w) => w.endedBefore).length} of them had begun after the build's end was signalled`,
+    );
+    for (const [name, lines] of [
+      ['one app', slowReleases(seqTimeline, SLOW_MS)],
+      [`${PARALLEL_APPS} apps`, slowReleases(parTimeline, SLOW_MS)],
+    ] as const) {
+      log(`  releases slower than ${SLOW_MS / 1000} s (${name}): ${lines.length === 0 ? 'none' : ''}`);
+      for (const line of lines) log(`    ${line}`);
+    }
+
+    log('');
+    log(
+      `State transitions per release (${per} executions of workflow/release.asl.json with its event log, fresh app):`,
+    );
+    log(`  path${samePath ? '' : ' (first execution; others differed)'}: ${path}`);
+    log(
+      `  states entered: ${fmt(
+        count(() => true),
+        1,
+      )} (${byType.map(([t, n]) => `${t} ${fmt(n as number, 1)}`).join(', ')}), retries: ${fmt(retries, 1)}`,
+    );
+    log(
+      `  billed transitions: ${fmt(transitions, 1)}; Lambda invocations (Tasks): ${fmt(tasks, 1)}; build checks ${fmt(checkBuild, 1)}, rollout checks ${fmt(checkRollout, 1)}`,
+    );
+    log(
+      `  execution wall time p50 ${fmt(wallMs.p50)} ms (steps themselves ${fmt(stepSum.p50)} ms; executor ${fmt(wallMs.p50 - stepSum.p50)} ms)`,
+    );
+    log(
+      `  new StateMachine(definition) (validates it; local mode builds one per process): p50 ${fmt(construct.p50)} ms, mean ${fmt(construct.mean)} ms`,
+    );
+
+    // Per step: invocations, time, DynamoDB.
+    const actions = [...new Set(recs.flatMap((r) => r.steps.map((s) => s.action)))];
+    const oldPer = oldRuns.records.length;
+    const oldApp = `RRU, ${SEQUENTIAL}+ releases`;
+    const stepRows: string[][] = [
+      ['step (action)', 'calls/release', 'mean ms', 'DynamoDB calls', 'RRU', 'WRU', oldApp, 'DynamoDB calls by op'],
+    ];
+    for (const action of actions) {
+      const times = recs.flatMap((r) => r.steps.filter((s) => s.action === action).map((s) => s.ms));
+      const t = freshRuns.tallies.get(`step:${action}`);
+      const old = oldRuns.tallies.get(`step:${action}`);
+      stepRows.push([
+        action,
+        fmt(times.length / per, 1),
+        fmt(stats(times).mean),
+        fmt((t?.calls ?? 0) / per, 1),
+        fmt((t?.rru ?? 0) / per, 1),
+        fmt((t?.wru ?? 0) / per, 1),
+        fmt((old?.rru ?? 0) / oldPer, 1),
+        t ? opsText(t.ops, per) : '',
+      ]);
+    }
+    const be = freshRuns.tallies.get('build-events');
+    stepRows.push([
+      '(build events: started, finished)',
+      '-',
+      '-',
+      fmt((be?.calls ?? 0) / per, 1),
+      fmt((be?.rru ?? 0) / per, 1),
+      fmt((be?.wru ?? 0) / per, 1),
+      fmt((oldRuns.tallies.get('build-events')?.rru ?? 0) / oldPer, 1),
+      be ? opsText(be.ops, per) : '',
+    ]);
+    log('');
+    log(
+      `Per step, per release (same executions, fresh app; "${oldApp}": ${oldPer} more executions on the app of the ` +
+        'one-app run; DynamoDB units from ReturnConsumedCapacity on DynamoDB Local):',
+    );
+    log(table(stepRows));
+    const stepsTotal = (runs: typeof freshRuns, n: number) => {
+      let rru = 0;
+      let wru = 0;
+      let calls = 0;
+      for (const [name, t] of runs.tallies) {
+        if (!name.startsWith('step:')) continue;
+        rru += t.rru;
+        wru += t.wru;
+        calls += t.calls;
+      }
+      return { rru: rru / n, wru: wru / n, calls: calls / n };
+    };
+    const freshTotal = stepsTotal(freshRuns, per);
+    const oldTotal = stepsTotal(oldRuns, oldPer);
+    const oldWall = stats(oldRuns.records.map((r) => r.wallMs));
+    log(
+      `  all steps: ${fmt(freshTotal.calls, 1)} calls, ${fmt(freshTotal.rru, 1)} RRU, ${fmt(freshTotal.wru, 1)} WRU per release; ` +
+        `on the app with ${SEQUENTIAL + EXECUTIONS_OLD_APP} releases behind it: ${fmt(oldTotal.calls, 1)} calls, ` +
+        `${fmt(oldTotal.rru, 1)} RRU, ${fmt(oldTotal.wru, 1)} WRU, execution p50 ${fmt(oldWall.p50)} ms`,
+    );
+
+    log('');
+    log(`Through the webhook (${ACCOUNTED} releases of a fresh app, DynamoDB calls per release by who made them):`);
+    log(
+      table([
+        ['caller', 'calls', 'reads', 'writes', 'failed cond. writes', 'RRU', 'WRU', 'by op'],
+        ...(
+          [
+            ['webhook (project-webhook)', perWebhook],
+            ['workflow (release-steps)', perWorkflow],
+            ['build events (2 per build)', perBuildEvents],
+          ] as Array<[string, Tally]>
+        ).map(([name, t]) => [
+          name,
+          fmt(t.calls / ACCOUNTED, 1),
+          fmt(t.reads / ACCOUNTED, 1),
+          fmt(t.writes / ACCOUNTED, 1),
+          fmt(t.failedWrites / ACCOUNTED, 1),
+          fmt(t.rru / ACCOUNTED, 1),
+          fmt(t.wru / ACCOUNTED, 1),
+          opsText(t.ops, ACCOUNTED),
+        ]),
+      ]),
+    );
+    if (missingA + freshRuns.missing + oldRuns.missing > 0) {
+      problems.push(`${missingA + freshRuns.missing + oldRuns.missing} DynamoDB answers had no ConsumedCapacity`);
+    }
+
+    // ---- cost per release on AWS ----
+    const check = (name: string) => {
+      const t = freshRuns.tallies.get(`step:${name}`);
+      const n = recs.reduce((s, r) => s + r.steps.filter((x) => x.action === name).length, 0) || 1;
+      return { rru: (t?.rru ?? 0) / n, wru: (t?.wru ?? 0) / n };
+    };
+    const perCheckBuild = check('checkBuild');
+    const perCheckRollout = check('checkRollout');
+    const buildEventRru = perBuildEvents.rru / ACCOUNTED;
+    const buildEventWru = perBuildEvents.wru / ACCOUNTED;
+    const phaseEvents = AWS_BUILD_EVENTS - 2;
+    const scenarios = [
+      { label: 'as measured here (1 build check, 1 rollout check)', build: checkBuild, rollout: checkRollout },
+      {
+        label: '3-min build, rollout done by the first check (15 s)',
+        build: 180 / BUILD_WAIT_S,
+        rollout: rolloutChecks(15),
+      },
+      { label: '3-min build, 1-min rollout', build: 180 / BUILD_WAIT_S, rollout: rolloutChecks(60) },
+      { label: '10-min build, 2-min rollout', build: 600 / BUILD_WAIT_S, rollout: rolloutChecks(120) },
+    ];
+    const costRows: string[][] = [
+      [
+        'scenario',
+        'build checks',
+        'rollout checks',
+        'transitions',
+        'Lambda inv.',
+        'RRU',
+        'WRU',
+        'Step Functions',
+        'Lambda',
+        'DynamoDB',
+        'API GW',
+        'total',
+        'per 1,000',
+      ],
+    ];
+    for (const s of scenarios) {
+      const extraBuild = s.build - checkBuild;
+      const extraRollout = s.rollout - checkRollout;
+      const sfnTransitions = transitions + 3 * extraBuild + 3 * extraRollout;
+      const stepInvocations = tasks + retries + extraBuild + extraRollout;
+      const buildEvents = s === scenarios[0] ? 2 : AWS_BUILD_EVENTS;
+      const invocations = stepInvocations + 1 + buildEvents;
+      const rru =
+        perWebhook.rru / ACCOUNTED +
+        freshTotal.rru +
+        extraBuild * perCheckBuild.rru +
+        extraRollout * perCheckRollout.rru +
+        buildEventRru +
+        (s === scenarios[0] ? 0 : phaseEvents * 1);
+      const wru =
+        perWebhook.wru / ACCOUNTED +
+        freshTotal.wru +
+        extraBuild * perCheckBuild.wru +
+        extraRollout * perCheckRollout.wru +
+        buildEventWru +
+        (s === scenarios[0] ? 0 : phaseEvents * 1);
+      const gbSeconds =
+        (LAMBDA_MEMORY_GB *
+          (stepInvocations * ASSUMED_MS.releaseStep + ASSUMED_MS.webhook + buildEvents * ASSUMED_MS.buildEvent)) /
+        1000;
+      const sfn = sfnTransitions * PRICES.transition;
+      const lambda = invocations * PRICES.lambdaRequest + gbSeconds * PRICES.lambdaGbSecond;
+      const ddb = rru * PRICES.rru + wru * PRICES.wru;
+      const api = PRICES.httpApiRequest;
+      const total = sfn + lambda + ddb + api;
+      costRows.push([
+        s.label,
+        fmt(s.build, 0),
+        fmt(s.rollout, 0),
+        fmt(sfnTransitions, 0),
+        fmt(invocations, 0),
+        fmt(rru, 1),
+        fmt(wru, 1),
+        usd(sfn),
+        usd(lambda),
+        usd(ddb),
+        usd(api),
+        usd(total),
+        `$${(total * 1000).toFixed(2)}`,
+      ]);
+    }
+    log('');
+    log('Cost per release on AWS (orchestration only; CodeBuild, ECS/Fargate, ECR excluded):');
+    log(table(costRows));
+    log(
+      `  prices (us-east-1 list, assumed as of ${PRICES.asOf}): Step Functions Standard $0.025 per 1,000 transitions; ` +
+        'Lambda arm64 $0.20 per 1M requests + $0.0000133334 per GB-s; DynamoDB on-demand $1.25 per 1M WRU, ' +
+        '$0.25 per 1M RRU; API Gateway HTTP API $1.00 per 1M requests. No free tier.',
+    );
+    log(
+      `  Lambda: ${LAMBDA_MEMORY_GB * 1024} MB arm64 (infra/constructs/slipway-function.ts), assumed mean billed ` +
+        `${ASSUMED_MS.releaseStep} ms per release step (measured here, in-process without AWS calls: ` +
+        `${fmt(stepSum.mean / Math.max(1, tasks))} ms), ${ASSUMED_MS.webhook} ms per webhook, ${ASSUMED_MS.buildEvent} ms per build event.`,
+    );
+    log(
+      `  Invocations: release-steps (one per Task entered, retries included) + 1 webhook + build events ` +
+        `(${AWS_BUILD_EVENTS} on AWS: 2 state changes and ${phaseEvents} phase changes, each phase change assumed ` +
+        `1 RRU + 1 WRU; 2 here). Extra checks priced at this run's per-check DynamoDB units: CheckBuild ` +
+        `${fmt(perCheckBuild.rru, 1)} RRU / ${fmt(perCheckBuild.wru, 1)} WRU, CheckRollout ${fmt(perCheckRollout.rru, 1)} RRU / ` +
+        `${fmt(perCheckRollout.wru, 1)} WRU. Each check on AWS is Wait + Task + Choice = 3 transitions.`,
+    );
+    log(
+      '  RRU/WRU: ReturnConsumedCapacity from DynamoDB Local; transactions doubled (AWS bills 2 units per item), a ' +
+        'write refused by its condition counted 1 WRU.',
+    );
+
+    if (builder.errors.length > 0) problems.push(...builder.errors);
+    if (problems.length > 0) {
+      process.stderr.write(`bench:release: problems:\n  ${problems.join('\n  ')}\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    agent.destroy();
+    raw.destroy();
+    await local?.stop();
+    await dynamo.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+const deadline = setTimeout(() => {
+  process.stderr.write(`bench:release: gave up after ${TIME_LIMIT_MS / 60_000} min\n`);
+  // DynamoDB Local is killed by its exit hook (functions/adapters/dynamodb/local-server.ts).
+  process.exit(2);
+}, TIME_LIMIT_MS);
+deadline.unref();
+
+main().then(
+  (code) => {
+    clearTimeout(deadline);
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    clearTimeout(deadline);
+    process.stderr.write(`bench:release: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

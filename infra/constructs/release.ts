@@ -1,0 +1,395 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { HANDLERS, PROJECT_ROOT } from '../bundling';
+import type { Build } from './build';
+import { SlipwayFunction } from './slipway-function';
+
+/** The tag an ECS service must carry for Slipway to describe or update it. */
+export const MANAGED_SERVICE_TAG = { key: 'slipway:managed', value: 'true' } as const;
+
+/** The default name pattern of the roles Slipway may hand to ECS tasks (task and execution roles). */
+export const DEFAULT_TASK_ROLE_NAME_PATTERN = 'slipway-task-*';
+
+/**
+ * One Task of the release workflow: a few store reads and writes and one AWS call, or a report
+ * (GitLab with its retries, Slack with up to 4 attempts of 5 s). Well under a minute.
+ */
+export const RELEASE_STEPS_TIMEOUT = Duration.seconds(60);
+
+/** The ARN placeholder of workflow/release.asl.json, substituted by CloudFormation. */
+export const STEPS_FUNCTION_ARN_PLACEHOLDER = 'ReleaseStepsFunctionArn';
+
+/**
+ * What Step Functions needs to deliver execution logs to CloudWatch Logs. These are the
+ * vended-logs delivery APIs, which support no resource-level permissions.
+ */
+const LOG_DELIVERY_ACTIONS = [
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+];
+
+/** What an X-Ray traced state machine sends; X-Ray accepts no resource but `*`. */
+const STATE_MACHINE_TRACING_ACTIONS = [
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+];
+
+const CLUSTER_NAME = /^[A-Za-z0-9_-]{1,255}$/;
+
+export interface ReleaseProps {
+  /** The state table: builds, releases, the rollout lock. */
+  readonly table: dynamodb.ITable;
+
+  /**
+   * The secrets key. The steps may decrypt with it GitLab tokens (to report to GitLab) and, through
+   * Secrets Manager, the Slack secret; nothing else.
+   */
+  readonly secretsKey: kms.IKey;
+
+  /** The builds: the steps start them (CodeBuild) and make the app repositories (ECR). */
+  readonly build: Build;
+
+  /**
+   * The ECS clusters (names) whose services Slipway may deploy to.
+   * @default - any cluster of the account and region (services still need the `slipway:managed=true` tag)
+   */
+  readonly ecsClusters?: readonly string[];
+
+  /**
+   * The IAM roles Slipway may pass to ECS tasks: the task roles and task execution roles named in
+   * the apps' task definitions (a new revision copies them). An ARN, wildcards allowed.
+   * @default `arn:<partition>:iam::<account>:role/slipway-task-*`
+   */
+  readonly taskRolePattern?: string;
+
+  /**
+   * How long the state machine's execution logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * The workflow definition (JSONPath ASL).
+   * @default - `workflow/release.asl.json` of this repository, the one local mode runs
+   */
+  readonly definitionPath?: string;
+}
+
+/**
+ * The release workflow on AWS (PRODUCT.md step 5): the `release-steps` function that runs every
+ * Task of `workflow/release.asl.json`, the Standard state machine that runs that very definition
+ * (with the function's ARN substituted), its execution logs and its role, and the Slack secret
+ * the steps read the webhook URL from.
+ *
+ * Least privilege: the state machine may invoke the steps function and nothing else (besides
+ * log delivery and X-Ray, which take only `*`). The steps function may start builds of the one
+ * project, make `slipway/*` repositories, register task definition revisions, update only ECS
+ * services tagged `slipway:managed=true` (in the given clusters), pass only the task roles that
+ * match `taskRolePattern` and only to ECS tasks, and decrypt only GitLab tokens and the Slack
+ * secret. Each wildcard sits in a policy of its own, acknowledged there.
+ */
+export class Release extends Construct {
+  /** Runs the workflow's steps (`functions/handlers/release-steps.ts`). */
+  public readonly stepsFunction: SlipwayFunction;
+  public readonly stateMachine: sfn.StateMachine;
+  /** The state machine's role: invokes the steps function, delivers logs, sends traces. */
+  public readonly stateMachineRole: iam.Role;
+  /** The state machine's execution logs (no execution data). */
+  public readonly logGroup: logs.LogGroup;
+  /** The Slack incoming-webhook URL, `{"url": "https://hooks.slack.com/…"}`; `{}` until someone puts one. */
+  public readonly slackSecret: secretsmanager.Secret;
+
+  constructor(scope: Construct, id: string, props: ReleaseProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+
+    // The steps: one function, one action per Task.
+    const fn = new SlipwayFunction(this, 'StepsFunction', {
+      entry: HANDLERS.releaseSteps,
+      description: 'Runs the steps of the Slipway release workflow (Step Functions Tasks)',
+      timeout: RELEASE_STEPS_TIMEOUT,
+    });
+    this.stepsFunction = fn;
+    fn.bindTable(props.table, 'readWrite');
+    // GitLab tokens only, to report commit statuses and deployments. Deploy keys are decrypted
+    // inside the build, by the build role; webhook secrets are the hooks' business.
+    fn.bindKey(props.secretsKey, ['Decrypt'], ['gitlab-token']);
+    props.build.grantStartBuild(fn);
+    props.build.grantRepositoryAdmin(fn);
+    this.grantDeploy(fn, props);
+
+    this.slackSecret = new secretsmanager.Secret(this, 'SlackWebhook', {
+      description:
+        'Slipway: the Slack incoming-webhook URL, as {"url": "https://hooks.slack.com/..."}. {} means Slack is not configured.',
+      // A placeholder, not a secret: the operator puts the real value (docs/OPERATIONS.md). The
+      // template never changes it, so CloudFormation never writes over the operator's value.
+      secretObjectValue: {},
+      encryptionKey: props.secretsKey,
+    });
+    Validations.of(this.slackSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The value is a Slack incoming-webhook URL, issued by Slack: no rotation function can make a new one. ' +
+        'It is rotated by creating a new webhook in Slack and putting its URL into this secret (docs/OPERATIONS.md).',
+    });
+    this.grantReadSlackSecret(fn, props.secretsKey);
+
+    // The state machine: the one definition local mode runs too.
+    this.logGroup = new logs.LogGroup(this, 'WorkflowLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
+    this.stateMachineRole = new iam.Role(this, 'StateMachineRole', {
+      description: 'Role of the Slipway release state machine: invokes the release-steps function',
+      assumedBy: new iam.ServicePrincipal('states.amazonaws.com', {
+        conditions: {
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({
+              service: 'states',
+              resource: 'stateMachine',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+          StringEquals: { 'aws:SourceAccount': stack.account },
+        },
+      }),
+    });
+    const policies = this.stateMachinePolicies(fn);
+    const substitutions = { [STEPS_FUNCTION_ARN_PLACEHOLDER]: fn.functionArn };
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromString(
+        loadDefinition(props.definitionPath ?? path.join(PROJECT_ROOT, 'workflow/release.asl.json'), substitutions),
+      ),
+      definitionSubstitutions: substitutions,
+      // The policies below hold exactly what it needs; nothing CDK would add reaches the role.
+      role: this.stateMachineRole.withoutPolicyUpdates(),
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      tracingEnabled: true,
+    });
+    // Step Functions checks log delivery and the role when the state machine is created.
+    this.stateMachine.node.addDependency(...policies);
+  }
+
+  /** Lets `fn` start release executions of this state machine only, and tells it which (`STATE_MACHINE_ARN`). */
+  public grantStartRelease(fn: SlipwayFunction): iam.Grant {
+    fn.addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+    return this.stateMachine.grantStartExecution(fn);
+  }
+
+  /**
+   * ECS: new task definition revisions (copied from the service's current one, images pinned by
+   * digest) and UpdateService on tagged services only; the roles those revisions name, passed to
+   * ECS tasks only.
+   */
+  private grantDeploy(fn: SlipwayFunction, props: ReleaseProps): void {
+    const stack = Stack.of(this);
+    const role = fn.role;
+    if (!role) throw new Error(`${fn.node.path} has no role`);
+
+    const clusters = props.ecsClusters && props.ecsClusters.length > 0 ? [...props.ecsClusters] : ['*'];
+    for (const cluster of clusters) {
+      if (cluster !== '*' && !CLUSTER_NAME.test(cluster)) {
+        throw new Error(`ecsClusters: "${cluster}" is not an ECS cluster name (give names, not ARNs)`);
+      }
+    }
+    const serviceArns = clusters.map((cluster) =>
+      stack.formatArn({ service: 'ecs', resource: 'service', resourceName: `${cluster}/*` }),
+    );
+    const services = new iam.Policy(fn, 'EcsServicesPolicy', {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'DeployTaggedServicesOnly',
+          actions: ['ecs:DescribeServices', 'ecs:UpdateService'],
+          resources: serviceArns,
+          conditions: {
+            StringEquals: { [`aws:ResourceTag/${MANAGED_SERVICE_TAG.key}`]: MANAGED_SERVICE_TAG.value },
+          },
+        }),
+      ],
+    });
+    for (const cluster of clusters) {
+      Validations.of(services).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/${cluster}/*]`,
+        reason:
+          'Apps name their ECS service at run time (slipway apps create --cluster --service), so the services are ' +
+          `not known at deploy time. The statement covers ${cluster === '*' ? 'the services of any cluster' : `the services of cluster ${cluster}`} ` +
+          `and only those tagged ${MANAGED_SERVICE_TAG.key}=${MANAGED_SERVICE_TAG.value} (aws:ResourceTag condition); this policy holds nothing else.`,
+      });
+    }
+
+    const taskDefinitionArns = stack.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: '*' });
+    const taskDefinitions = new iam.Policy(fn, 'EcsTaskDefinitionsPolicy', {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'RegisterRevisions',
+          actions: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
+          resources: ['*'],
+        }),
+        new iam.PolicyStatement({
+          sid: 'TagNewRevisionsOnly',
+          actions: ['ecs:TagResource'],
+          resources: [taskDefinitionArns],
+          conditions: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
+        }),
+      ],
+    });
+    Validations.of(taskDefinitions).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition support no resource-level permissions; "*" is ' +
+        'the only valid resource. A revision does nothing until a service runs it, and only tagged services can be ' +
+        'updated; the roles a revision names are limited by the PassRole policy.',
+    });
+    Validations.of(taskDefinitions).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/*]',
+      reason:
+        'A new revision keeps the tags of the one it is copied from, which ECS authorizes as ecs:TagResource. ' +
+        'The ecs:CreateAction condition allows tagging only while registering a revision, never of existing resources; ' +
+        'the families are the apps\u2019 own, named at run time.',
+    });
+
+    const taskRoles =
+      props.taskRolePattern ??
+      stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: DEFAULT_TASK_ROLE_NAME_PATTERN });
+    const passRole = new iam.Policy(fn, 'PassTaskRolesPolicy', {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'PassTaskRolesToEcsTasksOnly',
+          actions: ['iam:PassRole'],
+          resources: [taskRoles],
+          conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+        }),
+      ],
+    });
+    if (taskRoles.includes('*')) {
+      Validations.of(passRole).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagResource(taskRoles)}]`,
+        reason:
+          'A new task definition revision names the same task and execution roles as the current one, and ECS checks ' +
+          'iam:PassRole for them. Those roles belong to the apps and are not known at deploy time: the pattern ' +
+          '(stack prop taskRolePattern) limits them, and iam:PassedToService limits passing them to ECS tasks.',
+      });
+    }
+  }
+
+  /** GetSecretValue on the one secret, and the key only through Secrets Manager, for that secret. */
+  private grantReadSlackSecret(fn: SlipwayFunction, key: kms.IKey): void {
+    const region = Stack.of(this).region;
+    fn.addEnvironment('SLACK_SECRET_ARN', this.slackSecret.secretArn);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadSlackSecret',
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [this.slackSecret.secretArn],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DecryptSlackSecretOnly',
+        actions: ['kms:Decrypt'],
+        resources: [key.keyArn],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `secretsmanager.${region}.amazonaws.com`,
+            'kms:EncryptionContext:SecretARN': this.slackSecret.secretArn,
+          },
+        },
+      }),
+    );
+  }
+
+  /**
+   * The state machine role's policies, one concern each: invoking the steps function (its
+   * versions and aliases included, nothing else), log delivery and X-Ray (both `*` only).
+   */
+  private stateMachinePolicies(fn: SlipwayFunction): iam.Policy[] {
+    const stack = Stack.of(this);
+    const invoke = new iam.Policy(this, 'StateMachineInvokePolicy', {
+      roles: [this.stateMachineRole],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: [fn.functionArn, `${fn.functionArn}:*`],
+        }),
+      ],
+    });
+    const fnLogicalId = stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction);
+    Validations.of(invoke).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${fnLogicalId}.Arn>:*]`,
+      reason:
+        'The wildcard is the version or alias qualifier of the release-steps function ARN and nothing else: the state ' +
+        'machine may invoke that one function, qualified or not. This policy holds nothing else.',
+    });
+
+    const logDelivery = new iam.Policy(this, 'StateMachineLogDeliveryPolicy', {
+      roles: [this.stateMachineRole],
+      statements: [new iam.PolicyStatement({ actions: LOG_DELIVERY_ACTIONS, resources: ['*'] })],
+    });
+    Validations.of(logDelivery).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Step Functions delivers execution logs through the CloudWatch Logs vended-log delivery APIs ' +
+        '(CreateLogDelivery and the rest), which support no resource-level permissions; "*" is the only valid ' +
+        'resource. This policy holds nothing else.',
+    });
+
+    const tracing = new iam.Policy(this, 'StateMachineTracingPolicy', {
+      roles: [this.stateMachineRole],
+      statements: [new iam.PolicyStatement({ actions: STATE_MACHINE_TRACING_ACTIONS, resources: ['*'] })],
+    });
+    Validations.of(tracing).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules and GetSamplingTargets support no ' +
+        'resource-level permissions; "*" is the only valid resource. This policy holds nothing else.',
+    });
+    return [invoke, logDelivery, tracing];
+  }
+}
+
+/**
+ * The definition, as one line of JSON (checked to be JSON at synth), after checking that every
+ * `${…}` placeholder in it has a substitution: an unknown one would reach Step Functions as text.
+ */
+export function loadDefinition(file: string, substitutions: Readonly<Record<string, string>>): string {
+  const text = readFileSync(file, 'utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${file} is not JSON: ${(error as Error).message}`);
+  }
+  const placeholders = new Set([...text.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1] ?? ''));
+  const missing = [...placeholders].filter((name) => !(name in substitutions));
+  if (missing.length > 0) throw new Error(`${file}: no substitution for ${missing.map((m) => `\${${m}}`).join(', ')}`);
+  return JSON.stringify(parsed);
+}
+
+/** How cdk-nag writes a resource in a finding id: tokens become `<AWS::Partition>`, `<AWS::AccountId>`… */
+function nagResource(arn: string): string {
+  return arn
+    .replace(/\$\{Token\[AWS\.Partition\.\d+\]\}/g, '<AWS::Partition>')
+    .replace(/\$\{Token\[AWS\.AccountId\.\d+\]\}/g, '<AWS::AccountId>')
+    .replace(/\$\{Token\[AWS\.Region\.\d+\]\}/g, '<AWS::Region>');
+}
