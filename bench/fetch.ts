@@ -14,7 +14,7 @@
  * `uploadpack.allowFilter` (what GitLab's Gitaly sets: fetching by sha works on GitLab).
  * Results: docs/PERFORMANCE.md.
  */
-import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import {
   chmodSync,
   lstatSync,
@@ -25,13 +25,13 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem, userInfo } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { generateDeployKey } from '../functions/adapters/ssh/deploy-key';
 import { freePort, sshdListening, stopChild } from '../test/support/processes';
 import { SSHD, sshdConfig, sshdUnavailable } from '../test/support/sshd';
+import { fmt, header, log, median, percentile, QUICK, ratio, runBench, table, versionOf } from './support';
 
-const QUICK = process.argv.includes('--quick');
 /** Commits in the generated history (linear). The old commit is BACK commits behind the tip. */
 const COMMITS = QUICK ? 1200 : 2500;
 const BACK = 1000;
@@ -438,59 +438,22 @@ function steps(marks: number[], names: string[]): Record<string, number> {
   return Object.fromEntries(names.map((name, i) => [name, ((marks[i + 1] ?? 0) - (marks[i] ?? 0)) / 1000]));
 }
 
-function median(values: number[]): number {
-  return percentile(
-    [...values].sort((a, b) => a - b),
-    50,
-  );
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
-}
-
-function machine(): string[] {
-  const cpu = cpus();
-  return [
-    `cores: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}; load average ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-    `memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    `node: ${process.version} (${process.platform}/${process.arch})`,
-    `${output('git', ['--version'])}; ${output('ssh', ['-V'])}`,
-  ];
-}
-
-/** What a command prints, stdout then stderr (`ssh -V` writes to stderr). */
-function output(cmd: string, args: string[]): string {
-  const run = spawnSync(cmd, args, { encoding: 'utf8' });
-  return `${run.stdout ?? ''}${run.stderr ?? ''}`.trim() || `${cmd}: unknown`;
-}
-
 const MB = 2 ** 20;
 
-function table(results: Result[], floor: Result): string {
-  const rows = [
+function resultTable(results: Result[], floor: Result): string {
+  return table([
     ['scenario', 'n', 'median s', 'min s', 'p90 s', '.git MiB', 'time vs clone', 'bytes vs clone'],
     ...results.map((r) => [
       r.scenario,
       String(r.n),
-      r.median.toFixed(2),
-      r.min.toFixed(2),
-      r.p90.toFixed(2),
-      Number.isNaN(r.bytes) ? '-' : (r.bytes / MB).toFixed(2),
-      `${(r.median / floor.median).toFixed(3)}×`,
-      Number.isNaN(r.bytes) ? '-' : `${(r.bytes / floor.bytes).toFixed(3)}×`,
+      fmt(r.median),
+      fmt(r.min),
+      fmt(r.p90),
+      fmt(r.bytes / MB),
+      ratio(r.median, floor.median, 3),
+      ratio(r.bytes, floor.bytes, 3),
     ]),
-  ];
-  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length))) ?? [];
-  return rows
-    .map((row) =>
-      row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  '),
-    )
-    .join('\n');
+  ]);
 }
 
 // ---- the run --------------------------------------------------------------------------------
@@ -507,15 +470,13 @@ async function cleanUp(): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  const log = (line: string) => process.stdout.write(`${line}\n`);
   const unavailable = sshdUnavailable();
   if (unavailable) {
     process.stderr.write(`bench:fetch: ${unavailable}\n`);
     return 1;
   }
   const startedAt = performance.now();
-  log(`bench:fetch${QUICK ? ' (quick)' : ''}`);
-  for (const line of machine()) log(`  ${line}`);
+  header('bench:fetch', [`${versionOf('git', ['--version'])}; ${versionOf('ssh', ['-V'])}`]);
 
   work = mkdtempSync(join(tmpdir(), 'slipway-bench-fetch-'));
   const home = join(work, 'home');
@@ -681,7 +642,7 @@ async function main(): Promise<number> {
   });
   const floor = results[2] as Result;
   log('');
-  log(table(results, floor));
+  log(resultTable(results, floor));
   log('');
   log('Time: from `git init` (or `git clone`) to the commit checked out, wall clock, one at a time.');
   log('.git MiB: size of .git afterwards (what was received, plus index and config). vs clone: ÷ (c).');
@@ -695,27 +656,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-const deadline = setTimeout(() => {
-  process.stderr.write(`bench:fetch: gave up after ${TIME_LIMIT_MS / 60_000} min\n`);
-  const forced = setTimeout(() => process.exit(2), 10_000);
-  cleanUp().finally(() => {
-    clearTimeout(forced);
-    process.exit(2);
-  });
-}, TIME_LIMIT_MS);
-deadline.unref();
-
-main()
-  .then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`bench:fetch: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  )
-  .finally(async () => {
-    await cleanUp();
-    clearTimeout(deadline);
-  });
+runBench('bench:fetch', TIME_LIMIT_MS, main, cleanUp);

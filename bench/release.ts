@@ -17,35 +17,45 @@
  * stream here). Results: docs/PERFORMANCE.md.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import type { App, Build, ReleaseOutcome } from '../functions/domain/model';
 import type { Builder, BuildJob, Deployer, DeployTarget, RolloutStatus } from '../functions/domain/ports';
-import type { ReleaseStepDeps, ReleaseStepInput, ReleaseSummary } from '../functions/domain/releases';
+import type { ReleaseStepDeps, ReleaseSummary } from '../functions/domain/releases';
 import type { LocalMode } from '../functions/local/local-mode';
+import type { ExecutionEvent } from '../functions/workflow/local-executor';
+import {
+  type BenchDynamoDb,
+  fmt,
+  gitlabEvent,
+  header,
+  javaVersion,
+  keepAliveClient,
+  log,
+  pushHeaders,
+  QUICK,
+  ratio,
+  runBench,
+  stats,
+  statsCells,
+  table,
+  timeOps,
+  withDynamoDbLocal,
+} from './support';
 
 // Before anything creates a Powertools logger: the handlers log each delivery at INFO.
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 
-const { DynamoDBClient, PutItemCommand } = await import('@aws-sdk/client-dynamodb');
 const { StateMachine } = await import('aws-local-stepfunctions');
-const { startDynamoDbLocal, LOCAL_CREDENTIALS } = await import('../functions/adapters/dynamodb/local-server');
-const { TABLE_SCHEMA } = await import('../functions/adapters/dynamodb/schema');
 const { hookUrl, newApp } = await import('../functions/domain/apps');
 const { applyBuildEvent } = await import('../functions/domain/build-events');
 const { newId, randomToken, sha256Hex } = await import('../functions/domain/ids');
-const { rolloutWaitSeconds, runReleaseStep } = await import('../functions/domain/releases');
+const { rolloutWaitSeconds } = await import('../functions/domain/releases');
 const { startLocalMode, LOCAL_TABLE } = await import('../functions/local/local-mode');
 const { StateDir } = await import('../functions/local/state-dir');
-const { loadReleaseDefinition } = await import('../functions/workflow/local-executor');
+const { loadReleaseDefinition, startLocalExecution } = await import('../functions/workflow/local-executor');
 
-const QUICK = process.argv.includes('--quick');
 /** Releases of one app, one after the other (each waits for the previous one to be live). */
 const SEQUENTIAL = QUICK ? 30 : 200;
 /** Unmeasured releases first, on an app of their own (JIT of DynamoDB Local and of Node). */
@@ -65,10 +75,7 @@ const RELEASE_TIMEOUT_MS = 30_000;
 /** The whole run must end by then, whatever happens. */
 const TIME_LIMIT_MS = (QUICK ? 3 : 10) * 60_000;
 
-const EVENTS_DIR = resolve(
-  process.env.SLIPWAY_GITLAB_EVENTS ?? join(import.meta.dirname, '../../shared/gitlab-events'),
-);
-const PUSH = JSON.parse(readFileSync(join(EVENTS_DIR, 'push.json'), 'utf8')) as Record<string, unknown>;
+const PUSH = JSON.parse(gitlabEvent('push.json').toString('utf8')) as Record<string, unknown>;
 
 // ---- AWS prices (assumptions, us-east-1 list prices, stated with the run date) ---------------
 
@@ -101,54 +108,6 @@ const BUILD_WAIT_S =
   (loadReleaseDefinition() as unknown as { States: Record<string, { Seconds?: number }> }).States.WaitForBuild
     ?.Seconds ?? 10;
 
-// ---- measuring ------------------------------------------------------------------------------
-
-interface Stats {
-  n: number;
-  p50: number;
-  p99: number;
-  mean: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
-}
-
-function stats(values: number[]): Stats {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mean = sorted.reduce((s, v) => s + v, 0) / Math.max(1, sorted.length);
-  return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean };
-}
-
-const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms).unref());
-
-// ---- HTTP over keep-alive -------------------------------------------------------------------
-
-const agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 64 });
-
-function post(
-  url: string,
-  headers: Record<string, string>,
-  body: Buffer | string,
-): Promise<{ status: number; body: string }> {
-  return new Promise((done, fail) => {
-    const req = request(
-      url,
-      { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', fail);
-      },
-    );
-    req.on('error', fail);
-    req.end(body);
-  });
-}
-
 /** GitLab's example push with its own commit (`after`), as one more commit on master. */
 function pushBody(sha: string, title: string): string {
   const commits = (PUSH.commits as Array<Record<string, unknown>>) ?? [];
@@ -158,20 +117,6 @@ function pushBody(sha: string, title: string): string {
     checkout_sha: sha,
     commits: commits.map((c, i) => (i === commits.length - 1 ? { ...c, id: sha, message: `${title}\n`, title } : c)),
   });
-}
-
-/** What GitLab sends with a push (webhook_events.md / webhooks.md), with a fresh key each time. */
-function pushHeaders(secret: string, key: string): Record<string, string> {
-  return {
-    'content-type': 'application/json',
-    'user-agent': 'GitLab/18.6.0',
-    'idempotency-key': key,
-    'x-gitlab-event': 'Push Hook',
-    'x-gitlab-event-uuid': key,
-    'x-gitlab-instance': 'https://gitlab.example.com',
-    'x-gitlab-webhook-uuid': '2a3b1c5e-7f0d-4c1e-9b5a-3e6d8f9a0b1c',
-    'x-gitlab-token': secret,
-  };
 }
 
 // ---- counting DynamoDB requests -------------------------------------------------------------
@@ -440,10 +385,6 @@ class Outcomes {
 
 // ---- executions with their event log --------------------------------------------------------
 
-interface AslDefinition {
-  States: Record<string, { Type: string; Retry?: unknown[] }>;
-}
-
 interface ExecutionRecord {
   status: string;
   /** States entered, in order (name, type). */
@@ -453,100 +394,42 @@ interface ExecutionRecord {
   steps: Array<{ action: string; ms: number }>;
 }
 
-let machineCache: InstanceType<typeof StateMachine> | undefined;
-
 /**
- * Runs workflow/release.asl.json once, as functions/workflow/local-executor.ts does (same
- * definition, one StateMachine for all executions, same Task handler shape, Wait states and
- * retries at 0 ms as local mode is paced here), but keeps the execution's event log, which
- * startLocalExecution does not return, and tags every step's DynamoDB calls with its action.
+ * Runs workflow/release.asl.json once through local mode's executor (startLocalExecution: its
+ * one StateMachine, its Task handlers), with Wait states and retries at 0 ms as local mode is
+ * paced here, reading the execution's event log, timing every step and tagging its DynamoDB
+ * calls with its action.
  */
 async function runExecution(deps: ReleaseStepDeps, input: { app: string; build: string }): Promise<ExecutionRecord> {
-  const definition = loadReleaseDefinition() as unknown as AslDefinition;
-  machineCache ??= new StateMachine(definition as never);
-  const machine = machineCache;
-  const steps: ExecutionRecord['steps'] = [];
-  const handler = async (taskInput: unknown) => {
-    const payload = (taskInput as { Payload?: ReleaseStepInput }).Payload;
-    if (!payload) throw Object.assign(new Error('the task has no Payload'), { name: 'ValidationError' });
-    const t0 = performance.now();
-    const result = await source.run(`step:${payload.action}`, () => runReleaseStep(deps, payload));
-    steps.push({ action: payload.action, ms: performance.now() - t0 });
-    return { Payload: JSON.parse(JSON.stringify(result)), StatusCode: 200 };
-  };
-  const taskResourceLocalHandlers: Record<string, typeof handler> = {};
-  const waitTimeOverrides: Record<string, number> = {};
-  const retryIntervalOverrides: Record<string, number> = {};
-  for (const [name, state] of Object.entries(definition.States)) {
-    if (state.Type === 'Task') taskResourceLocalHandlers[name] = handler;
-    if (state.Type === 'Wait') waitTimeOverrides[name] = 0;
-    if (state.Retry) retryIntervalOverrides[name] = 0;
-  }
-  const t0 = performance.now();
-  const execution = machine.run(input as never, {
-    overrides: {
-      taskResourceLocalHandlers: taskResourceLocalHandlers as never,
-      waitTimeOverrides,
-      retryIntervalOverrides,
-    },
-    noThrowOnAbort: true,
-  });
   const entered: ExecutionRecord['entered'] = [];
+  const steps: ExecutionRecord['steps'] = [];
   let retries = 0;
-  const reading = (async () => {
-    for await (const event of execution.eventLogs as AsyncGenerator<{
-      type: string;
-      state?: { name: string; type: string };
-    }>) {
-      if (event.type === 'StateEntered' && event.state)
-        entered.push({ name: event.state.name, type: event.state.type });
-      if (event.type === 'StateRetried') retries++;
-    }
-  })();
-  let status = 'SUCCEEDED';
-  try {
-    await execution.result;
-  } catch (error) {
-    status = `FAILED: ${error instanceof Error ? error.message : String(error)}`;
-  }
+  const onEvent = (event: ExecutionEvent) => {
+    if (event.type === 'StateEntered') entered.push({ name: event.state.name, type: event.state.type });
+    if (event.type === 'StateRetried') retries++;
+  };
+  const t0 = performance.now();
+  const execution = startLocalExecution(deps, input, {
+    waitMs: 0,
+    retryMs: 0,
+    onEvent,
+    aroundStep: async (step, run) => {
+      const started = performance.now();
+      const result = await source.run(`step:${step.action}`, run);
+      steps.push({ action: step.action, ms: performance.now() - started });
+      return result;
+    },
+  });
+  const result = await execution.done;
   const wallMs = performance.now() - t0;
-  await Promise.race([reading, sleep(2000)]);
+  const status = result.status === 'SUCCEEDED' ? result.status : `FAILED: ${result.error}: ${result.cause}`;
   return { status, entered, retries, wallMs, steps };
 }
 
 // ---- the run --------------------------------------------------------------------------------
 
-function machine(): string[] {
-  const cpu = cpus();
-  const java = spawnSync('java', ['-version'], { encoding: 'utf8' });
-  const javaVersion = `${java.stderr ?? ''}${java.stdout ?? ''}`.split('\n')[0]?.trim() || 'unknown';
-  return [
-    `cores: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}`,
-    `memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    `load average: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-    `node: ${process.version} (${process.platform}/${process.arch})`,
-    `java (DynamoDB Local): ${javaVersion}`,
-  ];
-}
-
-function fmt(value: number, digits = 2): string {
-  if (!Number.isFinite(value)) return '-';
-  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
 function usd(value: number): string {
   return `$${value < 0.01 ? value.toFixed(6) : value.toFixed(4)}`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length))) ?? [];
-  return rows
-    .map((row) =>
-      row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  '),
-    )
-    .join('\n');
 }
 
 /** Rollout checks on AWS for a rollout of `seconds`: WaitForRollout waits 15 s, then 23, 34, 51, 60, 60 … */
@@ -591,23 +474,22 @@ interface Target {
 }
 
 async function main(): Promise<number> {
-  const log = (line = '') => process.stdout.write(`${line}\n`);
-  log(`bench:release${QUICK ? ' (quick)' : ''}`);
-  for (const line of machine()) log(`  ${line}`);
+  header('bench:release', [javaVersion()]);
+  return withDynamoDbLocal(LOCAL_TABLE, run);
+}
 
-  const home = mkdtempSync(join(tmpdir(), 'slipway-bench-'));
-  // One DynamoDB Local for both local mode and the floor, so both measure the same server.
-  const dynamo = await startDynamoDbLocal({});
+/** The run, on DynamoDB Local: `put` is the floor. */
+async function run({ endpoint, put, home }: BenchDynamoDb): Promise<number> {
   let local: LocalMode | undefined;
+  const http = keepAliveClient();
   const builder = new InstantBuilder();
   const deployer = new InstantDeployer();
-  const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: LOCAL_CREDENTIALS });
   const problems: string[] = [];
   try {
     local = await startLocalMode({
       port: 0,
       stateDir: new StateDir(home),
-      dynamoDbEndpoint: dynamo.endpoint,
+      dynamoDbEndpoint: endpoint,
       tableName: LOCAL_TABLE,
       log: () => undefined,
       console: new Writable({ write: (_chunk, _encoding, done) => done() }),
@@ -683,7 +565,7 @@ async function main(): Promise<number> {
       const key = randomUUID();
       const t0 = performance.now();
       timeline.begin(target.app, t0);
-      const res = await post(target.hook, pushHeaders(target.secret, key), pushBody(sha, `release ${n}`));
+      const res = await http.post(target.hook, pushHeaders(target.secret, key), pushBody(sha, `release ${n}`));
       const accepted = performance.now() - t0;
       timeline.mark(target.app, 'webhook answered (202)');
       if (res.status !== 202) throw new Error(`push ${n} to ${target.app} answered ${res.status}: ${res.body}`);
@@ -696,33 +578,6 @@ async function main(): Promise<number> {
       return { accepted, live: ended.at - t0 };
     };
 
-    // The floor: one conditional PutItem per op, into the same table local mode uses.
-    const put = async () => {
-      await raw.send(
-        new PutItemCommand({
-          TableName: LOCAL_TABLE,
-          Item: {
-            [TABLE_SCHEMA.partitionKey]: { S: `BENCH#${randomUUID()}` },
-            [TABLE_SCHEMA.sortKey]: { S: 'FLOOR' },
-            commit: { S: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7' },
-            ref: { S: 'refs/heads/master' },
-            message: { S: 'fixed readme' },
-          },
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': TABLE_SCHEMA.partitionKey },
-        }),
-      );
-    };
-    const timed = async (n: number, op: () => Promise<unknown>): Promise<number[]> => {
-      const times: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const t0 = performance.now();
-        await op();
-        times.push(performance.now() - t0);
-      }
-      return times;
-    };
-
     const [warm, seq, acct, fresh] = [
       await seed('warm-up'),
       await seed('one-app'),
@@ -733,11 +588,11 @@ async function main(): Promise<number> {
     for (let i = 0; i < PARALLEL_APPS; i++) parallel.push(await seed(`parallel-${i}`));
 
     log(`  warming up (${FLOOR_WARMUP} PutItems, ${WARMUP} releases of one app)…`);
-    await timed(FLOOR_WARMUP, put);
+    await timeOps(FLOOR_WARMUP, put);
     for (let i = 0; i < WARMUP; i++) await release(warm);
 
     // ---- 1. one app, one release after the other ----
-    const floor = stats(await timed(FLOOR_N, put));
+    const floor = stats((await timeOps(FLOOR_N, put)).ms);
     log(`  floor: conditional PutItem p50 ${fmt(floor.p50)} ms`);
     const sequential: Array<{ accepted: number; live: number }> = [];
     timeline.clear();
@@ -758,7 +613,7 @@ async function main(): Promise<number> {
     const firstTenth = stats(sequential.slice(0, tenth).map((r) => r.live));
     const lastTenth = stats(sequential.slice(-tenth).map((r) => r.live));
     log(`  one app: webhook→live p50 ${fmt(live.p50)} ms over ${SEQUENTIAL} releases`);
-    const floorAfter = stats(await timed(FLOOR_N, put));
+    const floorAfter = stats((await timeOps(FLOOR_N, put)).ms);
 
     // ---- 2. ten apps at once, each one release after the other ----
     deployer.resetMax();
@@ -822,7 +677,7 @@ async function main(): Promise<number> {
 
     // Building a StateMachine validates the definition (asl-validator): once per process now.
     const construct = stats(
-      await timed(QUICK ? 20 : 100, async () => new StateMachine(loadReleaseDefinition() as never)),
+      (await timeOps(QUICK ? 20 : 100, async () => new StateMachine(loadReleaseDefinition() as never))).ms,
     );
 
     // ---- figures ----
@@ -846,60 +701,12 @@ async function main(): Promise<number> {
     log(
       table([
         ['measure', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'p50 vs PutItem', 'p50 vs 202'],
-        [
-          'floor: conditional PutItem (before)',
-          String(floor.n),
-          fmt(floor.p50),
-          fmt(floor.p99),
-          fmt(floor.mean),
-          '1.00×',
-          '-',
-        ],
-        [
-          'floor: webhook answered (202)',
-          String(accepted.n),
-          fmt(accepted.p50),
-          fmt(accepted.p99),
-          fmt(accepted.mean),
-          `${fmt(accepted.p50 / floor.p50)}×`,
-          '1.00×',
-        ],
-        [
-          'webhook → live',
-          String(live.n),
-          fmt(live.p50),
-          fmt(live.p99),
-          fmt(live.mean),
-          `${fmt(live.p50 / floor.p50)}×`,
-          `${fmt(live.p50 / accepted.p50)}×`,
-        ],
-        [
-          `  first ${tenth} releases`,
-          String(firstTenth.n),
-          fmt(firstTenth.p50),
-          fmt(firstTenth.p99),
-          fmt(firstTenth.mean),
-          `${fmt(firstTenth.p50 / floor.p50)}×`,
-          '-',
-        ],
-        [
-          `  last ${tenth} releases`,
-          String(lastTenth.n),
-          fmt(lastTenth.p50),
-          fmt(lastTenth.p99),
-          fmt(lastTenth.mean),
-          `${fmt(lastTenth.p50 / floor.p50)}×`,
-          '-',
-        ],
-        [
-          'floor: conditional PutItem (after)',
-          String(floorAfter.n),
-          fmt(floorAfter.p50),
-          fmt(floorAfter.p99),
-          fmt(floorAfter.mean),
-          `${fmt(floorAfter.p50 / floor.p50)}×`,
-          '-',
-        ],
+        ['floor: conditional PutItem (before)', ...statsCells(floor), '1.00×', '-'],
+        ['floor: webhook answered (202)', ...statsCells(accepted), ratio(accepted.p50, floor.p50), '1.00×'],
+        ['webhook → live', ...statsCells(live), ratio(live.p50, floor.p50), ratio(live.p50, accepted.p50)],
+        [`  first ${tenth} releases`, ...statsCells(firstTenth), ratio(firstTenth.p50, floor.p50), '-'],
+        [`  last ${tenth} releases`, ...statsCells(lastTenth), ratio(lastTenth.p50, floor.p50), '-'],
+        ['floor: conditional PutItem (after)', ...statsCells(floorAfter), ratio(floorAfter.p50, floor.p50), '-'],
       ]),
     );
     log(`  releases/s: ${fmt((SEQUENTIAL / seqWall) * 1000, 1)}`);
@@ -918,7 +725,7 @@ async function main(): Promise<number> {
     log(
       table([
         ['  milestone', 'n', 'p50 ms', 'p99 ms', 'mean ms'],
-        ...milestones.map((m) => [`  ${m.name}`, String(m.at.n), fmt(m.at.p50), fmt(m.at.p99), fmt(m.at.mean)]),
+        ...milestones.map((m) => [`  ${m.name}`, ...statsCells(m.at)]),
       ]),
     );
     log('');
@@ -926,21 +733,10 @@ async function main(): Promise<number> {
     log(
       table([
         ['measure', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'releases/s', 'vs one app'],
-        [
-          'webhook answered (202)',
-          String(parAccepted.n),
-          fmt(parAccepted.p50),
-          fmt(parAccepted.p99),
-          fmt(parAccepted.mean),
-          '-',
-          '-',
-        ],
+        ['webhook answered (202)', ...statsCells(parAccepted), '-', '-'],
         [
           'webhook → live',
-          String(parLive.n),
-          fmt(parLive.p50),
-          fmt(parLive.p99),
-          fmt(parLive.mean),
+          ...statsCells(parLive),
           fmt((parallelResults.length / parWall) * 1000, 1),
           `${fmt(((parallelResults.length / parWall) * 1000) / ((SEQUENTIAL / seqWall) * 1000))}× releases/s`,
         ],
@@ -1079,8 +875,6 @@ async function main(): Promise<number> {
     };
     const perCheckBuild = check('checkBuild');
     const perCheckRollout = check('checkRollout');
-    const buildEventRru = perBuildEvents.rru / ACCOUNTED;
-    const buildEventWru = perBuildEvents.wru / ACCOUNTED;
     const phaseEvents = AWS_BUILD_EVENTS - 2;
     const scenarios = [
       { label: 'as measured here (1 build check, 1 rollout check)', build: checkBuild, rollout: checkRollout },
@@ -1116,20 +910,17 @@ async function main(): Promise<number> {
       const stepInvocations = tasks + retries + extraBuild + extraRollout;
       const buildEvents = s === scenarios[0] ? 2 : AWS_BUILD_EVENTS;
       const invocations = stepInvocations + 1 + buildEvents;
-      const rru =
-        perWebhook.rru / ACCOUNTED +
-        freshTotal.rru +
-        extraBuild * perCheckBuild.rru +
-        extraRollout * perCheckRollout.rru +
-        buildEventRru +
+      // Read or write units: the webhook's, the steps', the extra checks', the build events' (and
+      // on AWS each phase-change event's 1 RRU + 1 WRU).
+      const units = (u: 'rru' | 'wru') =>
+        perWebhook[u] / ACCOUNTED +
+        freshTotal[u] +
+        extraBuild * perCheckBuild[u] +
+        extraRollout * perCheckRollout[u] +
+        perBuildEvents[u] / ACCOUNTED +
         (s === scenarios[0] ? 0 : phaseEvents * 1);
-      const wru =
-        perWebhook.wru / ACCOUNTED +
-        freshTotal.wru +
-        extraBuild * perCheckBuild.wru +
-        extraRollout * perCheckRollout.wru +
-        buildEventWru +
-        (s === scenarios[0] ? 0 : phaseEvents * 1);
+      const rru = units('rru');
+      const wru = units('wru');
       const gbSeconds =
         (LAMBDA_MEMORY_GB *
           (stepInvocations * ASSUMED_MS.releaseStep + ASSUMED_MS.webhook + buildEvents * ASSUMED_MS.buildEvent)) /
@@ -1187,29 +978,9 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
-    agent.destroy();
-    raw.destroy();
+    http.destroy();
     await local?.stop();
-    await dynamo.stop();
-    rmSync(home, { recursive: true, force: true });
   }
 }
 
-const deadline = setTimeout(() => {
-  process.stderr.write(`bench:release: gave up after ${TIME_LIMIT_MS / 60_000} min\n`);
-  // DynamoDB Local is killed by its exit hook (functions/adapters/dynamodb/local-server.ts).
-  process.exit(2);
-}, TIME_LIMIT_MS);
-deadline.unref();
-
-main().then(
-  (code) => {
-    clearTimeout(deadline);
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    clearTimeout(deadline);
-    process.stderr.write(`bench:release: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+runBench('bench:release', TIME_LIMIT_MS, main);

@@ -285,6 +285,8 @@ export interface BuildOutcome {
  */
 export interface Builder {
   start(job: BuildJob): Promise<{ ref: string; logLocation: string }>;
+  /** Stops a build that is no longer wanted (superseded); a build already ended is left alone. */
+  cancel?(ref: string, reason: string): Promise<void>;
 }
 
 /** Image repositories, one per app. */

@@ -153,6 +153,8 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
   switch (input.action) {
     case 'startBuild': {
       if (!deps.builder || !deps.registry) throw new ValidationError('starting a build needs a builder and a registry');
+      const overtaken = await supersedeIfOvertaken(deps, app, buildId, now());
+      if (overtaken) return { status: overtaken.status, polls: 0 };
       const build = await startBuild(
         { store, builder: deps.builder, registry: deps.registry, clock: deps.clock },
         app,
@@ -167,6 +169,7 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
         await deps.awaitBuildEnd(app, buildId);
         build = await mustGetBuild(store, app, buildId);
       }
+      if (!isTerminalBuild(build.status)) build = (await supersedeIfOvertaken(deps, app, buildId, now())) ?? build;
       return { status: build.status, polls: (input.polls ?? 0) + 1 };
     }
     case 'acquire': {
@@ -237,6 +240,52 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
     default:
       throw new ValidationError(`unknown release step ${String((input as { action?: unknown }).action)}`);
   }
+}
+
+/**
+ * Superseded mode: a build that a newer push of the app overtook while it was still queued or
+ * running is not worth finishing. It is recorded `superseded` (conditional on its status, so a
+ * build that just ended keeps its end) and its run stopped; the workflow then ends without a
+ * release. Returns the superseded build, or undefined when it goes on.
+ */
+async function supersedeIfOvertaken(
+  deps: ReleaseStepDeps,
+  app: string,
+  buildId: string,
+  at: string,
+): Promise<Build | undefined> {
+  const { store } = deps;
+  const settings = await store.getApp(app);
+  if (settings?.mode !== 'superseded') return undefined;
+  const builds = await store.listBuilds(app, { limit: 20 });
+  const build = builds.find((b) => b.id === buildId) ?? (await store.getBuild(app, buildId));
+  if (!build || (build.status !== 'queued' && build.status !== 'running')) return undefined;
+  const newer = builds.find(
+    (b) => b.id > buildId && (b.status === 'queued' || b.status === 'running' || b.status === 'succeeded'),
+  );
+  if (!newer) return undefined;
+  let superseded: Build;
+  try {
+    superseded = await store.transitionBuild(app, buildId, build.status, 'superseded', {
+      endedAt: at,
+      reason: `superseded by build ${newer.id}, a newer push of ${shortSha(newer.commit)}`,
+    });
+  } catch (error) {
+    if (error instanceof StaleWriteError) return undefined; // it moved on meanwhile: look again next time
+    throw error;
+  }
+  if (superseded.builderRef && deps.builder?.cancel) {
+    try {
+      await deps.builder.cancel(superseded.builderRef, `superseded by build ${newer.id}`);
+    } catch {
+      // Stopping is a saving, not a duty: the build's late end is ignored (it is superseded).
+    }
+  }
+  return superseded;
+}
+
+function shortSha(sha: string): string {
+  return sha.slice(0, 8);
 }
 
 async function mustGetBuild(store: Store, app: string, id: string): Promise<Build> {

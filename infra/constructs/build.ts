@@ -260,7 +260,11 @@ export class Build extends Construct {
     fn.addEnvironment('BUILD_PROJECT_NAME', this.project.projectName);
     fn.addEnvironment('BUILD_LOG_GROUP', this.logGroup.logGroupName);
     fn.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['codebuild:StartBuild'], resources: [this.project.projectArn] }),
+      // StopBuild: a build a newer push overtook is stopped (superseded mode).
+      new iam.PolicyStatement({
+        actions: ['codebuild:StartBuild', 'codebuild:StopBuild'],
+        resources: [this.project.projectArn],
+      }),
     );
   }
 

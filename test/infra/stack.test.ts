@@ -551,14 +551,14 @@ describe('the Slipway stack', () => {
       });
     });
 
-    it('lets the release-steps function start builds of this project and make slipway/* repositories', () => {
+    it('lets the release-steps function start and stop builds of this project and make slipway/* repositories', () => {
       const fn = stack.release.stepsFunction;
       const statements = statementsOf(fn);
       const byService = (prefix: string) => statements.filter((s) => actionsOf([s]).some((a) => a.startsWith(prefix)));
       expect(byService('codebuild:')).toEqual([
         {
           Effect: 'Allow',
-          Action: 'codebuild:StartBuild',
+          Action: ['codebuild:StartBuild', 'codebuild:StopBuild'],
           Resource: { 'Fn::GetAtt': [logicalId(stack.build.project), 'Arn'] },
         },
       ]);
@@ -763,6 +763,7 @@ describe('the Slipway stack', () => {
     it('gives the release-steps function exactly the actions its steps call, and no index', () => {
       expect([...new Set(actionsOf(steps()))].sort()).toEqual([
         'codebuild:StartBuild',
+        'codebuild:StopBuild',
         'dynamodb:BatchGetItem',
         'dynamodb:BatchWriteItem',
         'dynamodb:ConditionCheckItem',

@@ -273,20 +273,41 @@ interface DockerCall {
   });
 
   /** Runs the buildspec as CodeBuild would on AWS (SLIPWAY_PUSH=true), with no registry to log in to. */
-  async function pushBuild() {
-    const tools = join(dir, 'push-tools');
+  async function pushBuild(options: { existingTags?: string[]; name?: string } = {}) {
+    const name = options.name ?? 'push';
+    // A stand-in `aws` CLI: `ecr describe-images` finds exactly the tags given (ECR's immutable tags).
+    const awsBin = join(dir, `${name}-aws-bin`);
+    mkdirSync(awsBin, { recursive: true });
+    writeFileSync(
+      join(awsBin, 'aws'),
+      [
+        '#!/usr/bin/env bash',
+        'printf "%s\\n" "$*" >> "$FAKE_AWS_LOG"',
+        'if [ "$1 $2" = "ecr describe-images" ]; then',
+        '  for tag in $FAKE_AWS_EXISTING_TAGS; do [[ " $* " == *" imageTag=$tag "* ]] && { echo "{}"; exit 0; }; done',
+        '  echo "ImageNotFoundException" >&2; exit 254',
+        'fi',
+        'echo "{}"',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    const tools = join(dir, `${name}-tools`);
     const [, localDecrypt] = await bundleTools(tools, ['plan-images.mjs', 'local-decrypt.mjs'], { projectRoot: ROOT });
-    const work = join(dir, 'push-work');
+    const work = join(dir, `${name}-work`);
     mkdirSync(join(work, 'tmp'), { recursive: true });
-    const dockerLog = join(dir, 'docker-push.jsonl');
+    const dockerLog = join(dir, `docker-${name}.jsonl`);
     const buildId = newId();
     const result = await runBuildspec({
       buildspec: join(ROOT, 'buildspecs/build.yml'),
       cwd: work,
       logFile: join(work, 'build.log'),
       env: {
-        PATH: `${FAKE_DOCKER}${delimiter}${process.env.PATH}`,
+        PATH: `${FAKE_DOCKER}${delimiter}${awsBin}${delimiter}${process.env.PATH}`,
         FAKE_DOCKER_LOG: dockerLog,
+        FAKE_AWS_LOG: join(dir, `aws-${name}.log`),
+        FAKE_AWS_EXISTING_TAGS: (options.existingTags ?? []).join(' '),
+        AWS_REGION: 'eu-west-1',
         TMPDIR: join(work, 'tmp'),
         CODEBUILD_SRC_DIR: join(ROOT, 'buildspecs'),
         SLIPWAY_BUILD_ID: buildId,
@@ -332,6 +353,21 @@ interface DockerCall {
       'api',
     ]);
     expect(calls.filter((argv) => argv[0] === 'image')).toEqual([]);
+  });
+
+  it('rebuilding a commit keeps its existing sha tag (immutable in ECR) and tags the new image by build id only', async () => {
+    const again = await pushBuild({ name: 'rebuild', existingTags: [`api-${second}`] });
+    expect(again.result.status).toBe('SUCCEEDED');
+    const tagsOf = (service: string) => {
+      const argv = again.calls.find((a) => a[0] === 'buildx' && a.at(-1) === service) ?? [];
+      return argv.flatMap((arg, i) => (argv[i - 1] === '--tag' ? [arg] : []));
+    };
+    expect(tagsOf('api')).toEqual([`${REPOSITORY}:api-${again.buildId}`]);
+    expect(tagsOf('web')).toEqual([`${REPOSITORY}:web-${again.buildId}`, `${REPOSITORY}:web-${second}`]);
+    const asked = readFileSync(join(dir, 'aws-rebuild.log'), 'utf8');
+    expect(asked).toContain(
+      `ecr describe-images --region eu-west-1 --repository-name ${REPOSITORY.split('/').slice(1).join('/')} --image-ids imageTag=api-${second}`,
+    );
   });
 });
 

@@ -170,6 +170,37 @@ describe('release workflow (local executor, DynamoDB Local)', () => {
     ]);
   });
 
+  it('tells an observer every state the execution entered, in order, and each step it ran', async () => {
+    const { deps } = world();
+    const app = await anApp();
+    const build = await aBuild(app.name);
+    const entered: string[] = [];
+    const steps: string[] = [];
+    const result = await startLocalExecution(
+      deps,
+      { app: app.name, build: build.id },
+      {
+        waitMs: 5,
+        onEvent: (event) => {
+          const name = (event as { state?: { name?: string } }).state?.name;
+          if (event.type === 'StateEntered' && name) entered.push(name);
+        },
+        aroundStep: async (input, run) => {
+          steps.push(input.action);
+          return run();
+        },
+      },
+    ).done;
+    expect(result.status).toBe('SUCCEEDED');
+    expect(entered[0]).toBe('Start');
+    expect(entered.at(-1)).toBe('Recorded');
+    for (const state of ['StartBuild', 'AcquireRollout', 'Prepare', 'Rollout', 'RecordLive', 'ReleaseLock', 'Report']) {
+      expect(entered).toContain(state);
+    }
+    expect(steps[0]).toBe('startBuild');
+    expect(steps.slice(-3)).toEqual(['recordLive', 'releaseLock', 'report']);
+  });
+
   it('records a failed build and creates no release', async () => {
     const { release, builder, deployer } = world();
     const app = await anApp();
@@ -253,6 +284,71 @@ describe('release workflow (local executor, DynamoDB Local)', () => {
     expect(releases.map((r) => [r.build, r.status])).toEqual([[builds[2]?.id, 'live']]);
     expect(deployer.deployed).toHaveLength(1);
     expect(deployer.maxActive).toBe(1);
+  });
+
+  it('superseded mode: a build overtaken while it runs is stopped and recorded superseded', async () => {
+    const { deployer } = world();
+    const app = await anApp('superseded');
+    const canceled: Array<{ ref: string; reason: string }> = [];
+    // Runs until told otherwise: started at once, finished only if not stopped within 2 s.
+    const slow: Builder & { cancel(ref: string, reason: string): Promise<void> } = {
+      async start(job) {
+        await applyBuildEvent(store, {
+          app: job.app,
+          buildId: job.buildId,
+          kind: 'started',
+          at: new Date().toISOString(),
+        });
+        setTimeout(() => {
+          if (canceled.some((c) => c.ref === `slow-${job.buildId}`)) return;
+          void applyBuildEvent(store, {
+            app: job.app,
+            buildId: job.buildId,
+            kind: 'finished',
+            status: 'succeeded',
+            images: { app: digest('b') },
+            at: new Date().toISOString(),
+          });
+        }, 2000);
+        return { ref: `slow-${job.buildId}`, logLocation: '/dev/null' };
+      },
+      async cancel(ref, reason) {
+        canceled.push({ ref, reason });
+      },
+    };
+    const deps: ReleaseStepDeps = { store, builder: slow, registry, deployer };
+    const older = await aBuild(app.name);
+    const olderRun = startLocalExecution(deps, { app: app.name, build: older.id }, { waitMs: 5 }).done;
+    for (let i = 0; i < 100 && (await store.getBuild(app.name, older.id))?.status !== 'running'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const newer = await aBuild(app.name);
+    const newerRun = startLocalExecution(deps, { app: app.name, build: newer.id }, { waitMs: 5 }).done;
+
+    expect(await olderRun).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'superseded' } } });
+    expect(await store.getBuild(app.name, older.id)).toMatchObject({
+      status: 'superseded',
+      outcome: 'superseded',
+      reason: expect.stringContaining(newer.id),
+      endedAt: expect.any(String),
+    });
+    expect(canceled).toEqual([{ ref: `slow-${older.id}`, reason: expect.stringContaining(newer.id) }]);
+    expect(await newerRun).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'live' } } });
+    expect((await store.listReleases(app.name)).map((r) => [r.build, r.status])).toEqual([[newer.id, 'live']]);
+  });
+
+  it('queued mode: an older build is never stopped for a newer one', async () => {
+    const { release, builder } = world();
+    const app = await anApp('queued');
+    const older = await aBuild(app.name);
+    builder.outcomes.set(older.id, { status: 'succeeded', delayMs: 200 });
+    const newer = await aBuild(app.name);
+    const results = await Promise.all([release(app.name, older.id), release(app.name, newer.id)]);
+    expect(results.map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    expect((await store.listReleases(app.name)).map((r) => [r.build, r.status])).toEqual([
+      [newer.id, 'live'],
+      [older.id, 'replaced'],
+    ]);
   });
 
   it('rolls back to an earlier release by copying it forward as a new release', async () => {

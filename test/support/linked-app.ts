@@ -177,7 +177,7 @@ export async function startLinkedAppWorld(
       const body = JSON.stringify({
         ...example.body,
         ref: 'refs/heads/main',
-        before: '0'.repeat(39) + '1',
+        before: `${'0'.repeat(39)}1`,
         after: sha,
         checkout_sha: sha,
         commits: [

@@ -3,14 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type LocalMode, startLocalMode } from '../../functions/local/local-mode';
+import { Writable } from 'node:stream';
+import { type LocalMode, type LocalModeOptions, startLocalMode } from '../../functions/local/local-mode';
 import { StateDir } from '../../functions/local/state-dir';
 
 export const ROOT = resolve(__dirname, '../..');
 
 /** Local mode on a free loopback port, against the run's DynamoDB Local, in its own table and state dir. */
 export async function startTestLocalMode(
-  options: { systemHookToken?: string } = {},
+  options: Partial<LocalModeOptions> = {},
 ): Promise<LocalMode & { home: string; tableName: string; endpoint: string }> {
   const endpoint = process.env.SLIPWAY_TEST_DYNAMODB_ENDPOINT;
   if (!endpoint) throw new Error('SLIPWAY_TEST_DYNAMODB_ENDPOINT is not set: run through jest (globalSetup)');
@@ -22,6 +23,8 @@ export async function startTestLocalMode(
     dynamoDbEndpoint: endpoint,
     tableName,
     log: () => undefined,
+    // Release notices without a Slack URL go here instead of the test's stdout.
+    console: new Writable({ write: (_chunk, _encoding, done) => done() }),
     ...options,
   });
   return Object.assign(local, { home, tableName, endpoint });

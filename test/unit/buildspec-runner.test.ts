@@ -13,7 +13,7 @@ describe('the local buildspec runner', () => {
   /** Writes `yaml` as a buildspec in a fresh folder and runs it there. */
   async function run(
     yaml: string,
-    options: { env?: Record<string, string>; timeoutMs?: number; requires?: string[] } = {},
+    options: { env?: Record<string, string>; timeoutMs?: number; requires?: string[]; signal?: AbortSignal } = {},
   ) {
     const case_ = join(dir, `case-${++n}`);
     mkdirSync(case_);
@@ -29,6 +29,7 @@ describe('the local buildspec runner', () => {
       onPhase: (phase) => phases.push(phase),
       onLine: (line) => lines.push(line),
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     const log = readFileSync(join(case_, 'logs', 'build.log'), 'utf8');
     const output = log.split('\n').filter((line) => line !== '' && !line.startsWith('[Container]'));
@@ -301,6 +302,56 @@ phases:
     expect(log).toContain('Phase complete: BUILD State: TIMED_OUT');
     const pid = Number(readFileSync(join(caseDir, 'sleeper.pid'), 'utf8'));
     expect(await goneSoon(pid)).toBe(true);
+  });
+
+  it('stops when told (a superseded build): the process group is killed, the build fails saying why', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort('superseded by build 01NEWER'), 500);
+    const started = Date.now();
+    const {
+      result,
+      dir: caseDir,
+      log,
+    } = await run(
+      `
+version: 0.2
+phases:
+  build:
+    commands:
+      - sleep 30 & echo $! > sleeper.pid; wait
+  post_build:
+    commands:
+      - echo never
+`,
+      { signal: controller.signal },
+    );
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result).toMatchObject({
+      status: 'FAILED',
+      failedPhase: 'BUILD',
+      error: 'build stopped: superseded by build 01NEWER',
+    });
+    expect(result.timedOut).toBeUndefined();
+    expect(log).not.toContain('never');
+    const pid = Number(readFileSync(join(caseDir, 'sleeper.pid'), 'utf8'));
+    expect(await goneSoon(pid)).toBe(true);
+  });
+
+  it('does not start at all when stopped before it starts', async () => {
+    const controller = new AbortController();
+    controller.abort('superseded');
+    const { result, output } = await run(
+      `
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo ran
+`,
+      { signal: controller.signal },
+    );
+    expect(result).toMatchObject({ status: 'FAILED', error: 'build stopped: superseded' });
+    expect(output).toEqual([]);
   });
 
   it('ends what a command left running in the background when the build ends', async () => {

@@ -1,4 +1,4 @@
-import { CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
+import { CodeBuildClient, StartBuildCommand, StopBuildCommand } from '@aws-sdk/client-codebuild';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { CodeBuildBuilder, UnsafeBuildJobError } from '../../functions/adapters/builder/codebuild-builder';
@@ -98,5 +98,22 @@ describe('the CodeBuild builder', () => {
     codebuild.on(StartBuildCommand).resolves({});
 
     await expect(builder().start(job)).rejects.toThrow(/started no build for web\/01JBUILD/);
+  });
+
+  it('stops a superseded build by its id (from the ARN), and leaves one that already ended alone', async () => {
+    codebuild.reset();
+    codebuild.on(StopBuildCommand).resolves({});
+    await builder().cancel(BUILD_ARN);
+    expect(codebuild).toHaveReceivedCommandWith(StopBuildCommand, { id: BUILD_ID });
+
+    codebuild.reset();
+    codebuild
+      .on(StopBuildCommand)
+      .rejects(Object.assign(new Error('Build already completed'), { name: 'InvalidInputException' }));
+    await expect(builder().cancel(BUILD_ARN)).resolves.toBeUndefined();
+
+    codebuild.reset();
+    codebuild.on(StopBuildCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    await expect(builder().cancel(BUILD_ARN)).rejects.toThrow('denied');
   });
 });

@@ -92,4 +92,12 @@ describe('workflow/release.asl.json', () => {
       expect((definition.States[name] as { ResultPath?: string }).ResultPath).toBe('$.result');
     }
   });
+
+  it('has an execution timeout beyond every bounded wait, so only a stuck execution times out', () => {
+    const raw = definition as unknown as { TimeoutSeconds?: number };
+    // Build checks 10 s apart, turn checks 10 s apart, rollout checks at most 60 s apart.
+    const bounded = 360 * 10 + 720 * 10 + 120 * 60;
+    expect(raw.TimeoutSeconds).toBeGreaterThan(bounded);
+    expect(raw.TimeoutSeconds).toBeLessThanOrEqual(8 * 3600);
+  });
 });

@@ -76,6 +76,8 @@ export interface RunBuildspecOptions {
   logFile: string;
   /** Total time limit; the shell's whole process group is killed when it passes. */
   timeoutMs?: number;
+  /** Stops the build: the shell's whole process group is killed, the result is FAILED ("stopped"). */
+  signal?: AbortSignal;
   /** Called when a phase starts, with CodeBuild's phase type (INSTALL, PRE_BUILD, …). */
   onPhase?(name: string): void;
   /** Called with every line written to the log. */
@@ -239,10 +241,17 @@ async function runPhases(
         shell.kill();
       }, options.timeoutMs)
     : undefined;
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    shell.kill();
+  };
+  options.signal?.addEventListener('abort', stop, { once: true });
 
   let failure: Omit<BuildspecResult, 'durationMs' | 'exportedVariables' | 'status'> | undefined;
   let current: { phase?: string; command?: string } = {};
   try {
+    if (options.signal?.aborted) throw new Error('stopped before it started');
     await shell.start();
     for (const phase of spec.phases) {
       current = { phase: phase.type };
@@ -293,7 +302,9 @@ async function runPhases(
     shell.kill();
     const message = timedOut
       ? `build timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)} s`
-      : `the build shell failed: ${(error as Error).message}`;
+      : stopped || options.signal?.aborted
+        ? `build stopped${typeof options.signal?.reason === 'string' ? `: ${options.signal.reason}` : ''}`
+        : `the build shell failed: ${(error as Error).message}`;
     if (current.phase) log.container(`Phase complete: ${current.phase} State: ${timedOut ? 'TIMED_OUT' : 'FAILED'}`);
     log.container(message);
     return result({
@@ -308,6 +319,7 @@ async function runPhases(
     });
   } finally {
     if (timer) clearTimeout(timer);
+    options.signal?.removeEventListener('abort', stop);
     await shell.dispose();
   }
 }

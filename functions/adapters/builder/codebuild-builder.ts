@@ -1,4 +1,9 @@
-import { type CodeBuildClient, type EnvironmentVariable, StartBuildCommand } from '@aws-sdk/client-codebuild';
+import {
+  type CodeBuildClient,
+  type EnvironmentVariable,
+  StartBuildCommand,
+  StopBuildCommand,
+} from '@aws-sdk/client-codebuild';
 import { buildspecInputs } from '../../build/buildspec-env';
 import type { Builder, BuildJob } from '../../domain/ports';
 
@@ -41,6 +46,17 @@ export class CodeBuildBuilder implements Builder {
     const stream = build.logs?.streamName ?? build.id.slice(build.id.lastIndexOf(':') + 1);
     const group = build.logs?.groupName ?? this.options.logGroupName;
     return { ref: build.arn, logLocation: `${group}:${stream}` };
+  }
+
+  /** StopBuild; a build that has already ended (CodeBuild answers InvalidInputException) is left alone. */
+  async cancel(ref: string): Promise<void> {
+    // The ref is the build ARN (`arn:…:build/<project>:<uuid>`); StopBuild wants `<project>:<uuid>`.
+    const id = ref.slice(ref.indexOf(':build/') + 1).replace(/^build\//, '');
+    try {
+      await this.options.client.send(new StopBuildCommand({ id }));
+    } catch (error) {
+      if (!(error instanceof Error && error.name === 'InvalidInputException')) throw error;
+    }
   }
 }
 

@@ -71,6 +71,7 @@ export class LocalBuilder implements Builder {
   private readonly slots: number;
   private active = 0;
   private readonly waiting: Array<() => void> = [];
+  private readonly controllers = new Map<string, AbortController>();
 
   constructor(private readonly options: LocalBuilderOptions) {
     this.slots = Math.max(1, Math.floor(options.maxConcurrent ?? availableParallelism()));
@@ -98,11 +99,21 @@ export class LocalBuilder implements Builder {
     const logDir = join(root, 'builds', job.app);
     mkdirSync(logDir, { recursive: true, mode: 0o700 });
     const logFile = join(logDir, `${job.buildId}.log`);
+    const controller = new AbortController();
+    this.controllers.set(job.buildId, controller);
     const run = this.acquireSlot()
-      .then(() => this.run(job, root, logFile).finally(() => this.releaseSlot()))
-      .finally(() => this.running.delete(run));
+      .then(() => this.run(job, root, logFile, controller.signal).finally(() => this.releaseSlot()))
+      .finally(() => {
+        this.running.delete(run);
+        if (this.controllers.get(job.buildId) === controller) this.controllers.delete(job.buildId);
+      });
     this.running.add(run);
     return { ref: `local:${job.buildId}`, logLocation: logFile };
+  }
+
+  /** Stops a build (`local:<id>`): killed if running, never started if still waiting for a slot. */
+  async cancel(ref: string, reason: string): Promise<void> {
+    this.controllers.get(ref.replace(/^local:/, ''))?.abort(reason);
   }
 
   /** Resolves when no build is running (and every callback has returned). */
@@ -115,7 +126,7 @@ export class LocalBuilder implements Builder {
     return join(resolve(this.options.root), 'work', buildId);
   }
 
-  private async run(job: BuildJob, root: string, logFile: string): Promise<void> {
+  private async run(job: BuildJob, root: string, logFile: string, signal: AbortSignal): Promise<void> {
     const work = this.workDir(job.buildId);
     let outcome: BuildOutcome;
     try {
@@ -127,6 +138,7 @@ export class LocalBuilder implements Builder {
         cwd: work,
         logFile,
         timeoutMs: this.options.timeoutMs ?? 60 * 60_000,
+        signal,
         env: this.environment(job, work, tools),
         onPhase: (phase) => this.notify(() => this.options.onRunning?.(job.buildId, job.app, phase)),
       });
