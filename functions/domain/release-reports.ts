@@ -72,23 +72,29 @@ function targetOf(reporting: ReleaseReporting, { app, build, gitlabUrl }: Subjec
   };
 }
 
+/**
+ * Reports events about one build, in order, reading the app, build and GitLab connection once
+ * (the token decrypted once). Returns the last event's outcome.
+ */
 async function send(
   store: Store,
   reporting: ReleaseReporting | undefined,
   appName: string,
   buildId: string,
-  event: (target: ReportTarget, build: Build) => ReportEvent | undefined,
+  ...events: Array<(target: ReportTarget, build: Build) => ReportEvent | undefined>
 ): Promise<ReportOutcome | undefined> {
   if (!reporting) return undefined;
   try {
     const found = await subject(store, reporting, appName, buildId);
     if (!found) return undefined;
-    const chosen = event(targetOf(reporting, found), found.build);
-    if (!chosen) return undefined;
-    return await report(
-      { gitlab: found.gitlab, notifier: reporting.notifier, retry: reporting.retry, log: reporting.log },
-      chosen,
-    );
+    const target = targetOf(reporting, found);
+    const deps = { gitlab: found.gitlab, notifier: reporting.notifier, retry: reporting.retry, log: reporting.log };
+    let outcome: ReportOutcome | undefined;
+    for (const event of events) {
+      const chosen = event(target, found.build);
+      if (chosen) outcome = await report(deps, chosen);
+    }
+    return outcome;
   } catch (error) {
     reporting.log?.('report not sent', {
       app: appName,
@@ -106,8 +112,14 @@ export async function reportBuildStarted(
   app: string,
   build: string,
 ): Promise<void> {
-  await send(store, reporting, app, build, (target) => ({ kind: 'build_pending', target }));
-  await send(store, reporting, app, build, (target) => ({ kind: 'build_running', target }));
+  await send(
+    store,
+    reporting,
+    app,
+    build,
+    (target) => ({ kind: 'build_pending', target }),
+    (target) => ({ kind: 'build_running', target }),
+  );
 }
 
 /** The rollout of a release starts: a GitLab deployment is created, its id kept on the release. */

@@ -101,14 +101,14 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     // same build events the AWS build-events Lambda applies.
     // Builds run here with the same buildspec CodeBuild runs; their progress comes back as the
     // same build events the AWS build-events Lambda applies, and wakes the workflow waiting on them.
-    let workflow: LocalReleaseWorkflow | undefined;
     const apply = async (event: BuildEvent): Promise<void> => {
       try {
         await applyBuildEvent(store, event);
       } catch (error) {
         logger.error('build event not applied', { error: error as Error, build: event.buildId });
       }
-      if (event.kind === 'finished') workflow?.buildEnded(event.app, event.buildId);
+      // (Builds start only once the workflow below exists.)
+      if (event.kind === 'finished') workflow.buildEnded(event.app, event.buildId);
     };
     const builder = new LocalBuilder({
       root: state.root,
@@ -138,7 +138,7 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       : new ConsoleNotifier(options.console ?? process.stdout);
     // The public URL is known once listening; commit statuses link to the build in the admin API.
     let buildLinkBase = '';
-    workflow = new LocalReleaseWorkflow(
+    const workflow = new LocalReleaseWorkflow(
       {
         store,
         builder: options.adapters?.builder ?? builder,
@@ -169,8 +169,7 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       return value.startsWith('Bearer ') && matchesHash(value.slice(7).trim(), adminTokenHash);
     };
 
-    const releases = workflow;
-    const deps = { store, vault, workflow: releases, logger };
+    const deps = { store, vault, workflow, logger };
     // The admin handler needs the public URL, which needs the port: bound once listening.
     let admin: HttpHandler = async () => json(503, { error: 'starting' });
     const server: Server = createServer(
@@ -217,7 +216,7 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     });
     // Executions live in this process: what a previous run left in flight starts again.
     const resumed = await resumeInFlight(
-      { store, workflow: releases },
+      { store, workflow },
       { onError: (error, app) => logger.error('could not resume releases', { error: error as Error, app }) },
     );
     if (resumed.builds.length + resumed.releases.length > 0) {
@@ -239,10 +238,10 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
         stopped = true;
         // Releases in flight get a moment to finish and report; local mode does not hang on them.
         await Promise.race([
-          Promise.all([releases.whenIdle(), builder.whenIdle()]),
+          Promise.all([workflow.whenIdle(), builder.whenIdle()]),
           new Promise((resolve) => setTimeout(resolve, 10_000).unref()),
         ]);
-        releases.abortAll();
+        workflow.abortAll();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
