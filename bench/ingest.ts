@@ -109,7 +109,7 @@ async function main(): Promise<number> {
         // their notices would otherwise print here.
         console: new Writable({ write: (_chunk, _encoding, done) => done() }),
       });
-      const { url, adminToken } = local;
+      const { url, adminToken, workflow } = local;
 
       // An app through the admin API, and its webhook secret, as `slipway apps create/webhook` do.
       const admin = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
@@ -135,6 +135,14 @@ async function main(): Promise<number> {
       await measure('warm-up floor', 16, WARMUP, put);
       await measure('warm-up webhook', 16, WARMUP, (i) => deliver(`warm-${i}-${randomUUID()}`, 202)());
       unexpected.length = 0;
+      // Each accepted push starts a release execution in this process, in the background; they
+      // drain between scenarios, so every measurement starts from a quiet process.
+      const drain = async () => {
+        const started = Date.now();
+        await workflow.whenIdle();
+        log(`  (background release executions drained in ${fmt((Date.now() - started) / 1000)} s)`);
+      };
+      await drain();
 
       const results: Result[] = [];
       const floors = new Map<number, Result>();
@@ -149,6 +157,7 @@ async function main(): Promise<number> {
         );
         results.push(accept);
         log(`  ${accept.scenario} c=${c}: p50 ${fmt(accept.p50)} ms`);
+        await drain();
       }
       // Where a delivery's time goes: its parts alone, one at a time (c=1), on the same server.
       const anatomy: Result[] = [];
