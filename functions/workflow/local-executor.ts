@@ -37,6 +37,21 @@ export function releaseMachine(): StateMachine {
   return machineCache;
 }
 
+let kindsCache: { tasks: string[]; waits: string[]; retried: string[] } | undefined;
+
+/** The definition's Task, Wait and retrying states by name, read once (they set each run's overrides). */
+function stateKinds(): { tasks: string[]; waits: string[]; retried: string[] } {
+  if (!kindsCache) {
+    const states = Object.entries(loadReleaseDefinition().States);
+    kindsCache = {
+      tasks: states.filter(([, state]) => state.Type === 'Task').map(([name]) => name),
+      waits: states.filter(([, state]) => state.Type === 'Wait').map(([name]) => name),
+      retried: states.filter(([, state]) => state.Retry).map(([name]) => name),
+    };
+  }
+  return kindsCache;
+}
+
 /** The release state machine definition, as stored in the repository. */
 export function loadReleaseDefinition(root: string = findProjectRoot()): AslDefinition {
   if (!cached) {
@@ -93,8 +108,8 @@ export function startLocalExecution(
   input: { app: string; build: string; release?: string },
   options: LocalExecutionOptions = {},
 ): LocalExecution {
-  const definition = loadReleaseDefinition();
   const machine = releaseMachine();
+  const kinds = stateKinds();
   const handler = async (taskInput: unknown) => {
     const payload = (taskInput as { Payload?: ReleaseStepInput }).Payload;
     if (!payload) throw Object.assign(new Error('the task has no Payload'), { name: 'ValidationError' });
@@ -108,11 +123,9 @@ export function startLocalExecution(
   const taskResourceLocalHandlers: Record<string, typeof handler> = {};
   const waitTimeOverrides: Record<string, number> = {};
   const retryIntervalOverrides: Record<string, number> = {};
-  for (const [name, state] of Object.entries(definition.States)) {
-    if (state.Type === 'Task') taskResourceLocalHandlers[name] = handler;
-    if (state.Type === 'Wait') waitTimeOverrides[name] = options.waits?.[name] ?? options.waitMs ?? 10;
-    if (state.Retry) retryIntervalOverrides[name] = options.retryMs ?? 5;
-  }
+  for (const name of kinds.tasks) taskResourceLocalHandlers[name] = handler;
+  for (const name of kinds.waits) waitTimeOverrides[name] = options.waits?.[name] ?? options.waitMs ?? 10;
+  for (const name of kinds.retried) retryIntervalOverrides[name] = options.retryMs ?? 5;
   const executionId = `local:${input.app}:${input.build}:${randomBytes(4).toString('hex')}`;
   const execution = machine.run(input as never, {
     overrides: {
