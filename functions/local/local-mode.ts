@@ -35,6 +35,7 @@ export const LOCAL_TABLE = 'slipway';
 
 export interface LocalModeOptions {
   port?: number;
+  /** Loopback only: `127.0.0.1` (default) or `::1`; anything else is refused. */
   host?: string;
   stateDir?: StateDir;
   publicUrl?: string;
@@ -59,6 +60,8 @@ export interface LocalModeOptions {
   log?: (line: string) => void;
 }
 
+const LOOPBACK_ADDRESSES = new Set(['127.0.0.1', '::1']);
+
 export interface LocalMode {
   url: string;
   adminToken: string;
@@ -77,6 +80,9 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
   const state = options.stateDir ?? new StateDir();
   state.ensure();
   const host = options.host ?? '127.0.0.1';
+  // Local mode holds the GitLab token and the admin token: nothing of it may listen beyond loopback.
+  if (!LOOPBACK_ADDRESSES.has(host))
+    throw new Error(`local mode listens on loopback only (127.0.0.1 or ::1), not ${host}`);
 
   const dynamo = options.dynamoDbEndpoint
     ? { endpoint: options.dynamoDbEndpoint, stop: async () => undefined }
@@ -204,7 +210,7 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       server.listen(options.port ?? 8080, host, () => resolve());
     });
     const { port } = server.address() as AddressInfo;
-    const url = `http://${host}:${port}`;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     const publicUrl = options.publicUrl ?? url;
     buildLinkBase = publicUrl;
     admin = createAdminHandler({

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isLoopback, listeningSocketsOfTree } from '../support/listening-sockets';
 import { cli, ROOT } from '../support/local';
 
 /** `slipway local` as a real process: what `npm start` runs. */
@@ -55,6 +56,22 @@ describe('slipway local (npm start)', () => {
     const shown = await cli(['apps', 'show', 'kept', '--json'], { SLIPWAY_HOME: home });
     expect(JSON.parse(shown.stdout)).toMatchObject({ name: 'kept', project: 'acme/kept' });
     expect(await stop(second.child, 'SIGINT')).toBe(0);
+  }, 120_000);
+
+  it('listens on loopback only: the HTTP server and DynamoDB Local, every process it starts', async () => {
+    const running = await start();
+    try {
+      const pid = running.child.pid ?? 0;
+      const sockets = listeningSocketsOfTree(pid);
+      const port = Number(new URL(running.url).port);
+
+      // At least the HTTP server (this process) and DynamoDB Local (a java child).
+      expect(sockets.some((s) => s.port === port && s.pid === pid)).toBe(true);
+      expect(sockets.some((s) => s.pid !== pid)).toBe(true);
+      expect(sockets.filter((s) => !isLoopback(s.address))).toEqual([]);
+    } finally {
+      await stop(running.child, 'SIGTERM');
+    }
   }, 120_000);
 
   it('says in one line, exit 1, when Java is missing', async () => {

