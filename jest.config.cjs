@@ -1,4 +1,4 @@
-/** Jest runs TypeScript through esbuild; ESM-only dependencies (middy) are transformed too. */
+/** Jest runs TypeScript through esbuild; ESM-only dependencies (middy, openid-client, jose) are transformed too. */
 module.exports = {
   testEnvironment: 'node',
   // middy ships ESM only (an `import`-only export): point Jest at the file; esbuild makes it CommonJS.
@@ -6,7 +6,8 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.(t|j|mj)s$': '<rootDir>/test/support/esbuild-transform.cjs' },
-  transformIgnorePatterns: ['/node_modules/(?!(@middy)/)'],
+  // openid-client, oauth4webapi and jose ship ESM only too (their `default` export is an ES module).
+  transformIgnorePatterns: ['/node_modules/(?!(@middy|openid-client|oauth4webapi|jose)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',

@@ -5,6 +5,7 @@ import { registerBuilds } from './commands/builds';
 import { registerDeploy } from './commands/deploy';
 import { registerGitlab } from './commands/gitlab';
 import { registerLocal } from './commands/local';
+import { registerMetrics } from './commands/metrics';
 import { registerReleases } from './commands/releases';
 
 /**
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerDeploy(program);
   registerBuilds(program);
   registerReleases(program);
+  registerMetrics(program);
   return program;
 }
 

@@ -18,6 +18,7 @@ export const HANDLERS = {
   projectWebhook: path.join(PROJECT_ROOT, 'functions/handlers/project-webhook.ts'),
   systemHook: path.join(PROJECT_ROOT, 'functions/handlers/system-hook.ts'),
   adminApi: path.join(PROJECT_ROOT, 'functions/handlers/admin-api.ts'),
+  console: path.join(PROJECT_ROOT, 'functions/handlers/console.ts'),
   buildEvents: path.join(PROJECT_ROOT, 'functions/handlers/build-events.ts'),
   releaseSteps: path.join(PROJECT_ROOT, 'functions/handlers/release-steps.ts'),
 } as const;

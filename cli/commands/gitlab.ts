@@ -58,6 +58,7 @@ function show(connection: PublicConnection, json: boolean | undefined): void {
     tokenExpiresAt: connection.tokenExpiresAt ?? 'never',
     scopes: connection.scopes.join(', '),
     connectedAt: connection.connectedAt,
+    oauth: connection.oauth ? `set (client id ${connection.oauth.clientId}, ${connection.oauth.setAt})` : 'not set',
   });
   for (const key of connection.hostKeys) process.stdout.write(`hostKey  ${key.hosts.join(',')} ${key.fingerprint}\n`);
 }
@@ -93,6 +94,38 @@ export function registerGitlab(program: Command): void {
         for (const key of connection.hostKeys) process.stderr.write(`  ${key.hosts.join(',')} ${key.fingerprint}\n`);
       }
       show(connection, globals(command).json);
+    });
+
+  gitlab
+    .command('oauth')
+    .description('set the OAuth application the console signs people in with ("Sign in with GitLab")')
+    .requiredOption('--client-id <id>', "the application's ID from GitLab")
+    .requiredOption('--client-secret <->', 'the secret, read from standard input: pass "-"')
+    .action(async (options: { clientId: string; clientSecret: string }, command: Command) => {
+      if (options.clientSecret !== '-') {
+        throw new CliError('--client-secret takes "-" and reads the secret from standard input (never argv)');
+      }
+      let clientSecret: string;
+      try {
+        clientSecret = readFileSync(0, 'utf8').trim();
+      } catch {
+        throw new CliError('--client-secret -: could not read the secret from standard input');
+      }
+      if (!clientSecret) throw new CliError('--client-secret -: standard input was empty');
+      const set = await callApi<{ clientId: string; redirectUri: string; scopes: string[] }>(
+        await target(command),
+        'PUT',
+        '/v1/gitlab/oauth',
+        { clientId: options.clientId, clientSecret },
+      );
+      if (globals(command).json) {
+        printJson(set);
+        return;
+      }
+      printFields({ clientId: set.clientId, redirectUri: set.redirectUri, scopes: set.scopes.join(' ') });
+      process.stderr.write(
+        'slipway: register exactly this redirect URI and these scopes on the application in GitLab\n',
+      );
     });
 
   gitlab

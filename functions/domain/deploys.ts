@@ -11,7 +11,8 @@ import { rollbackRelease } from './releases';
  * out. Both go through the one release workflow.
  */
 
-export type DeployDeps = GitlabDeps & IngestDeps;
+/** Deploying only reads GitLab (the ref): no deploy keys or host keys. */
+export type DeployDeps = Pick<GitlabDeps, 'store' | 'vault' | 'gitlab' | 'clock'> & IngestDeps;
 
 /**
  * Resolves `ref` (the app's branch by default) to a commit through GitLab, records a `manual`
@@ -38,6 +39,7 @@ export async function deployRef(deps: DeployDeps, appName: string, ref?: string)
     author: commit.authorName,
     trigger: 'manual',
     createdAt: (deps.clock?.now() ?? new Date()).toISOString(),
+    ...(commit.committedAt ? { committedAt: commit.committedAt } : {}),
     repoUrl: app.repoUrl,
   };
   const { build: recorded } = await deps.store.recordBuild(build);

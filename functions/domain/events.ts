@@ -25,6 +25,8 @@ export interface PushEvent {
   /** Title and author of the commit to build, when the payload lists it. */
   title?: string;
   author?: string;
+  /** When the commit to build was made (ISO 8601 UTC), when the payload lists it with a valid timestamp. */
+  committedAt?: string;
   /** Who pushed. */
   pusher?: string;
 }

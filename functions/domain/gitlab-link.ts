@@ -23,6 +23,16 @@ export interface PublicConnection {
   scopes: string[];
   connectedAt: string;
   hostKeys: Array<{ hosts: string[]; fingerprint: string }>;
+  /** The console's OAuth application, when one is set (never its secret). */
+  oauth: { clientId: string; setAt: string } | null;
+}
+
+/** The scopes the console's OAuth application needs in GitLab. */
+export const OAUTH_SCOPES = ['openid', 'read_user'] as const;
+
+/** Where GitLab sends people back after they sign in to the console. */
+export function oauthRedirectUri(publicUrl: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/auth/gitlab/callback`;
 }
 
 export function toPublicConnection(connection: GitlabConnection, reader: KnownHostsReader): PublicConnection {
@@ -33,7 +43,37 @@ export function toPublicConnection(connection: GitlabConnection, reader: KnownHo
     scopes: connection.scopes,
     connectedAt: connection.connectedAt,
     hostKeys: reader.entries(connection.knownHosts),
+    oauth: connection.oauth ? { clientId: connection.oauth.clientId, setAt: connection.oauth.setAt } : null,
   };
+}
+
+/**
+ * Sets the OAuth application the console signs people in with. The client secret is kept only
+ * as vault ciphertext; the answer says what to register in GitLab (redirect URI, scopes).
+ */
+export async function setOauthApplication(
+  deps: Pick<GitlabDeps, 'store' | 'vault' | 'clock'>,
+  input: { clientId: string; clientSecret: string },
+  publicUrl: string,
+): Promise<{ clientId: string; redirectUri: string; scopes: string[] }> {
+  const clientId = input.clientId.trim();
+  const clientSecret = input.clientSecret.trim();
+  if (!/^[\w.~-]{8,255}$/.test(clientId)) throw new ValidationError('the OAuth client id looks malformed');
+  if (clientSecret.length < 8 || clientSecret.length > 1024 || /\s/.test(clientSecret)) {
+    throw new ValidationError('the OAuth client secret looks malformed');
+  }
+  const connection = await deps.store.getGitlabConnection();
+  if (!connection) throw new NotFoundError('GitLab is not connected: run slipway gitlab connect first');
+  const now = deps.clock?.now() ?? new Date();
+  await deps.store.putGitlabConnection({
+    ...connection,
+    oauth: {
+      clientId,
+      clientSecretCiphertext: await deps.vault.encrypt(clientSecret, { purpose: 'oauth-client-secret' }),
+      setAt: now.toISOString(),
+    },
+  });
+  return { clientId, redirectUri: oauthRedirectUri(publicUrl), scopes: [...OAUTH_SCOPES] };
 }
 
 /** Checks a GitLab base URL: http(s), https unless allowed, no credentials, query or fragment. */
@@ -97,12 +137,17 @@ export async function connectGitlab(
     knownHosts: input.knownHosts.trim(),
     connectedAt: now.toISOString(),
   };
+  // The console's OAuth application belongs to the instance: kept when reconnecting the same one.
+  const previous = await deps.store.getGitlabConnection();
+  if (previous?.oauth && previous.url === url) connection.oauth = previous.oauth;
   await deps.store.putGitlabConnection(connection);
   return toPublicConnection(connection, deps.knownHosts);
 }
 
 /** The stored connection and a GitLab client for it (the token decrypted for this call only). */
-export async function connected(deps: GitlabDeps): Promise<{ connection: GitlabConnection; api: GitlabApi }> {
+export async function connected(
+  deps: Pick<GitlabDeps, 'store' | 'vault' | 'gitlab'>,
+): Promise<{ connection: GitlabConnection; api: GitlabApi }> {
   const connection = await deps.store.getGitlabConnection();
   if (!connection) throw new NotFoundError('GitLab is not connected: run slipway gitlab connect first');
   const token = await deps.vault.decrypt(connection.tokenCiphertext, { purpose: 'gitlab-token' });

@@ -7,12 +7,7 @@ const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
  * Sorts by creation time, so "newest first" is a reverse key order.
  */
 export function newId(now: Date = new Date()): string {
-  let time = now.getTime();
-  let head = '';
-  for (let i = 0; i < 10; i++) {
-    head = CROCKFORD[time % 32] + head;
-    time = Math.floor(time / 32);
-  }
+  const head = idTimePrefix(now);
   const bytes = randomBytes(10);
   let bits = 0n;
   for (const b of bytes) bits = (bits << 8n) | BigInt(b);
@@ -22,6 +17,20 @@ export function newId(now: Date = new Date()): string {
     bits >>= 5n;
   }
   return head + tail;
+}
+
+/**
+ * The first 10 characters of every id made at `at` (its millisecond time): ids made at or
+ * after `at` sort at or after this prefix, so a key range from it reads "created since".
+ */
+export function idTimePrefix(at: Date): string {
+  let time = Math.max(0, at.getTime());
+  let head = '';
+  for (let i = 0; i < 10; i++) {
+    head = CROCKFORD[time % 32] + head;
+    time = Math.floor(time / 32);
+  }
+  return head;
 }
 
 export const ID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;

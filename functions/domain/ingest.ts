@@ -69,6 +69,7 @@ export async function ingestPush(
     author: push.author ?? push.pusher ?? '',
     trigger: delivery.trigger,
     createdAt: now,
+    ...(push.committedAt ? { committedAt: push.committedAt } : {}),
     ...(delivery.key ? { deliveryId: delivery.key } : {}),
     ...(push.repoUrl ? { repoUrl: push.repoUrl } : {}),
   };

@@ -69,6 +69,12 @@ export interface Build {
   author: string;
   trigger: Trigger;
   createdAt: string;
+  /**
+   * When the built commit was made, in UTC: the head commit's own `timestamp` in GitLab's push
+   * payload, or GitLab's `committed_date` for a manual deploy. Absent when GitLab did not say
+   * (or said something unreadable). Lead time is measured from it (domain/metrics.ts).
+   */
+  committedAt?: string;
   startedAt?: string;
   endedAt?: string;
   /** Image digests by compose service (or `app` for a single Dockerfile). */
@@ -119,6 +125,8 @@ export interface Release {
   liveAt?: string;
   endedAt?: string;
   reason?: string;
+  /** A rollback: the id of the release it copied forward (its images and build). */
+  rollbackOf?: string;
   /** Tasks running and desired during the rollout (ECS), as last seen. */
   running?: number;
   desired?: number;
@@ -142,6 +150,16 @@ export interface GitlabConnection {
    */
   knownHosts: string;
   connectedAt: string;
+  /** The OAuth application people sign in to the console with (kept across reconnects of this instance). */
+  oauth?: OauthApplication;
+}
+
+/** An OAuth application registered in GitLab for the console's "Sign in with GitLab". */
+export interface OauthApplication {
+  clientId: string;
+  /** Vault ciphertext (purpose `oauth-client-secret`) of the client secret. */
+  clientSecretCiphertext: string;
+  setAt: string;
 }
 
 /** A webhook delivery Slipway has acted on, kept for de-duplication. */

@@ -47,6 +47,8 @@ export interface Store {
   getBuild(app: string, id: string): Promise<Build | undefined>;
   /** Newest first. */
   listBuilds(app: string, options?: { limit?: number }): Promise<Build[]>;
+  /** Every build of the app created at or after `since` (ISO 8601), oldest first: one key range. */
+  listBuildsSince(app: string, since: string): Promise<Build[]>;
   /**
    * Moves a build from `from` to `to` (checked against the state machine and, conditionally,
    * against the stored status), applying `patch`. IllegalTransitionError / StaleWriteError.
@@ -93,6 +95,8 @@ export interface Store {
   getRelease(app: string, id: string): Promise<Release | undefined>;
   /** Newest first. */
   listReleases(app: string, options?: { limit?: number }): Promise<Release[]>;
+  /** Every release of the app created at or after `since` (ISO 8601), oldest first: one key range. */
+  listReleasesSince(app: string, since: string): Promise<Release[]>;
   transitionRelease(
     app: string,
     id: string,
@@ -143,7 +147,7 @@ export interface Vault {
 }
 
 export interface VaultContext {
-  purpose: 'gitlab-token' | 'webhook-signing-secret' | 'deploy-key';
+  purpose: 'gitlab-token' | 'webhook-signing-secret' | 'deploy-key' | 'oauth-client-secret';
   app?: string;
 }
 
@@ -205,6 +209,8 @@ export interface GitlabApi {
    * `…/commits/:sha`. NotFound (GitlabError kind 'not_found') when it names nothing.
    */
   resolveRef(projectId: number, ref: string): Promise<GitlabResolvedRef>;
+  /** GET /projects/:id/members/all/:user_id (inherited and invited members included): the user's access level (10 guest … 50 owner), undefined when not a member. */
+  memberAccessLevel(project: number | string, userId: number): Promise<number | undefined>;
 }
 
 export interface GitlabResolvedRef {
@@ -217,6 +223,8 @@ export interface GitlabResolvedRef {
   authorEmail?: string;
   /** GitLab's web URL of the commit, when it gives one. */
   webUrl?: string;
+  /** The commit's `committed_date` as ISO 8601 UTC, when GitLab gives a readable one. */
+  committedAt?: string;
 }
 
 export interface GitlabCommitStatus {

@@ -1,6 +1,7 @@
 import type { App, Build, Release, ReleaseOutcome, ReportRecord } from './model';
 import type { GitlabApi, GitlabApiFactory, Notifier, Store, Vault } from './ports';
 import { type ReportEvent, type ReportOutcome, type ReportRetry, type ReportTarget, report } from './reporting';
+import { rollbackOf as rollbackSource } from './rollbacks';
 
 /**
  * How the release workflow tells people (PRODUCT.md step 6): the glue between the workflow's
@@ -138,9 +139,6 @@ export async function reportDeploying(
   }
 }
 
-/** The reason `rollbackRelease` gives a release it copies forward. */
-export const ROLLBACK_REASON = /^rollback to release (\S+)$/;
-
 function seconds(from?: string, to?: string): number | undefined {
   if (!from || !to) return undefined;
   const ms = Date.parse(to) - Date.parse(from);
@@ -155,7 +153,7 @@ export function finalEvent(
   release: Release | undefined,
 ): ReportEvent {
   // A rollback copies an old release forward: no build ran for it.
-  const rollbackOf = release?.reason?.match(ROLLBACK_REASON)?.[1];
+  const rollbackOf = release ? rollbackSource(release) : undefined;
   const buildSeconds = rollbackOf ? undefined : seconds(build.startedAt ?? build.createdAt, build.endedAt);
   const rolloutSeconds = release ? seconds(release.createdAt, release.liveAt ?? release.endedAt) : undefined;
   const timings = {

@@ -491,6 +491,8 @@ export async function rollbackRelease(
     commit: old.commit,
     images: old.images,
     createdAt: now.toISOString(),
+    // The fact is `rollbackOf`; the reason repeats it for people reading the history.
+    rollbackOf: old.id,
     reason: `rollback to release ${old.id}`,
   };
   await deps.store.createRelease(release);

@@ -1,6 +1,6 @@
 import { StaleWriteError } from './errors';
 import type { Store, Workflow } from './ports';
-import { ROLLBACK_REASON } from './release-reports';
+import { rollbackOf } from './rollbacks';
 
 /**
  * After a restart of a world whose executions live in its own process (local mode), picks up
@@ -38,7 +38,7 @@ export async function resumeInFlight(
       }
       for (const release of await deps.store.listReleases(app.name, { limit: recent })) {
         if (release.status !== 'pending' && release.status !== 'deploying') continue;
-        if (!ROLLBACK_REASON.test(release.reason ?? '')) continue; // a build's own execution resumes it
+        if (rollbackOf(release) === undefined) continue; // a build's own execution resumes it
         await deps.workflow.startRelease({ app: app.name, build: release.build, release: release.id });
         resumed.releases.push(release.id);
       }

@@ -3,8 +3,16 @@ import * as z from 'zod';
 import { issueWebhookSecret, newApp, toPublicApp, validateAppName } from '../domain/apps';
 import { deployRef, rollbackTo } from '../domain/deploys';
 import { NotFoundError, ValidationError } from '../domain/errors';
-import { connectGitlab, type GitlabDeps, linkApp, toPublicConnection, unlinkApp } from '../domain/gitlab-link';
+import {
+  connectGitlab,
+  type GitlabDeps,
+  linkApp,
+  setOauthApplication,
+  toPublicConnection,
+  unlinkApp,
+} from '../domain/gitlab-link';
 import { ID_PATTERN } from '../domain/ids';
+import { DEFAULT_METRICS_DAYS, loadDeliveryMetrics, MAX_METRICS_DAYS } from '../domain/metrics';
 import type { App, Build, Release } from '../domain/model';
 import type { BuildLogs, Store, Vault, Workflow } from '../domain/ports';
 import { isTerminalBuild } from '../domain/states';
@@ -34,6 +42,11 @@ const createAppBody = z.strictObject({
   service: z.string().max(255).optional(),
   container: z.string().max(255).optional(),
   dockerfile: z.string().max(1024).optional(),
+});
+
+const oauthBody = z.strictObject({
+  clientId: z.string().min(1).max(255),
+  clientSecret: z.string().min(1).max(1024),
 });
 
 const webhookBody = z.strictObject({ signing: z.boolean().optional() });
@@ -94,6 +107,17 @@ function limitOf(event: HttpEvent): number {
   return limit;
 }
 
+/** `?days=N` of the metrics route: a whole number 1–365, 30 when absent. */
+function daysOf(event: HttpEvent): number {
+  const raw = event.queryStringParameters?.days;
+  if (raw === undefined) return DEFAULT_METRICS_DAYS;
+  const days = /^\d{1,3}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isInteger(days) || days < 1 || days > MAX_METRICS_DAYS) {
+    throw new ValidationError(`days must be a whole number from 1 to ${MAX_METRICS_DAYS}`);
+  }
+  return days;
+}
+
 type Route = {
   method: string;
   pattern: RegExp;
@@ -141,6 +165,16 @@ const routes: Route[] = [
       const connection = await connectGitlab(deps, input);
       deps.logger.info('gitlab connected', { url: connection.url, username: connection.username });
       return json(200, connection);
+    },
+  },
+  {
+    method: 'PUT',
+    pattern: /^\/v1\/gitlab\/oauth$/,
+    run: async (deps, event) => {
+      const input = validate(oauthBody, parseJsonBody(event));
+      const set = await setOauthApplication(deps, input, publicUrlOf(deps, event));
+      deps.logger.info('console OAuth application set', { clientId: set.clientId });
+      return json(200, set);
     },
   },
   {
@@ -261,6 +295,16 @@ const routes: Route[] = [
       const release = await rollbackTo(deps, app.name, old.id);
       deps.logger.info('rollback started', { app: app.name, from: old.id, release: release.id });
       return json(202, publicRelease(release));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/metrics$`),
+    run: async (deps, event, [name]) => {
+      const days = daysOf(event);
+      const app = await requireApp(deps.store, name ?? '');
+      const now = deps.clock?.now();
+      return json(200, await loadDeliveryMetrics(deps, app.name, { days, ...(now ? { now } : {}) }));
     },
   },
   {

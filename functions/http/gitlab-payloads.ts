@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { PushEvent, SystemEvent } from '../domain/events';
+import { isoUtc } from '../domain/timestamps';
 
 /**
  * GitLab webhook payloads, validated at the edge. Only the fields Slipway uses are checked;
@@ -20,6 +21,8 @@ const commit = z.object({
   id: z.string().max(64),
   message: z.string().max(100_000).optional(),
   title: z.string().max(10_000).optional(),
+  /** The commit's own time; one GitLab (or a proxy) garbled is dropped, not a reason to refuse the push. */
+  timestamp: z.string().max(64).optional().catch(undefined),
   author: z
     .object({ name: z.string().max(1024).optional() })
     .partial()
@@ -59,6 +62,7 @@ function toPush(payload: PushPayload): PushEvent {
   const target = payload.checkout_sha ?? payload.after;
   const built = payload.commits?.find((c) => c.id === target);
   const title = built?.title ?? built?.message?.split('\n', 1)[0];
+  const committedAt = isoUtc(built?.timestamp);
   const id = payload.project.id ?? payload.project_id;
   return {
     kind,
@@ -70,6 +74,7 @@ function toPush(payload: PushPayload): PushEvent {
     ...(payload.project.git_ssh_url ? { repoUrl: payload.project.git_ssh_url } : {}),
     ...(title !== undefined ? { title } : {}),
     ...(built?.author?.name ? { author: built.author.name } : {}),
+    ...(committedAt ? { committedAt } : {}),
     ...(payload.user_name ? { pusher: payload.user_name } : {}),
   };
 }

@@ -104,6 +104,9 @@ export function toApiGatewayEvent(
   receivedAt: Date = new Date(),
 ): HttpEvent {
   const headers = headersOf(req);
+  // Payload 2.0 moves the Cookie header into `cookies`, one entry per cookie.
+  const cookies = (headers.cookie ?? '').split(/;\s*/).filter((pair) => pair.includes('='));
+  delete headers.cookie;
   const query: Record<string, string> = {};
   for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
   const text = body.toString('utf8');
@@ -115,6 +118,7 @@ export function toApiGatewayEvent(
     rawPath: url.pathname,
     rawQueryString: url.search.replace(/^\?/, ''),
     headers,
+    ...(cookies.length ? { cookies } : {}),
     ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
     ...(Object.keys(pathParameters).length ? { pathParameters } : {}),
     requestContext: {
@@ -141,8 +145,10 @@ export function toApiGatewayEvent(
 }
 
 function send(res: ServerResponse, result: HttpResult, close = false): void {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string | string[]> = {};
   for (const [key, value] of Object.entries(result.headers ?? {})) headers[key] = String(value);
+  // Payload 2.0 answers cookies in `cookies`; API Gateway sends one Set-Cookie each.
+  if (result.cookies?.length) headers['set-cookie'] = result.cookies;
   if (close) headers.connection = 'close';
   res.writeHead(result.statusCode, headers);
   res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);

@@ -19,6 +19,7 @@ import { gitlabDeps } from '../commons/gitlab-deps';
 import { createLogger } from '../commons/logger';
 import { findProjectRoot } from '../commons/project-root';
 import { FUNCTION_TIMEOUTS } from '../commons/timeouts';
+import { createConsoleHandler } from '../console/handler';
 import { applyBuildEvent, type BuildEvent } from '../domain/build-events';
 import { matchesHash, sha256Hex } from '../domain/ids';
 import type { Builder, Deployer } from '../domain/ports';
@@ -178,6 +179,7 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     const deps = { store, vault, workflow, logger };
     // The admin handler needs the public URL, which needs the port: bound once listening.
     let admin: HttpHandler = async () => json(503, { error: 'starting' });
+    let consoleHandler: HttpHandler = async () => json(503, { error: 'starting' });
     const server: Server = createServer(
       apiGatewayListener(
         [
@@ -192,6 +194,24 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
             path: '/hooks/gitlab-system',
             handler: createSystemHookHandler(deps),
             timeoutMs: FUNCTION_TIMEOUTS.webhook,
+          },
+          {
+            method: 'ANY',
+            path: '/console',
+            handler: (e, c) => consoleHandler(e, c),
+            timeoutMs: FUNCTION_TIMEOUTS.admin,
+          },
+          {
+            method: 'ANY',
+            path: '/console/{proxy+}',
+            handler: (e, c) => consoleHandler(e, c),
+            timeoutMs: FUNCTION_TIMEOUTS.admin,
+          },
+          {
+            method: 'ANY',
+            path: '/auth/{proxy+}',
+            handler: (e, c) => consoleHandler(e, c),
+            timeoutMs: FUNCTION_TIMEOUTS.admin,
           },
           {
             method: 'ANY',
@@ -219,6 +239,14 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       publicUrl,
       logs: new FileBuildLogs(state.buildsDir),
       warn: (message, detail) => logger.warn(message, { ...detail }),
+    });
+    const sessionKey = state.sessionKey();
+    consoleHandler = createConsoleHandler({
+      ...deps,
+      gitlab: gitlabDeps().gitlab,
+      publicUrl,
+      logs: new FileBuildLogs(state.buildsDir),
+      sessionKey: async () => sessionKey,
     });
     // Executions live in this process: what a previous run left in flight starts again.
     const resumed = await resumeInFlight(

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomToken } from '../domain/ids';
@@ -22,6 +23,10 @@ export class StateDir {
   get adminTokenFile(): string {
     return join(this.root, 'admin-token');
   }
+  /** The console's session key: 32 random bytes (base64), 0600. */
+  get sessionKeyFile(): string {
+    return join(this.root, 'session.key');
+  }
   /** Written while local mode runs: `{ url, pid }`. */
   get serverFile(): string {
     return join(this.root, 'server.json');
@@ -43,6 +48,17 @@ export class StateDir {
     }
     chmodSync(this.adminTokenFile, 0o600);
     return readFileSync(this.adminTokenFile, 'utf8').trim();
+  }
+
+  /** The console's session key, created (0600) on first start and kept, so sessions survive a restart. */
+  sessionKey(): Uint8Array {
+    if (!existsSync(this.sessionKeyFile)) {
+      writeFileSync(this.sessionKeyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    }
+    chmodSync(this.sessionKeyFile, 0o600);
+    const key = Buffer.from(readFileSync(this.sessionKeyFile, 'utf8').trim(), 'base64');
+    if (key.length !== 32) throw new Error(`${this.sessionKeyFile} is not a 32-byte key: delete it to make a new one`);
+    return new Uint8Array(key);
   }
 
   readAdminToken(): string | undefined {

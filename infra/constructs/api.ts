@@ -39,6 +39,12 @@ export interface ApiProps {
   readonly adminHandler: lambda.IFunction;
 
   /**
+   * Serves the web console: `GET /console`, `ANY /console/{proxy+}` and `ANY /auth/{proxy+}`
+   * (sign-in with GitLab, sign-out). No authorizer: the console's session cookie authenticates.
+   */
+  readonly consoleHandler: lambda.IFunction;
+
+  /**
    * Request rate limits of the stage, for every route together.
    * @default { rateLimit: 50, burstLimit: 100 } - far above any GitLab push rate, low enough to cap the cost of a flood
    */
@@ -54,7 +60,9 @@ export interface ApiProps {
 /**
  * The HTTP API: the two GitLab hook routes, which GitLab calls without AWS credentials (the
  * handlers authenticate each delivery by its secret token and, when present, its signature),
- * and the admin API under `/v1`, which requires SigV4-signed requests (IAM authorization).
+ * the admin API under `/v1`, which requires SigV4-signed requests (IAM authorization), and the
+ * web console (`/console…`, `/auth/…`), which people reach with a browser and which
+ * authenticates them itself (GitLab sign-in, then its session cookie).
  * One `$default` stage with access logging and throttling.
  */
 export class Api extends Construct {
@@ -68,7 +76,7 @@ export class Api extends Construct {
     super(scope, id);
 
     this.httpApi = new apigw.HttpApi(this, 'HttpApi', {
-      description: 'Slipway: GitLab webhooks and the admin API',
+      description: 'Slipway: GitLab webhooks, the admin API and the web console',
       createDefaultStage: false,
     });
 
@@ -106,6 +114,23 @@ export class Api extends Construct {
       integration: new HttpLambdaIntegration('Admin', props.adminHandler),
       authorizer: new HttpIamAuthorizer(),
     });
+
+    // The console: one integration, three routes, the same as local mode's (docs/CONSOLE.md).
+    const consoleIntegration = new HttpLambdaIntegration('Console', props.consoleHandler);
+    const consoleRoutes = [
+      this.route('ConsoleRoute', 'GET', '/console', { integration: consoleIntegration }),
+      this.route('ConsolePagesRoute', 'ANY', '/console/{proxy+}', { integration: consoleIntegration }),
+      this.route('ConsoleAuthRoute', 'ANY', '/auth/{proxy+}', { integration: consoleIntegration }),
+    ];
+    for (const consoleRoute of consoleRoutes) {
+      Validations.of(consoleRoute).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'The console authenticates with its own session cookie after OpenID Connect sign-in with GitLab; ' +
+          'API Gateway cannot check that cookie. The handler checks the session and the user’s GitLab rights ' +
+          'on every request, and a CSRF token on every POST.',
+      });
+    }
   }
 
   private route(

@@ -149,7 +149,8 @@ export class Release extends Construct {
         'The value is a Slack incoming-webhook URL, issued by Slack: no rotation function can make a new one. ' +
         'It is rotated by creating a new webhook in Slack and putting its URL into this secret (docs/OPERATIONS.md).',
     });
-    this.grantReadSlackSecret(fn, props.secretsKey);
+    // GetSecretValue on this secret, and the key only through Secrets Manager for this secret.
+    fn.bindSecret('SLACK_SECRET_ARN', this.slackSecret, 'SlackSecret');
 
     // The state machine: the one definition local mode runs too.
     this.logGroup = new logs.LogGroup(this, 'WorkflowLogs', {
@@ -291,32 +292,6 @@ export class Release extends Construct {
           '(stack prop taskRolePattern) limits them, and iam:PassedToService limits passing them to ECS tasks.',
       });
     }
-  }
-
-  /** GetSecretValue on the one secret, and the key only through Secrets Manager, for that secret. */
-  private grantReadSlackSecret(fn: SlipwayFunction, key: kms.IKey): void {
-    const region = Stack.of(this).region;
-    fn.addEnvironment('SLACK_SECRET_ARN', this.slackSecret.secretArn);
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadSlackSecret',
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [this.slackSecret.secretArn],
-      }),
-    );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'DecryptSlackSecretOnly',
-        actions: ['kms:Decrypt'],
-        resources: [key.keyArn],
-        conditions: {
-          StringEquals: {
-            'kms:ViaService': `secretsmanager.${region}.amazonaws.com`,
-            'kms:EncryptionContext:SecretARN': this.slackSecret.secretArn,
-          },
-        },
-      }),
-    );
   }
 
   /**

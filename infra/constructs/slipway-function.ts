@@ -6,6 +6,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { VaultContext } from '../../functions/domain/ports';
 import { nodejsBundlingOptions, PROJECT_ROOT } from '../bundling';
@@ -184,6 +185,40 @@ export class SlipwayFunction extends NodejsFunction {
         conditions: { StringEquals: { 'kms:EncryptionContext:purpose': [...purposes] } },
       }),
     );
+  }
+
+  /**
+   * Sets `variable` to the secret's ARN and lets the function read that one secret:
+   * `secretsmanager:GetSecretValue` on it (no DescribeSecret, no other secret) and, when the
+   * secret is encrypted with a customer-managed key, `kms:Decrypt` on that key only through
+   * Secrets Manager and only for this secret (encryption context `SecretARN`). CDK's
+   * `secret.grantRead` would let the function decrypt any secret under that key through
+   * Secrets Manager. The statements are named `Read<sid>` and `Decrypt<sid>Only`.
+   */
+  public bindSecret(variable: string, secret: secretsmanager.ISecret, sid: string): void {
+    this.bindEnvironment(variable, secret.secretArn);
+    this.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: `Read${sid}`,
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [secret.secretArn],
+      }),
+    );
+    if (secret.encryptionKey) {
+      this.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: `Decrypt${sid}Only`,
+          actions: ['kms:Decrypt'],
+          resources: [secret.encryptionKey.keyArn],
+          conditions: {
+            StringEquals: {
+              'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com`,
+              'kms:EncryptionContext:SecretARN': secret.secretArn,
+            },
+          },
+        }),
+      );
+    }
   }
 
   /** One function, one table, one key: binding a second, different one is a mistake. */

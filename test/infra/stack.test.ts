@@ -59,7 +59,12 @@ const keyArn = (): unknown => ({ 'Fn::GetAtt': [logicalId(stack.state.key), 'Arn
 /** The API functions, the build-events function and the release-steps function. */
 const allFunctions = () => [...Object.values(stack.functions), stack.build.eventsFunction, stack.release.stepsFunction];
 /** The functions that start release executions. */
-const starters = () => [stack.functions.projectWebhook, stack.functions.systemHook, stack.functions.admin];
+const starters = () => [
+  stack.functions.projectWebhook,
+  stack.functions.systemHook,
+  stack.functions.admin,
+  stack.functions.console,
+];
 /** `arn:<partition>:ecr:<region>:<account>:repository/slipway/*`, as synthesized. */
 const appRepositoriesArn = {
   'Fn::Join': [
@@ -148,7 +153,7 @@ describe('the Slipway stack', () => {
 
   describe('functions', () => {
     it('runs every function on nodejs22.x, arm64, with active tracing and source maps', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 5);
+      template.resourceCountIs('AWS::Lambda::Function', 6);
       template.allResourcesProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
@@ -159,11 +164,12 @@ describe('the Slipway stack', () => {
       });
     });
 
-    it('gives the hook functions 10 s, inside GitLab’s timeout, the admin API 29 s and a release step a minute', () => {
+    it('gives the hook functions 10 s, inside GitLab’s timeout, the admin API and console 29 s and a release step a minute', () => {
       const timeoutOf = (fn: IConstruct) => resourceOf(fn).Properties.Timeout;
       expect(timeoutOf(stack.functions.projectWebhook)).toBe(10);
       expect(timeoutOf(stack.functions.systemHook)).toBe(10);
       expect(timeoutOf(stack.functions.admin)).toBe(29);
+      expect(timeoutOf(stack.functions.console)).toBe(29);
       expect(timeoutOf(stack.release.stepsFunction)).toBe(60);
     });
 
@@ -217,7 +223,7 @@ describe('the Slipway stack', () => {
       }
     });
 
-    it('lets the admin API encrypt and decrypt only the three kinds of secret', () => {
+    it('lets the admin API encrypt and decrypt only the three kinds of secret, and encrypt (only) the OAuth client secret', () => {
       const kmsStatements = statementsOf(stack.functions.admin).filter((s) =>
         actionsOf([s]).some((a) => a.startsWith('kms:')),
       );
@@ -230,12 +236,36 @@ describe('the Slipway stack', () => {
             StringEquals: { 'kms:EncryptionContext:purpose': ['gitlab-token', 'webhook-signing-secret', 'deploy-key'] },
           },
         },
+        {
+          Effect: 'Allow',
+          Action: 'kms:Encrypt',
+          Resource: keyArn(),
+          Condition: { StringEquals: { 'kms:EncryptionContext:purpose': ['oauth-client-secret'] } },
+        },
       ]);
+    });
+
+    it('lets only the console decrypt the OAuth client secret', () => {
+      const principals: [string, Statement[]][] = [
+        ...allFunctions().map((fn): [string, Statement[]] => [fn.node.path, statementsOf(fn)]),
+        [stack.build.role.node.path, statementsOfRole(stack.build.role)],
+        [stack.release.stateMachineRole.node.path, statementsOfRole(stack.release.stateMachineRole)],
+      ];
+      const decrypters = principals
+        .filter(([, statements]) =>
+          statements.some(
+            (s) =>
+              actionsOf([s]).includes('kms:Decrypt') &&
+              asList(s.Condition?.StringEquals?.['kms:EncryptionContext:purpose']).includes('oauth-client-secret'),
+          ),
+        )
+        .map(([name]) => name);
+      expect(decrypters).toEqual([stack.functions.console.node.path]);
     });
 
     it('grants item access on the table and its one index only: no Scan, no table management', () => {
       const tableArn = { 'Fn::GetAtt': [logicalId(stack.state.table), 'Arn'] };
-      for (const fn of Object.values(stack.functions)) {
+      for (const fn of [stack.functions.projectWebhook, stack.functions.systemHook, stack.functions.admin]) {
         const dynamo = statementsOf(fn).filter((s) => actionsOf([s]).some((a) => a.startsWith('dynamodb:')));
         expect(dynamo).toHaveLength(1);
         expect(dynamo[0]?.Resource).toEqual([tableArn, { 'Fn::Join': ['', [tableArn, '/index/byProject']] }]);
@@ -341,9 +371,12 @@ describe('the Slipway stack', () => {
         authorization: r.Properties.AuthorizationType as string,
       }));
 
-    it('lets GitLab call the hook routes without AWS authorization and puts /v1 behind IAM', () => {
+    it('lets GitLab call the hook routes and browsers the console without AWS authorization, and puts /v1 behind IAM', () => {
       expect(routes().sort((a, b) => a.routeKey.localeCompare(b.routeKey))).toEqual([
+        { routeKey: 'ANY /auth/{proxy+}', authorization: 'NONE' },
+        { routeKey: 'ANY /console/{proxy+}', authorization: 'NONE' },
         { routeKey: 'ANY /v1/{proxy+}', authorization: 'AWS_IAM' },
+        { routeKey: 'GET /console', authorization: 'NONE' },
         { routeKey: 'POST /hooks/gitlab-system', authorization: 'NONE' },
         { routeKey: 'POST /hooks/gitlab/{hookId}', authorization: 'NONE' },
       ]);
@@ -377,6 +410,125 @@ describe('the Slipway stack', () => {
       const format = resourceOf(stack.api.stage).Properties.AccessLogSettings.Format;
       expect(format).toContain('$context.routeKey');
       expect(format).not.toMatch(/\$context\.(path|resourcePath)\b/);
+    });
+  });
+
+  describe('console', () => {
+    const consoleFn = () => stack.functions.console;
+    const statements = () => statementsOf(consoleFn());
+    const secretRef = () => ({ Ref: logicalId(stack.consoleSessionSecret) });
+    const apiEndpoint = () => ({ 'Fn::GetAtt': [logicalId(stack.api.httpApi), 'ApiEndpoint'] });
+
+    it('runs functions/handlers/console.ts and tells it everything the handler requires', () => {
+      expect(resourceOf(consoleFn()).Properties.Environment.Variables).toMatchObject({
+        TABLE_NAME: { Ref: logicalId(stack.state.table) },
+        KMS_KEY_ID: keyArn(),
+        STATE_MACHINE_ARN: { Ref: logicalId(stack.release.stateMachine) },
+        BUILD_LOG_GROUP: { Ref: logicalId(stack.build.logGroup) },
+        SLIPWAY_PUBLIC_URL: apiEndpoint(),
+        SESSION_SECRET_ARN: secretRef(),
+      });
+      const entry = readFileSync(path.join(__dirname, '../../functions/handlers/console.ts'), 'utf8');
+      const required = [...entry.matchAll(/requireEnv\('([A-Z_]+)'\)/g)].map((m) => m[1] ?? '');
+      expect(required.length).toBeGreaterThan(0);
+      for (const name of required)
+        expect(resourceOf(consoleFn()).Properties.Environment.Variables).toHaveProperty(name);
+    });
+
+    it('serves GET /console, ANY /console/{proxy+} and ANY /auth/{proxy+} with no authorizer, from the console only', () => {
+      const fnId = logicalId(consoleFn());
+      const integrations = template.findResources('AWS::ApiGatewayV2::Integration');
+      const consoleRoutes = Object.values(template.findResources('AWS::ApiGatewayV2::Route'))
+        .map((r) => r.Properties)
+        .filter((p) => {
+          const integrationId = (p.Target['Fn::Join'][1] as unknown[])[1] as { Ref: string };
+          return integrations[integrationId.Ref]?.Properties.IntegrationUri['Fn::GetAtt'][0] === fnId;
+        });
+      expect(consoleRoutes.map((p) => [p.RouteKey, p.AuthorizationType, p.AuthorizerId]).sort()).toEqual([
+        ['ANY /auth/{proxy+}', 'NONE', undefined],
+        ['ANY /console/{proxy+}', 'NONE', undefined],
+        ['GET /console', 'NONE', undefined],
+      ]);
+    });
+
+    it('generates the session key at deploy time, encrypted with the secrets key, never a value in the template', () => {
+      const secret = resourceOf(stack.consoleSessionSecret).Properties;
+      expect(secret.GenerateSecretString).toEqual({ PasswordLength: 64, ExcludePunctuation: true });
+      expect(secret.SecretString).toBeUndefined();
+      expect(secret.KmsKeyId).toEqual(keyArn());
+    });
+
+    it('lets the console read the session secret, and that secret only, decrypting it only through Secrets Manager', () => {
+      const secretsStatements = statements().filter((s) => actionsOf([s]).some((a) => a.startsWith('secretsmanager:')));
+      expect(secretsStatements).toEqual([
+        { Sid: 'ReadSessionSecret', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secretRef() },
+      ]);
+      expect(statements().filter((s) => s.Sid === 'DecryptSessionSecretOnly')).toEqual([
+        {
+          Sid: 'DecryptSessionSecretOnly',
+          Effect: 'Allow',
+          Action: 'kms:Decrypt',
+          Resource: keyArn(),
+          Condition: {
+            StringEquals: {
+              'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+              'kms:EncryptionContext:SecretARN': secretRef(),
+            },
+          },
+        },
+      ]);
+      const others = allFunctions().filter((fn) => fn !== consoleFn());
+      for (const fn of others)
+        expect(JSON.stringify(statementsOf(fn))).not.toContain(logicalId(stack.consoleSessionSecret));
+    });
+
+    it('lets the console decrypt GitLab tokens and the OAuth client secret only, and encrypt nothing', () => {
+      const kmsStatements = statements().filter(
+        (s) => actionsOf([s]).some((a) => a.startsWith('kms:')) && s.Sid !== 'DecryptSessionSecretOnly',
+      );
+      expect(kmsStatements).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'kms:Decrypt',
+          Resource: keyArn(),
+          Condition: { StringEquals: { 'kms:EncryptionContext:purpose': ['gitlab-token', 'oauth-client-secret'] } },
+        },
+      ]);
+      expect(actionsOf(statements()).filter((a) => a.startsWith('kms:') && a !== 'kms:Decrypt')).toEqual([]);
+    });
+
+    it('gives the console item access on the table (no index), build log reads and release starts, nothing else', () => {
+      const tableArn = { 'Fn::GetAtt': [logicalId(stack.state.table), 'Arn'] };
+      const dynamo = statements().filter((s) => actionsOf([s]).some((a) => a.startsWith('dynamodb:')));
+      expect(dynamo.map((s) => s.Resource)).toEqual([tableArn]);
+      const reads = statements().filter((s) => actionsOf([s]).includes('logs:GetLogEvents'));
+      expect(reads.map((s) => actionsOf([s]))).toEqual([['logs:GetLogEvents']]);
+      expect(JSON.stringify(reads[0]?.Resource)).toContain(logicalId(stack.build.logGroup));
+      expect([...new Set(actionsOf(statements()))].sort()).toEqual([
+        'dynamodb:BatchGetItem',
+        'dynamodb:BatchWriteItem',
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+        'kms:Decrypt',
+        'logs:CreateLogStream',
+        'logs:GetLogEvents',
+        'logs:PutLogEvents',
+        'secretsmanager:GetSecretValue',
+        'states:StartExecution',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ]);
+    });
+
+    it('outputs the console URL and names the OAuth redirect URI', () => {
+      template.hasOutput('ConsoleUrl', {
+        Value: { 'Fn::Join': ['', [apiEndpoint(), '/console']] },
+        Description: Match.stringLikeRegexp('/auth/gitlab/callback'),
+      });
     });
   });
 
@@ -648,7 +800,7 @@ describe('the Slipway stack', () => {
       expect(machine().RoleArn).toEqual({ 'Fn::GetAtt': [logicalId(stack.release.stateMachineRole), 'Arn'] });
     });
 
-    it('lets hooks and admin API start executions of this state machine only, and tells them which', () => {
+    it('lets hooks, admin API and console start executions of this state machine only, and tells them which', () => {
       for (const fn of starters()) {
         const states = statementsOf(fn).filter((s) => actionsOf([s]).some((a) => a.startsWith('states:')));
         expect(states).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: machineRef() }]);
@@ -805,7 +957,12 @@ describe('the Slipway stack', () => {
       expect(withAction(steps(), 'secretsmanager:GetSecretValue')).toEqual([
         { Sid: 'ReadSlackSecret', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secretRef },
       ]);
-      for (const fn of [...Object.values(stack.functions), stack.build.eventsFunction]) {
+      for (const fn of [
+        stack.functions.projectWebhook,
+        stack.functions.systemHook,
+        stack.functions.admin,
+        stack.build.eventsFunction,
+      ]) {
         expect(actionsOf(statementsOf(fn)).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
       }
       expect(actionsOf(statementsOfRole(stack.build.role)).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
@@ -853,7 +1010,7 @@ describe('the Slipway stack', () => {
           );
         }
       }
-      expect(alarms()).toHaveLength(1 + 2 * 5 + 3 + 1);
+      expect(alarms()).toHaveLength(1 + 2 * 6 + 3 + 1);
     });
 
     it('sends every alarm to one KMS-encrypted topic that only accepts TLS', () => {
@@ -972,6 +1129,9 @@ describe('cdk-nag (AwsSolutions)', () => {
     expect(acknowledged.map(({ path: p, id }) => `${p} ${id}`).sort()).toEqual([
       'Slipway/Admin AwsSolutions-L1',
       'Slipway/Admin/TracingPolicy AwsSolutions-IAM5[Resource::*]',
+      'Slipway/Api/ConsoleAuthRoute AwsSolutions-APIG4',
+      'Slipway/Api/ConsolePagesRoute AwsSolutions-APIG4',
+      'Slipway/Api/ConsoleRoute AwsSolutions-APIG4',
       'Slipway/Api/ProjectWebhookRoute AwsSolutions-APIG4',
       'Slipway/Api/SystemHookRoute AwsSolutions-APIG4',
       'Slipway/Build/DeadLetters AwsSolutions-SQS3',
@@ -980,6 +1140,9 @@ describe('cdk-nag (AwsSolutions)', () => {
       'Slipway/Build/EventsFunction AwsSolutions-L1',
       'Slipway/Build/EventsFunction/TracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/Build/Project AwsSolutions-CB3',
+      'Slipway/Console AwsSolutions-L1',
+      'Slipway/Console/TracingPolicy AwsSolutions-IAM5[Resource::*]',
+      'Slipway/ConsoleSessionSecret AwsSolutions-SMG4',
       'Slipway/ProjectWebhook AwsSolutions-L1',
       'Slipway/ProjectWebhook/TracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/Release/SlackWebhook AwsSolutions-SMG4',

@@ -256,11 +256,21 @@ describe('the gitbeaker GitLab adapter against the stand-in, over real HTTP', ()
         authorName: 'Ada Lovelace',
         authorEmail: 'ada@example.com',
         branches: ['main', 'both'],
+        committedDate: '2026-03-01T10:00:00.000+02:00',
       });
-      gitlab.addCommit(projectId, { sha: FEATURE, title: 'Try a thing', branches: ['feature/x'] });
+      gitlab.addCommit(projectId, {
+        sha: FEATURE,
+        title: 'Try a thing',
+        branches: ['feature/x'],
+        committedDate: '2026-03-02T09:30:00Z',
+      });
       gitlab.addCommit(projectId, { sha: RELEASE, title: 'Release 1.0', tags: ['v1.0', 'release/1.0'] });
       gitlab.addCommit(projectId, { sha: SAME_NAME_TAG, title: 'Tagged, not branched', tags: ['both'] });
-      gitlab.addCommit(projectId, { sha: LOOSE, title: 'On no branch' });
+      gitlab.addCommit(projectId, {
+        sha: LOOSE,
+        title: 'On no branch',
+        committedDate: '2026-03-03T01:00:00.000-05:00',
+      });
     });
 
     const paths = () => gitlab.requests.map((r) => `${r.method} ${r.path} ${r.status}`);
@@ -275,6 +285,7 @@ describe('the gitbeaker GitLab adapter against the stand-in, over real HTTP', ()
         authorName: 'Ada Lovelace',
         authorEmail: 'ada@example.com',
         webUrl: `${gitlab.url}/acme/web-shop/-/commit/${MAIN}`,
+        committedAt: '2026-03-01T08:00:00.000Z',
       });
       expect(paths()).toEqual(['GET /api/v4/projects/42/repository/branches/main 200']);
       expect(gitlab.requests[0]?.headers['private-token']).toBe(TOKEN);
@@ -284,6 +295,8 @@ describe('the gitbeaker GitLab adapter against the stand-in, over real HTTP', ()
       const found = await api().resolveRef(projectId, 'v1.0');
 
       expect(found).toMatchObject({ ref: 'refs/tags/v1.0', sha: RELEASE, title: 'Release 1.0' });
+      // GitLab's committed_date, in UTC (the stand-in dates a commit when it was added).
+      expect(Math.abs(Date.parse(found.committedAt ?? '') - Date.now())).toBeLessThan(60_000);
       expect(paths()).toEqual([
         'GET /api/v4/projects/42/repository/branches/v1.0 404',
         'GET /api/v4/projects/42/repository/tags/v1.0 200',
@@ -326,6 +339,7 @@ describe('the gitbeaker GitLab adapter against the stand-in, over real HTTP', ()
         authorName: 'Test Author',
         authorEmail: 'test-author@example.com',
         webUrl: `${gitlab.url}/acme/web-shop/-/commit/${FEATURE}`,
+        committedAt: '2026-03-02T09:30:00.000Z',
       });
       expect(fullBranch).toEqual(branch);
       expect(tag).toMatchObject({ ref: 'refs/tags/release/1.0', sha: RELEASE });
@@ -347,6 +361,7 @@ describe('the gitbeaker GitLab adapter against the stand-in, over real HTTP', ()
         authorName: 'Test Author',
         authorEmail: 'test-author@example.com',
         webUrl: `${gitlab.url}/acme/web-shop/-/commit/${LOOSE}`,
+        committedAt: '2026-03-03T06:00:00.000Z',
       });
       expect(short).toEqual(full);
       expect(paths()).toEqual([
@@ -453,6 +468,71 @@ describe('the gitbeaker GitLab adapter against the stand-in, over real HTTP', ()
       expect([guest.kind, guest.status]).toEqual(['forbidden', 403]);
       expect(scope.message).toMatch(/api scope/);
       expect(guest.message).toMatch(/Reporter role/);
+    });
+  });
+
+  describe("reading a user's role on a project", () => {
+    let teamId: number;
+    let alice: number;
+    let outsider: number;
+
+    beforeEach(() => {
+      alice = gitlab.addUser({ username: 'alice' }).id;
+      outsider = gitlab.addUser({ username: 'outsider' }).id;
+      teamId = gitlab.addProject({
+        path: 'acme/team-app',
+        members: { 'platform-bot': 'maintainer', reader: 'reporter', alice: 'developer' },
+      }).id;
+    });
+
+    it("gives a direct member's access level, by project id or path, through members/all", async () => {
+      expect(await api().memberAccessLevel(teamId, alice)).toBe(30);
+      expect(await api().memberAccessLevel('acme/team-app', alice)).toBe(30);
+      // A Reporter's read-only token may ask too.
+      expect(await api(READ_ONLY).memberAccessLevel(teamId, alice)).toBe(30);
+
+      const paths = gitlab.requests.map((r) => `${r.method} ${r.path}`);
+      expect(paths).toEqual([
+        `GET /api/v4/projects/${teamId}/members/all/${alice}`,
+        `GET /api/v4/projects/acme%2Fteam-app/members/all/${alice}`,
+        `GET /api/v4/projects/${teamId}/members/all/${alice}`,
+      ]);
+    });
+
+    it('answers undefined for a user who is no member, and for no user at all', async () => {
+      expect(await api().memberAccessLevel(teamId, outsider)).toBeUndefined();
+      expect(await api().memberAccessLevel(teamId, 9999)).toBeUndefined();
+      expect(gitlab.requests.map((r) => r.status)).toEqual([404, 404]);
+    });
+
+    it('follows membership changes, every level from planner to owner', async () => {
+      gitlab.setMember(teamId, 'outsider', 'planner');
+      expect(await api().memberAccessLevel(teamId, outsider)).toBe(15);
+
+      const seen: Array<number | undefined> = [];
+      for (const level of ['guest', 'reporter', 'maintainer', 'owner'] as const) {
+        gitlab.setMember(teamId, 'alice', level);
+        seen.push(await api().memberAccessLevel(teamId, alice));
+      }
+      gitlab.setMember(teamId, 'alice', undefined);
+      seen.push(await api().memberAccessLevel(teamId, alice));
+
+      expect(seen).toEqual([10, 20, 40, 50, undefined]);
+    });
+
+    it('takes a project the token cannot see, or a token without an API scope, for an error, not for "no member"', async () => {
+      gitlab.setMember(teamId, 'platform-bot', undefined);
+      gitlab.addUser({ username: 'repo-only', token: 'glpat-repo-only-0123456789', scopes: ['read_repository'] });
+
+      const hidden = await failureOf(api().memberAccessLevel(teamId, alice));
+      const scope = await failureOf(api('glpat-repo-only-0123456789').memberAccessLevel(projectId, alice));
+      gitlab.revoke(TOKEN);
+      const revoked = await failureOf(api().memberAccessLevel(projectId, alice));
+
+      expect([hidden.kind, hidden.status]).toEqual(['not_found', 404]);
+      expect(hidden.message).toMatch(/project .*not found/);
+      expect([scope.kind, scope.status]).toEqual(['forbidden', 403]);
+      expect([revoked.kind, revoked.status]).toEqual(['unauthorized', 401]);
     });
   });
 

@@ -371,5 +371,10 @@ describe('release workflow (local executor, DynamoDB Local)', () => {
     ]);
     expect(releases[0]?.images).toEqual(firstRelease.images);
     expect(releases[0]?.id).not.toBe(firstRelease.id);
+    // The rollback names what it copied as data; the reason says it for people.
+    expect(releases[0]).toMatchObject({
+      rollbackOf: firstRelease.id,
+      reason: `rollback to release ${firstRelease.id}`,
+    });
   });
 });

@@ -1,6 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import sshpk from 'sshpk';
 
 /**
@@ -22,15 +23,43 @@ import sshpk from 'sshpk';
  * Commit statuses and deployments follow GitLab's state machines (see `postCommitStatus` and
  * `putDeployment`): a status is found again by sha + ref + name while it is pending or running,
  * else a new one is started; a transition GitLab refuses answers 400 with GitLab's message.
+ *
+ * Project membership: `GET /projects/:id/members/all/:user_id` answers a user's role (`setMember`
+ * changes it at run time).
+ *
+ * GitLab as an OpenID Connect provider (Doorkeeper + doorkeeper-openid_connect): discovery at
+ * `/.well-known/openid-configuration`, an RS256 JWKS at `/oauth/discovery/keys`, the
+ * authorization code flow at `/oauth/authorize` (a consent page with "Authorize" and "Deny",
+ * for the user `signInAs` names; PKCE S256 required), `/oauth/token` (client_secret_basic or
+ * _post; codes single use, 10 minutes) and `/oauth/userinfo`. Errors that cannot be sent back
+ * safely (unknown client, unregistered redirect URI) are a 400 page, never a redirect. OAuth
+ * access tokens count only for their scopes: with `openid read_user` no project route answers.
  */
 
-export type AccessLevel = 'guest' | 'reporter' | 'developer' | 'maintainer' | 'owner';
+export type AccessLevel = 'guest' | 'planner' | 'reporter' | 'developer' | 'maintainer' | 'owner';
+
+export interface StandinOauthApplicationSpec {
+  /** GitLab's "Application ID" (`uid`). @default 64 random hex digits */
+  clientId?: string;
+  /** @default `gloas-` and 64 random hex digits */
+  clientSecret?: string;
+  /** The one redirect URI registered; `/oauth/authorize` takes exactly this one. */
+  redirectUri: string;
+  /** Scopes the application may ask for, e.g. `['openid', 'read_user']`. */
+  scopes: string[];
+  /** The name the consent page shows. @default 'Slipway' */
+  name?: string;
+}
 
 export interface StandinUserSpec {
   username: string;
-  /** A personal access token for the user (call again with the same username to add more). */
-  token: string;
-  scopes: string[];
+  /**
+   * A personal access token for the user (call again with the same username to add more); none
+   * for a user who only signs in (OAuth).
+   */
+  token?: string;
+  /** The token's scopes. @default [] */
+  scopes?: string[];
   /** ISO day (`2027-01-31`); the token answers 401 "Token has expired." from that day on. */
   expiresAt?: string;
 }
@@ -140,6 +169,11 @@ export interface StandinCommitSpec {
   branches?: string[];
   /** Lightweight tags to point at this commit (created, or moved if they exist). */
   tags?: string[];
+  /**
+   * The commit's `created_at`, `authored_date` and `committed_date`, as GitLab writes them
+   * (e.g. `2026-03-01T10:00:00.000+02:00`). @default when it was added (UTC)
+   */
+  committedDate?: string;
 }
 
 /** A commit as GitLab presents it in a branch or a tag (`Entities::Commit`). */
@@ -180,6 +214,20 @@ export interface GitlabStandin {
   statuses(projectId: number, sha?: string): StandinCommitStatus[];
   /** The project's deployments, oldest first. */
   deployments(projectId: number): StandinDeployment[];
+  /**
+   * Gives a user (by username, made with `addUser`) a role on the project, or takes it away
+   * (`undefined`). On a project made without `members` (everyone a maintainer), the users known
+   * now become maintainers first; users added later are then no members.
+   */
+  setMember(projectId: number, username: string, level: AccessLevel | undefined): void;
+  /** Registers a confidential OAuth application (`/oauth/applications`). */
+  addOauthApplication(spec: StandinOauthApplicationSpec): { clientId: string; clientSecret: string };
+  /** The user signed in at GitLab in "the browser": who `/oauth/authorize` acts for; none answers 401. */
+  signInAs(username: string | undefined): void;
+  /** `true`: `/oauth/authorize` redirects with a code at once, no consent page (as for a trusted application). */
+  autoApprove(on: boolean): void;
+  /** Every authorization code not yet exchanged is expired from now on. */
+  expireAuthorizationCodes(): void;
   requests: RecordedRequest[];
   /** The next request matching answers `status` with `body` (default GitLab's `{"message": …}`). Queues. */
   failNext(match: { method: string; pathPattern: RegExp }, status: number, body?: unknown): void;
@@ -281,6 +329,50 @@ interface EnvironmentRecord {
   createdAt: string;
 }
 
+interface OauthApplicationRecord {
+  name: string;
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  scopes: string[];
+}
+
+/** A checked `/oauth/authorize` request. */
+interface AuthorizationRequest {
+  clientId: string;
+  redirectUri: string;
+  scopes: string[];
+  state: string | undefined;
+  nonce: string | undefined;
+  codeChallenge: string;
+}
+
+/** An authorization code (Doorkeeper's access grant). */
+interface GrantRecord extends AuthorizationRequest {
+  code: string;
+  userId: number;
+  /** Epoch seconds of the sign-in (the id_token's `auth_time`). */
+  authTime: number;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  used: boolean;
+}
+
+interface OauthTokenRecord {
+  accessToken: string;
+  refreshToken: string;
+  clientId: string;
+  userId: number;
+  scopes: string[];
+  /** Epoch milliseconds. */
+  expiresAt: number;
+}
+
+interface SigningKey {
+  privateKey: CryptoKey;
+  jwk: JWK;
+}
+
 class Reply {
   constructor(
     readonly status: number,
@@ -302,7 +394,14 @@ const REASONS: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-const LEVELS: Record<AccessLevel, number> = { guest: 10, reporter: 20, developer: 30, maintainer: 40, owner: 50 };
+const LEVELS: Record<AccessLevel, number> = {
+  guest: 10,
+  planner: 15,
+  reporter: 20,
+  developer: 30,
+  maintainer: 40,
+  owner: 50,
+};
 
 /** Boolean hook options GitLab accepts (`POST /projects/:id/hooks`), with their defaults. */
 const HOOK_EVENTS: Record<string, boolean> = {
@@ -328,6 +427,50 @@ const HOOK_EVENTS: Record<string, boolean> = {
 const READ_SCOPES = ['api', 'read_api'];
 const USER_SCOPES = ['api', 'read_api', 'read_user'];
 
+/** The scopes GitLab knows (its discovery's `scopes_supported`); an application may have only these. */
+const OAUTH_SCOPES = [
+  'api',
+  'read_api',
+  'read_user',
+  'create_runner',
+  'manage_runner',
+  'k8s_proxy',
+  'self_rotate',
+  'read_repository',
+  'write_repository',
+  'read_registry',
+  'write_registry',
+  'read_virtual_registry',
+  'write_virtual_registry',
+  'read_observability',
+  'write_observability',
+  'ai_features',
+  'sudo',
+  'admin_mode',
+  'read_service_ping',
+  'openid',
+  'profile',
+  'email',
+];
+
+/** Doorkeeper's error descriptions (its `en.yml`). */
+const OAUTH_ERRORS = {
+  invalid_client:
+    'Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.',
+  invalid_redirect_uri: "The requested redirect uri is malformed or doesn't match client redirect URI.",
+  invalid_grant:
+    'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.',
+  invalid_scope: 'The requested scope is invalid, unknown, or malformed.',
+  unsupported_response_type: 'The authorization server does not support this response type.',
+  unsupported_grant_type: 'The authorization grant type is not supported by the authorization server.',
+  access_denied: 'The resource owner or authorization server denied the request.',
+} as const;
+
+/** Authorization codes live 10 minutes, access tokens 2 hours (GitLab's Doorkeeper settings). */
+const CODE_TTL_MS = 10 * 60 * 1000;
+const ACCESS_TOKEN_TTL_S = 7200;
+const ID_TOKEN_TTL_S = 120;
+
 export async function startGitlabStandin(options: StandinOptions = {}): Promise<GitlabStandin> {
   const allowLocalWebhooks = options.allowLocalWebhooks ?? true;
   const version = options.version ?? '17.8.1';
@@ -351,6 +494,18 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
   const deploymentRecords: DeploymentRecord[] = [];
   const seq = { user: 0, token: 0, project: 0, hook: 1000, key: 2000 };
   const reportSeq = { status: 5000, pipeline: 300, deployment: 700, environment: 90 };
+  const oauthApplications = new Map<string, OauthApplicationRecord>();
+  /** authenticity token of a consent page shown → the request and the user it was shown to. */
+  const consents = new Map<string, AuthorizationRequest & { userId: number }>();
+  const grants = new Map<string, GrantRecord>();
+  const oauthTokens = new Map<string, OauthTokenRecord>();
+  /** For `sub_legacy`, which GitLab derives from the user id and a secret of the instance. */
+  const instanceSecret = randomBytes(32).toString('hex');
+  /** The RS256 key the id_tokens are signed with, made on first use (RSA key generation is not free). */
+  let signing: Promise<SigningKey> | undefined;
+  /** Who is signed in at GitLab in "the browser", since when (epoch seconds). */
+  let signedIn: { user: UserRecord; at: number } | undefined;
+  let approveAtOnce = false;
   let down: false | 'reset' | 'hang' = false;
   let base = '';
   let host = '';
@@ -426,7 +581,12 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
 
   /** The token's user, or the reply GitLab gives instead. */
   function authenticate(req: IncomingMessage, query: Record<string, string>, allowed: string[] | 'any'): UserRecord {
-    const record = tokenOf(req, query);
+    // An OAuth access token (`Authorization: Bearer` or `?access_token=`) counts for its scopes only.
+    const oauth = oauthTokens.get(bearerToken(req) ?? query.access_token ?? '');
+    const record = oauth
+      ? { revoked: false, expiresAt: null, scopes: oauth.scopes, userId: oauth.userId }
+      : tokenOf(req, query);
+    if (oauth && oauth.expiresAt <= Date.now()) throw invalidToken('Token has expired.');
     if (record.revoked) throw invalidToken('Token was revoked. You will have to re-authorize from the user.');
     if (record.expiresAt && record.expiresAt <= now().slice(0, 10)) throw invalidToken('Token has expired.');
     if (allowed !== 'any' && !record.scopes.some((scope) => allowed.includes(scope))) {
@@ -1040,6 +1200,10 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
       const fromRepository = routeRepository(req, url, id, segments.slice(4));
       if (fromRepository) return fromRepository;
     }
+    if (resource === 'projects' && id !== undefined && sub === 'members' && rawSubId === 'all' && rest.length === 1) {
+      if (method !== 'GET') return new Reply(405, { error: '405 Method Not Allowed' });
+      return showMember(req, query, id, rest[0] ?? '');
+    }
     if (resource !== 'projects' || id === undefined || rest.length > 0) {
       return new Reply(404, { error: '404 Not Found' });
     }
@@ -1172,12 +1336,417 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
     return new Reply(404, { error: '404 Not Found' });
   }
 
+  /**
+   * `GET /projects/:id/members/all/:user_id` (`Entities::Member`): whoever can see the project may
+   * ask; 404 "404 Not found" for a user who is no member, or no user at all.
+   */
+  function showMember(req: IncomingMessage, query: Record<string, string>, id: string, rawUserId: string): Reply {
+    const user = authenticate(req, query, READ_SCOPES);
+    const userId = safeDecode(rawUserId);
+    if (!/^\d+$/.test(userId)) return new Reply(400, { error: 'user_id is invalid' });
+    const project = projectFor(user, id, false);
+    const member = users.get(Number(userId));
+    const role = member && (project.members ? project.members[member.username] : 'maintainer');
+    if (!member || !role) return new Reply(404, { message: '404 Not found' });
+    return new Reply(200, {
+      id: member.id,
+      username: member.username,
+      name: member.username,
+      state: 'active',
+      locked: false,
+      avatar_url: null,
+      web_url: `${base}/${member.username}`,
+      access_level: LEVELS[role],
+      created_at: project.createdAt,
+      created_by: null,
+      expires_at: null,
+      membership_state: 'active',
+    });
+  }
+
   function deployKeysOf(projectId: number): StandinDeployKey[] {
     const links = keyLinks.get(projectId) ?? new Map<number, boolean>();
     return [...links.entries()].flatMap(([keyId, canPush]) => {
       const key = keys.get(keyId);
       return key ? [presentKey(key, canPush)] : [];
     });
+  }
+
+  // ---- OpenID Connect provider (Doorkeeper + doorkeeper-openid_connect) ------------------------
+
+  async function routeOauth(req: IncomingMessage, url: URL, form: Record<string, unknown>): Promise<Reply> {
+    const method = req.method ?? 'GET';
+    const query = Object.fromEntries(url.searchParams);
+    switch (url.pathname) {
+      case '/.well-known/openid-configuration':
+        if (method === 'GET') return new Reply(200, openidConfiguration());
+        break;
+      case '/oauth/discovery/keys':
+        if (method === 'GET') return new Reply(200, { keys: [(await signingKey()).jwk] });
+        break;
+      case '/oauth/authorize':
+        if (method === 'GET') return authorize(query);
+        if (method === 'POST' || method === 'DELETE') return decide(method, form);
+        break;
+      case '/oauth/token':
+        if (method === 'POST') return exchangeCode(req, form);
+        break;
+      case '/oauth/userinfo':
+        if (method === 'GET' || method === 'POST') return userinfo(req, query);
+        break;
+    }
+    return page(404, 'Page Not Found', "The page you're looking for could not be found.");
+  }
+
+  /** GitLab's discovery document (revocation and introspection left out: not served here). */
+  function openidConfiguration(): Record<string, unknown> {
+    return {
+      issuer: base,
+      authorization_endpoint: `${base}/oauth/authorize`,
+      token_endpoint: `${base}/oauth/token`,
+      userinfo_endpoint: `${base}/oauth/userinfo`,
+      jwks_uri: `${base}/oauth/discovery/keys`,
+      scopes_supported: OAUTH_SCOPES,
+      response_types_supported: ['code'],
+      response_modes_supported: ['query', 'fragment', 'form_post'],
+      grant_types_supported: ['authorization_code', 'password', 'client_credentials', 'device_code', 'refresh_token'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: ['RS256'],
+      claim_types_supported: ['normal'],
+      claims_supported: [
+        'iss',
+        'sub',
+        'aud',
+        'exp',
+        'iat',
+        'sub_legacy',
+        'name',
+        'nickname',
+        'preferred_username',
+        'email',
+        'email_verified',
+        'website',
+        'profile',
+        'picture',
+        'groups',
+        'groups_direct',
+        'https://gitlab.org/claims/groups/owner',
+        'https://gitlab.org/claims/groups/maintainer',
+        'https://gitlab.org/claims/groups/developer',
+      ],
+      code_challenge_methods_supported: ['plain', 'S256'],
+    };
+  }
+
+  function signingKey(): Promise<SigningKey> {
+    signing ??= (async () => {
+      const { privateKey, publicKey } = await generateKeyPair('RS256');
+      const jwk = await exportJWK(publicKey);
+      const kid = await calculateJwkThumbprint(jwk);
+      return { privateKey, jwk: { ...jwk, kid, use: 'sig', alg: 'RS256' } };
+    })();
+    return signing;
+  }
+
+  /** A page as GitLab's Rails side answers (HTML, never JSON). */
+  function page(status: number, title: string, message: string): Reply {
+    const html = [
+      '<!DOCTYPE html>',
+      '<html lang="en">',
+      `<head><meta charset="utf-8"><title>${escapeHtml(title)} · GitLab</title></head>`,
+      `<body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></main></body>`,
+      '</html>',
+      '',
+    ].join('\n');
+    return new Reply(status, html, { 'content-type': 'text/html; charset=utf-8' });
+  }
+
+  function redirectTo(target: string, params: Record<string, string | undefined>): Reply {
+    const location = new URL(target);
+    for (const [name, value] of Object.entries(params)) {
+      if (value !== undefined) location.searchParams.set(name, value);
+    }
+    return new Reply(302, undefined, { location: location.toString() });
+  }
+
+  /**
+   * Doorkeeper's `PreAuthorization`, in its order. The client and its redirect URI first: their
+   * errors are a 400 page, as nothing may go to a URI the application did not register (which
+   * must match exactly). Every later error goes back to the redirect URI with `state`. PKCE with
+   * S256 is required here (GitLab also takes none, or plain, from a confidential application).
+   */
+  function checkAuthorization(
+    params: Record<string, unknown>,
+  ): { app: OauthApplicationRecord; request: AuthorizationRequest } | Reply {
+    const failed = (message: string) => page(400, 'An error has occurred', message);
+    const clientId = stringParam(params, 'client_id');
+    if (!clientId) return failed('Missing required parameter: client_id.');
+    const app = oauthApplications.get(clientId);
+    if (!app) return failed(OAUTH_ERRORS.invalid_client);
+    const redirectUri = stringParam(params, 'redirect_uri');
+    if (!redirectUri) return failed('Missing required parameter: redirect_uri.');
+    if (redirectUri !== app.redirectUri) return failed(OAUTH_ERRORS.invalid_redirect_uri);
+    const state = stringParam(params, 'state') || undefined;
+    const back = (error: string, description: string) =>
+      redirectTo(redirectUri, { error, error_description: description, state });
+    const responseType = stringParam(params, 'response_type');
+    if (!responseType) return back('invalid_request', 'Missing required parameter: response_type.');
+    if (responseType !== 'code') return back('unsupported_response_type', OAUTH_ERRORS.unsupported_response_type);
+    const asked = [...new Set((stringParam(params, 'scope') ?? '').split(' ').filter((s) => s !== ''))];
+    // No scope asked: GitLab's default scope (api), if the application has it.
+    const scopes = asked.length > 0 ? asked : ['api'].filter((s) => app.scopes.includes(s));
+    if (scopes.length === 0 || scopes.some((s) => !app.scopes.includes(s))) {
+      return back('invalid_scope', OAUTH_ERRORS.invalid_scope);
+    }
+    const codeChallenge = stringParam(params, 'code_challenge');
+    if (!codeChallenge) return back('invalid_request', 'Missing required parameter: code_challenge.');
+    if ((stringParam(params, 'code_challenge_method') ?? 'plain') !== 'S256') {
+      return back('invalid_request', 'The code_challenge_method must be S256.');
+    }
+    // BASE64URL(SHA-256(verifier)) is 43 characters, always.
+    if (!/^[A-Za-z0-9_-]{43}$/.test(codeChallenge)) return back('invalid_request', 'The code_challenge is malformed.');
+    const nonce = stringParam(params, 'nonce') || undefined;
+    return { app, request: { clientId, redirectUri, scopes, state, nonce, codeChallenge } };
+  }
+
+  /** `GET /oauth/authorize`: for the signed-in user, the consent page (or, auto-approving, the code). */
+  function authorize(query: Record<string, string>): Reply {
+    if (!signedIn) return page(401, 'Sign in', 'You need to sign in or sign up before continuing.');
+    const checked = checkAuthorization(query);
+    if (checked instanceof Reply) return checked;
+    if (approveAtOnce) return approve(checked.request);
+    // Rails' authenticity token, one per page shown: a POST without it is refused.
+    const token = randomBytes(32).toString('base64url');
+    consents.set(token, { ...checked.request, userId: signedIn.user.id });
+    return consentPage(checked.app, checked.request, signedIn.user, token);
+  }
+
+  function consentPage(app: OauthApplicationRecord, request: AuthorizationRequest, user: UserRecord, token: string) {
+    const fields = Object.entries({
+      authenticity_token: token,
+      client_id: request.clientId,
+      redirect_uri: request.redirectUri,
+      state: request.state,
+      response_type: 'code',
+      scope: request.scopes.join(' '),
+      nonce: request.nonce,
+      code_challenge: request.codeChallenge,
+      code_challenge_method: 'S256',
+    })
+      .filter((entry): entry is [string, string] => entry[1] !== undefined)
+      .map(([name, value]) => `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`)
+      .join('\n');
+    const name = escapeHtml(app.name);
+    const html = [
+      '<!DOCTYPE html>',
+      '<html lang="en">',
+      '<head><meta charset="utf-8"><title>Authorize application · GitLab</title></head>',
+      '<body><main>',
+      `<h1>Authorize ${name} to use your account?</h1>`,
+      `<p>An application called ${name} is requesting access to your GitLab account (@${escapeHtml(user.username)}).`,
+      'This application will be able to:</p>',
+      `<ul>${request.scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('')}</ul>`,
+      '<form method="post" action="/oauth/authorize">',
+      fields,
+      '<button type="submit">Authorize</button>',
+      '</form>',
+      '<form method="post" action="/oauth/authorize">',
+      '<input type="hidden" name="_method" value="delete">',
+      fields,
+      '<button type="submit">Deny</button>',
+      '</form>',
+      '</main></body>',
+      '</html>',
+      '',
+    ].join('\n');
+    return new Reply(200, html, { 'content-type': 'text/html; charset=utf-8', 'x-frame-options': 'DENY' });
+  }
+
+  /**
+   * `POST /oauth/authorize` (Authorize) or its `DELETE` (Deny; a form sends `_method=delete`):
+   * only with the authenticity token of a page shown to the user signed in now, once, and with
+   * the request that page carried.
+   */
+  function decide(method: string, form: Record<string, unknown>): Reply {
+    if (!signedIn) return page(401, 'Sign in', 'You need to sign in or sign up before continuing.');
+    const token = stringParam(form, 'authenticity_token') ?? '';
+    const pending = consents.get(token);
+    consents.delete(token);
+    const rejected = () =>
+      page(
+        422,
+        'The change you requested was rejected.',
+        "Maybe you tried to change something you didn't have access to.",
+      );
+    if (!pending || pending.userId !== signedIn.user.id) return rejected();
+    const checked = checkAuthorization(form);
+    if (checked instanceof Reply) return checked;
+    const { userId: _userId, ...shown } = pending;
+    if (JSON.stringify(shown) !== JSON.stringify(checked.request)) return rejected();
+    if (method === 'DELETE' || stringParam(form, '_method')?.toLowerCase() === 'delete') {
+      return redirectTo(shown.redirectUri, {
+        error: 'access_denied',
+        error_description: OAUTH_ERRORS.access_denied,
+        state: shown.state,
+      });
+    }
+    return approve(shown);
+  }
+
+  /** The authorization code (10 minutes, single use) for the signed-in user, sent to the redirect URI. */
+  function approve(request: AuthorizationRequest): Reply {
+    if (!signedIn) return page(401, 'Sign in', 'You need to sign in or sign up before continuing.');
+    const code = randomBytes(32).toString('hex');
+    grants.set(code, {
+      ...request,
+      code,
+      userId: signedIn.user.id,
+      authTime: signedIn.at,
+      expiresAt: Date.now() + CODE_TTL_MS,
+      used: false,
+    });
+    return redirectTo(request.redirectUri, { code, state: request.state });
+  }
+
+  /** Doorkeeper's error bodies; a 401 says so in `WWW-Authenticate` too. */
+  function oauthError(status: number, error: string, description: string): Reply {
+    return new Reply(
+      status,
+      { error, error_description: description },
+      {
+        'cache-control': 'no-store',
+        pragma: 'no-cache',
+        ...(status === 401
+          ? { 'www-authenticate': `Bearer realm="Doorkeeper", error="${error}", error_description="${description}"` }
+          : {}),
+      },
+    );
+  }
+
+  /** HTTP Basic (client_secret_basic), else `client_id` and `client_secret` in the body (client_secret_post). */
+  function clientCredentials(req: IncomingMessage, form: Record<string, unknown>) {
+    const basic = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (basic) {
+      const decoded = Buffer.from(basic, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon < 0) return undefined;
+      return { id: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+    }
+    const id = stringParam(form, 'client_id');
+    return id === undefined ? undefined : { id, secret: stringParam(form, 'client_secret') ?? '' };
+  }
+
+  /**
+   * `POST /oauth/token` with `grant_type=authorization_code` (Doorkeeper's `AuthorizationCodeRequest`):
+   * the client authenticated, the code its own, unexpired and unused, the redirect URI the one of
+   * the authorization, BASE64URL(SHA-256(code_verifier)) the challenge. A missing parameter is
+   * `invalid_request`, anything else wrong with the grant `invalid_grant`. The code is used up
+   * only by success.
+   */
+  async function exchangeCode(req: IncomingMessage, form: Record<string, unknown>): Promise<Reply> {
+    const grantType = stringParam(form, 'grant_type');
+    if (!grantType) return oauthError(400, 'invalid_request', 'Missing required parameter: grant_type.');
+    if (grantType !== 'authorization_code') {
+      return oauthError(400, 'unsupported_grant_type', OAUTH_ERRORS.unsupported_grant_type);
+    }
+    const client = clientCredentials(req, form);
+    const app = client && oauthApplications.get(client.id);
+    if (!client || !app || !sameSecret(client.secret, app.clientSecret)) {
+      return oauthError(401, 'invalid_client', OAUTH_ERRORS.invalid_client);
+    }
+    const invalidGrant = () => oauthError(400, 'invalid_grant', OAUTH_ERRORS.invalid_grant);
+    const code = stringParam(form, 'code');
+    if (!code) return oauthError(400, 'invalid_request', 'Missing required parameter: code.');
+    const grant = grants.get(code);
+    if (!grant || grant.used || grant.expiresAt <= Date.now() || grant.clientId !== app.clientId) return invalidGrant();
+    const redirectUri = stringParam(form, 'redirect_uri');
+    if (!redirectUri) return oauthError(400, 'invalid_request', 'Missing required parameter: redirect_uri.');
+    if (redirectUri !== grant.redirectUri) return invalidGrant();
+    const verifier = stringParam(form, 'code_verifier');
+    if (!verifier) return oauthError(400, 'invalid_request', 'Missing required parameter: code_verifier.');
+    if (createHash('sha256').update(verifier).digest('base64url') !== grant.codeChallenge) return invalidGrant();
+    const user = users.get(grant.userId);
+    if (!user) return invalidGrant();
+    grant.used = true;
+
+    const record: OauthTokenRecord = {
+      accessToken: randomBytes(32).toString('hex'),
+      refreshToken: randomBytes(32).toString('hex'),
+      clientId: app.clientId,
+      userId: user.id,
+      scopes: grant.scopes,
+      expiresAt: Date.now() + ACCESS_TOKEN_TTL_S * 1000,
+    };
+    oauthTokens.set(record.accessToken, record);
+    return new Reply(
+      200,
+      {
+        access_token: record.accessToken,
+        token_type: 'Bearer',
+        expires_in: ACCESS_TOKEN_TTL_S,
+        refresh_token: record.refreshToken,
+        scope: grant.scopes.join(' '),
+        created_at: Math.floor(Date.now() / 1000),
+        ...(grant.scopes.includes('openid') ? { id_token: await idToken(grant, user) } : {}),
+      },
+      { 'cache-control': 'no-store', pragma: 'no-cache' },
+    );
+  }
+
+  /** The id_token: RS256 with the JWKS key, for the client, 120 s, with the authorization's nonce. */
+  async function idToken(grant: GrantRecord, user: UserRecord): Promise<string> {
+    const key = await signingKey();
+    const { sub: _sub, groups: _groups, email, email_verified, ...claims } = userClaims(user);
+    const issuedAt = Math.floor(Date.now() / 1000);
+    return new SignJWT({
+      ...claims,
+      auth_time: grant.authTime,
+      ...(grant.nonce !== undefined ? { nonce: grant.nonce } : {}),
+      ...(grant.scopes.includes('email') ? { email, email_verified } : {}),
+      groups_direct: [],
+    })
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.jwk.kid })
+      .setIssuer(base)
+      .setSubject(String(user.id))
+      .setAudience(grant.clientId)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + ID_TOKEN_TTL_S)
+      .sign(key.privateKey);
+  }
+
+  function userClaims(user: UserRecord): Record<string, unknown> {
+    return {
+      sub: String(user.id),
+      sub_legacy: createHash('sha256').update(`${user.id}-${instanceSecret}`).digest('hex'),
+      name: user.username,
+      nickname: user.username,
+      preferred_username: user.username,
+      email: `${user.username}@example.com`,
+      email_verified: true,
+      website: '',
+      profile: `${base}/${user.username}`,
+      picture: `${base}/uploads/-/system/user/avatar/${user.id}/avatar.png`,
+      // Group paths of the user's memberships: the stand-in has projects, not groups.
+      groups: [],
+    };
+  }
+
+  /** `GET /oauth/userinfo`: an OAuth access token with `openid` (a personal access token is no such token). */
+  function userinfo(req: IncomingMessage, query: Record<string, string>): Reply {
+    const presented = bearerToken(req) ?? query.access_token;
+    const token = presented === undefined ? undefined : oauthTokens.get(presented);
+    const user = token && users.get(token.userId);
+    if (!token || !user) return oauthError(401, 'invalid_token', 'The access token is invalid');
+    if (token.expiresAt <= Date.now()) return oauthError(401, 'invalid_token', 'The access token expired');
+    if (!token.scopes.includes('openid')) {
+      return oauthError(
+        403,
+        'insufficient_scope',
+        'The request requires higher privileges than provided by the access token.',
+      );
+    }
+    return new Reply(200, userClaims(user));
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -1210,11 +1779,9 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
       try {
         const body = recorded.body;
         if (raw.length > 0 && typeof body === 'string') throw new Reply(400, { error: 'body is not valid JSON' });
-        const params = {
-          ...recorded.query,
-          ...(body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {}),
-        };
-        reply = route(req, url, params);
+        const form = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+        const params = { ...recorded.query, ...form };
+        reply = isOauthPath(url.pathname) ? await routeOauth(req, url, form) : route(req, url, params);
       } catch (error) {
         if (!(error instanceof Reply)) throw error;
         reply = error;
@@ -1228,6 +1795,11 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
     };
     if (reply.status === 204 || reply.body === undefined) {
       res.writeHead(reply.status, headers).end();
+      return;
+    }
+    // A page (HTML) comes as it is, with its own content type.
+    if (typeof reply.body === 'string' && reply.headers['content-type']) {
+      res.writeHead(reply.status, headers).end(reply.body);
       return;
     }
     res.writeHead(reply.status, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
@@ -1268,13 +1840,14 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
         user = { id: seq.user, username: spec.username, createdAt: now() };
         users.set(user.id, user);
       }
+      if (spec.token === undefined) return { id: user.id, username: user.username };
       if (tokens.has(spec.token)) throw new Error('stand-in: that token is already issued');
       seq.token += 1;
       tokens.set(spec.token, {
         id: seq.token,
         token: spec.token,
         userId: user.id,
-        scopes: [...spec.scopes],
+        scopes: [...(spec.scopes ?? [])],
         expiresAt: spec.expiresAt ?? null,
         revoked: false,
         createdAt: now(),
@@ -1314,7 +1887,7 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
         authorName,
         authorEmail: spec.authorEmail ?? `${authorName.toLowerCase().replace(/[^a-z0-9]+/g, '-')}@example.com`,
         parentIds: spec.parentIds ?? (firstBranchTip ? [firstBranchTip] : []),
-        createdAt: now(),
+        createdAt: spec.committedDate ?? now(),
       };
       repository.commits.set(sha, record);
       for (const branch of branches) repository.branches.set(branch, sha);
@@ -1347,14 +1920,89 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
       down = mode === true ? 'reset' : mode;
       if (down === 'reset') for (const socket of sockets) socket.destroy();
     },
+    setMember(projectId, username, level) {
+      const project = projects.get(projectId);
+      if (!project) throw new Error(`stand-in: no project ${projectId}`);
+      if (![...users.values()].some((u) => u.username === username)) {
+        throw new Error(`stand-in: no user ${username} (addUser first)`);
+      }
+      if (level !== undefined && !(level in LEVELS)) throw new Error(`stand-in: no access level ${level}`);
+      project.members ??= Object.fromEntries([...users.values()].map((u) => [u.username, 'maintainer' as const]));
+      if (level === undefined) delete project.members[username];
+      else project.members[username] = level;
+    },
+    addOauthApplication(spec) {
+      const unknown = spec.scopes.filter((scope) => !OAUTH_SCOPES.includes(scope));
+      if (spec.scopes.length === 0 || unknown.length > 0) {
+        throw new Error(`stand-in: an application needs known scopes (not "${unknown.join(' ')}")`);
+      }
+      if (!isHttpUrl(spec.redirectUri) || new URL(spec.redirectUri).hash !== '') {
+        throw new Error(`stand-in: "${spec.redirectUri}" is no redirect URI GitLab takes`);
+      }
+      const clientId = spec.clientId ?? randomBytes(32).toString('hex');
+      if (oauthApplications.has(clientId)) throw new Error(`stand-in: application ${clientId} exists`);
+      const clientSecret = spec.clientSecret ?? `gloas-${randomBytes(32).toString('hex')}`;
+      oauthApplications.set(clientId, {
+        name: spec.name ?? 'Slipway',
+        clientId,
+        clientSecret,
+        redirectUri: spec.redirectUri,
+        scopes: [...spec.scopes],
+      });
+      return { clientId, clientSecret };
+    },
+    signInAs(username) {
+      if (username === undefined) {
+        signedIn = undefined;
+        return;
+      }
+      const user = [...users.values()].find((u) => u.username === username);
+      if (!user) throw new Error(`stand-in: no user ${username} (addUser first)`);
+      signedIn = { user, at: Math.floor(Date.now() / 1000) };
+    },
+    autoApprove(on) {
+      approveAtOnce = on;
+    },
+    expireAuthorizationCodes() {
+      for (const grant of grants.values()) grant.expiresAt = Math.min(grant.expiresAt, Date.now() - 1);
+    },
   };
+}
+
+function isOauthPath(path: string): boolean {
+  return path === '/.well-known/openid-configuration' || path === '/oauth' || path.startsWith('/oauth/');
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
+}
+
+/** A form-encoded part of HTTP Basic credentials (RFC 6749 §2.3.1), as it is when it is not. */
+function formDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+}
+
+/** Compares secrets in constant time. */
+function sameSecret(a: string, b: string): boolean {
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(a), digest(b));
 }
 
 /** The token as GitLab looks for it: `PRIVATE-TOKEN` header, `Authorization: Bearer`, `?private_token=`. */
 function presentedToken(req: IncomingMessage, query: Record<string, string>): string | undefined {
   const header = req.headers['private-token'];
-  const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-  return (Array.isArray(header) ? header[0] : header) || bearer || query.private_token || undefined;
+  return (Array.isArray(header) ? header[0] : header) || bearerToken(req) || query.private_token || undefined;
+}
+
+function bearerToken(req: IncomingMessage): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
 }
 
 /** Grape checks declared parameters before the endpoint runs: 400 `{"error":"url is missing"}`. */

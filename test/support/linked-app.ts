@@ -186,6 +186,7 @@ export async function startLinkedAppWorld(
             id: sha,
             message: `${titles.get(sha) ?? deliveryKey}\n`,
             title: titles.get(sha) ?? deliveryKey,
+            timestamp: new Date().toISOString(),
             author: { name: 'Dev', email: 'dev@example.com' },
           },
         ],

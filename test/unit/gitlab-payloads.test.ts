@@ -2,7 +2,7 @@ import { PayloadError, parsePush, parseSystemEvent } from '../../functions/http/
 import { gitlabExample, systemEventsNotActedOn } from '../support/gitlab-events';
 
 describe('GitLab payload parsing', () => {
-  it('reads the documented push example: ref, commit to build, its title and author, project', () => {
+  it('reads the documented push example: ref, commit to build, its title, author and time, project', () => {
     const push = parsePush(gitlabExample('push.json').body, 'branch');
 
     expect(push).toEqual({
@@ -15,8 +15,26 @@ describe('GitLab payload parsing', () => {
       repoUrl: 'git@example.com:mike/diaspora.git',
       title: 'fixed readme',
       author: 'GitLab dev user',
+      // The head commit's own timestamp, 2012-01-03T23:36:29+02:00, in UTC.
+      committedAt: '2012-01-03T21:36:29.000Z',
       pusher: 'John Smith',
     });
+  });
+
+  it('takes the time of the commit it builds only, and drops one it cannot read', () => {
+    const example = gitlabExample('push.json').body as { commits: Array<Record<string, unknown>> };
+    const garbled = (timestamp: unknown) => ({
+      ...example,
+      commits: example.commits.map((c, i) => (i === example.commits.length - 1 ? { ...c, timestamp } : c)),
+    });
+
+    expect(parsePush(garbled('2015-04-08T21: 00:25-07:00'), 'branch').committedAt).toBeUndefined();
+    expect(parsePush(garbled(1325626589), 'branch').committedAt).toBeUndefined();
+    expect(parsePush(garbled('2012-01-03T23:36:29Z'), 'branch').committedAt).toBe('2012-01-03T23:36:29.000Z');
+    // The system-hook example pushes a commit its `commits` does not list: no time to take.
+    const [system] = parseSystemEvent(gitlabExample('system_push.json').body);
+    expect(system).toMatchObject({ type: 'push' });
+    expect(system?.type === 'push' && system.push.committedAt).toBeUndefined();
   });
 
   it('builds the checkout_sha of a tag push, not the tag object', () => {

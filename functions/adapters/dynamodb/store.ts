@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ConflictError, NotFoundError, StaleWriteError, ValidationError } from '../../domain/errors';
+import { idTimePrefix } from '../../domain/ids';
 import type {
   App,
   Build,
@@ -332,6 +333,10 @@ export class DynamoDbStore implements Store {
     return this.listChildren<Build>(app, 'BUILD#', options?.limit);
   }
 
+  async listBuildsSince(app: string, since: string): Promise<Build[]> {
+    return this.listChildrenSince<Build>(app, 'BUILD#', since);
+  }
+
   async transitionBuild(
     app: string,
     id: string,
@@ -465,6 +470,10 @@ export class DynamoDbStore implements Store {
 
   async listReleases(app: string, options?: { limit?: number }): Promise<Release[]> {
     return this.listChildren<Release>(app, 'RELEASE#', options?.limit);
+  }
+
+  async listReleasesSince(app: string, since: string): Promise<Release[]> {
+    return this.listChildrenSince<Release>(app, 'RELEASE#', since);
   }
 
   async transitionRelease(
@@ -677,6 +686,26 @@ export class DynamoDbStore implements Store {
       },
       limit,
     );
+  }
+
+  /**
+   * Builds or releases of an app created at or after `since`, oldest first: one key range, from
+   * the ULID time prefix of `since` to the end of the prefix (`~` sorts after every id character).
+   */
+  private async listChildrenSince<T>(app: string, prefix: string, since: string): Promise<T[]> {
+    const at = Date.parse(since);
+    if (!Number.isFinite(at)) throw new ValidationError(`since must be an ISO 8601 time, got ${since}`);
+    return this.queryAll<T>({
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+      ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+      ExpressionAttributeValues: {
+        ':pk': keys.appChildren(app),
+        ':from': `${prefix}${idTimePrefix(new Date(at))}`,
+        ':to': `${prefix}~`,
+      },
+      ScanIndexForward: true,
+      ConsistentRead: true,
+    });
   }
 
   /** The build an earlier delivery recorded, or undefined when there is none (any more). */

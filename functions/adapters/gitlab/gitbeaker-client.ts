@@ -8,6 +8,7 @@ import {
   GitbeakerTimeoutError,
   PersonalAccessTokens,
   ProjectHooks,
+  ProjectMembers,
   Projects,
   Tags,
   Users,
@@ -25,6 +26,7 @@ import type {
   GitlabResolvedRef,
   GitlabTokenInfo,
 } from '../../domain/ports';
+import { isoUtc } from '../../domain/timestamps';
 
 /** Every GitLab request gives up after this long (GitLab itself allows webhooks 10 s too). */
 export const DEFAULT_GITLAB_TIMEOUT_MS = 10_000;
@@ -43,6 +45,8 @@ const tokenSelf = z.object({
 const currentUser = z.object({ username: z.string().min(1) });
 const project = z.object({ id: z.number().int(), path_with_namespace: z.string(), ssh_url_to_repo: z.string() });
 const created = z.object({ id: z.number().int() });
+/** `GET /projects/:id/members/all/:user_id`: `Entities::Member`, of which the role is all Slipway reads. */
+const member = z.object({ access_level: z.number().int() });
 const commitStatus = z.object({ id: z.number().int(), status: z.string() });
 /** The commit fields of GitLab's `Entities::Commit` that a resolved ref carries. */
 const commit = z.object({
@@ -51,6 +55,8 @@ const commit = z.object({
   author_name: z.string(),
   author_email: z.string().nullish(),
   web_url: z.string().nullish(),
+  /** When the commit was made; an unreadable one is dropped (isoUtc), not a failed lookup. */
+  committed_date: z.unknown().optional(),
 });
 /** `GET …/repository/branches/:branch` and `…/tags/:tag`: the name and the commit it points at. */
 const namedRef = z.object({ name: z.string(), commit });
@@ -77,6 +83,7 @@ class GitbeakerGitlabApi implements GitlabApi {
   private readonly tokens: InstanceType<typeof PersonalAccessTokens>;
   private readonly projects: InstanceType<typeof Projects>;
   private readonly hooks: InstanceType<typeof ProjectHooks>;
+  private readonly members: InstanceType<typeof ProjectMembers>;
   private readonly deployKeys: InstanceType<typeof DeployKeys>;
   private readonly commits: InstanceType<typeof Commits>;
   private readonly branches: InstanceType<typeof Branches>;
@@ -107,6 +114,7 @@ class GitbeakerGitlabApi implements GitlabApi {
     this.tokens = new PersonalAccessTokens(config);
     this.projects = new Projects(config);
     this.hooks = new ProjectHooks(config);
+    this.members = new ProjectMembers(config);
     this.deployKeys = new DeployKeys(config);
     this.commits = new Commits(config);
     this.branches = new Branches(config);
@@ -258,6 +266,27 @@ class GitbeakerGitlabApi implements GitlabApi {
       );
     }
     return result;
+  }
+
+  async memberAccessLevel(projectRef: number | string, userId: number): Promise<number | undefined> {
+    const operation = 'GET /projects/:id/members/all/:user_id';
+    try {
+      const found = member.parse(await this.members.show(projectRef, userId, { includeInherited: true }));
+      return found.access_level;
+    } catch (error) {
+      if (error instanceof GitbeakerRequestError && error.cause?.response.status === 404) {
+        // "404 Project Not Found": the connected token's user cannot see the project, which is no answer about the user.
+        if (/project not found/i.test(error.cause.description ?? '')) {
+          throw new GitlabError(
+            'not_found',
+            `GitLab project ${projectRef} not found (or the token's user cannot see it)`,
+            404,
+          );
+        }
+        return undefined;
+      }
+      throw this.toGitlabError(operation, error);
+    }
   }
 
   /**
@@ -422,6 +451,7 @@ function isShaLike(name: string): boolean {
 }
 
 function resolved(ref: string, found: z.infer<typeof commit>): GitlabResolvedRef {
+  const committedAt = isoUtc(found.committed_date);
   return {
     ref,
     sha: found.id.toLowerCase(),
@@ -429,6 +459,7 @@ function resolved(ref: string, found: z.infer<typeof commit>): GitlabResolvedRef
     authorName: found.author_name,
     ...(found.author_email ? { authorEmail: found.author_email } : {}),
     ...(found.web_url ? { webUrl: found.web_url } : {}),
+    ...(committedAt ? { committedAt } : {}),
   };
 }
 
