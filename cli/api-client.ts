@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { StateDir } from '../functions/local/state-dir';
 import { apiUrlFromStack, executeApiRegion, signRequest } from './aws-auth';
 
@@ -16,14 +17,40 @@ export interface ApiTarget {
 export interface ApiOptions {
   api?: string;
   apiToken?: string;
+  /** A file holding the admin API token (kept out of argv, where other local users can read it). */
+  apiTokenFile?: string;
   stack?: string;
 }
 
+/** 127.0.0.0/8, ::1 and `localhost`: where the local admin token may go. */
+export function isLoopbackUrl(url: URL): boolean {
+  const host = url.hostname;
+  // The WHATWG URL parser has already normalised IPv4 forms (127.1, 0x7f.1, …) to dotted quads.
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function readTokenFile(file: string): string {
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new CliError(`--api-token-file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+  }
+  if (!token) throw new CliError(`--api-token-file ${file}: the file is empty`);
+  return token;
+}
+
 /**
- * Finds the admin API: `--api`/`--api-token`, else `SLIPWAY_URL`/`SLIPWAY_TOKEN`, else the
- * deployed stack's `ApiUrl` output (`--stack`/`SLIPWAY_STACK`), else the local state dir (the
- * URL local mode wrote, or the default port, and its admin token). An API Gateway URL without
- * a token is called with SigV4 from the default AWS credential chain.
+ * Finds the admin API: `--api`/`--api-token` (or `--api-token-file`), else
+ * `SLIPWAY_URL`/`SLIPWAY_TOKEN`, else the deployed stack's `ApiUrl` output
+ * (`--stack`/`SLIPWAY_STACK`), else the local state dir (the URL local mode wrote, or the
+ * default port, and its admin token). An API Gateway URL without a token is called with SigV4
+ * from the default AWS credential chain.
+ *
+ * Where tokens may go: the local admin token (read from the state dir) only to a loopback URL
+ * (127.0.0.0/8, ::1, localhost), so pointing SLIPWAY_URL/--api elsewhere cannot hand it to
+ * another host; a token the user gave explicitly to any https URL, and over plain http only to
+ * loopback (it would travel in clear).
  */
 export async function resolveTarget(options: ApiOptions, env: NodeJS.ProcessEnv = process.env): Promise<ApiTarget> {
   const state = new StateDir(env.SLIPWAY_HOME ?? '.slipway');
@@ -43,14 +70,28 @@ export async function resolveTarget(options: ApiOptions, env: NodeJS.ProcessEnv 
     throw new CliError(`invalid API URL ${url}`);
   }
   url = url.replace(/\/+$/, '');
-  const token = options.apiToken ?? env.SLIPWAY_TOKEN;
-  if (token) return { url, auth: { kind: 'bearer', token } };
+  const parsed = new URL(url);
+  if (options.apiToken && options.apiTokenFile) throw new CliError('give --api-token or --api-token-file, not both');
+  const token = options.apiToken ?? (options.apiTokenFile ? readTokenFile(options.apiTokenFile) : env.SLIPWAY_TOKEN);
+  if (token) {
+    if (parsed.protocol !== 'https:' && !isLoopbackUrl(parsed)) {
+      throw new CliError(
+        `refusing to send the admin API token over ${parsed.protocol.replace(':', '')} to ${parsed.host}: use https (plain http only to 127.0.0.1, ::1 or localhost)`,
+      );
+    }
+    return { url, auth: { kind: 'bearer', token } };
+  }
   const region = executeApiRegion(url);
   if (region) return { url, auth: { kind: 'sigv4', region } };
+  if (!isLoopbackUrl(parsed)) {
+    throw new CliError(
+      `the local admin token is sent only to loopback URLs (127.0.0.0/8, ::1, localhost), not to ${parsed.host}: pass --api-token-file / SLIPWAY_TOKEN for that API, or unset SLIPWAY_URL / --api`,
+    );
+  }
   const local = state.readAdminToken();
   if (!local) {
     throw new CliError(
-      `no admin token: start local mode (npm start) so it writes ${state.adminTokenFile}, or pass --api-token / SLIPWAY_TOKEN`,
+      `no admin token: start local mode (npm start) so it writes ${state.adminTokenFile}, or pass --api-token-file / SLIPWAY_TOKEN`,
     );
   }
   return { url, auth: { kind: 'bearer', token: local } };

@@ -7,6 +7,7 @@ import { registerGitlab } from './commands/gitlab';
 import { registerLocal } from './commands/local';
 import { registerMetrics } from './commands/metrics';
 import { registerReleases } from './commands/releases';
+import { printable } from './output';
 
 /**
  * `slipway`: the command line for Slipway's admin API (PRODUCT.md contract).
@@ -17,7 +18,13 @@ export function buildProgram(): Command {
     .description('Continuous delivery from GitLab to AWS')
     .addOption(new Option('--json', 'machine-readable output'))
     .addOption(new Option('--api <url>', 'admin API base URL (default: SLIPWAY_URL, else local mode)'))
-    .addOption(new Option('--api-token <token>', 'admin API token (default: SLIPWAY_TOKEN, else local state dir)'))
+    .addOption(
+      new Option(
+        '--api-token <token>',
+        "admin API token, sent over https or to loopback (default: SLIPWAY_TOKEN, else the local state dir's, for loopback URLs only); prefer --api-token-file or SLIPWAY_TOKEN, as argv is visible to other users",
+      ),
+    )
+    .addOption(new Option('--api-token-file <file>', 'read the admin API token from this file'))
     .addOption(new Option('--stack <name>', 'read the API URL from this deployed stack (default: SLIPWAY_STACK)'))
     .showSuggestionAfterError()
     .exitOverride();
@@ -40,11 +47,12 @@ export async function run(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : 2;
     }
+    // One line, made printable: a message may quote a ref, a reason or a server's answer.
     if (error instanceof CliError) {
-      process.stderr.write(`slipway: ${error.message}\n`);
+      process.stderr.write(`slipway: ${printable(error.message)}\n`);
       return 1;
     }
-    process.stderr.write(`slipway: ${(error as Error).message ?? String(error)}\n`);
+    process.stderr.write(`slipway: ${printable((error as Error).message ?? String(error))}\n`);
     return 1;
   }
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { BuildStatus, ReleaseOutcome, ReleaseStatus } from '../functions/domain/model';
 import { type ApiTarget, CliError, callApi } from './api-client';
+import { printable } from './output';
 
 /**
  * `--wait` for `deploy` and `releases rollback`: polls the build, then its release, printing a
@@ -78,7 +79,7 @@ class Wait {
   ) {
     this.deadline = Date.now() + options.timeoutMinutes * 60_000;
     this.pollMs = options.pollMs ?? pollInterval();
-    this.progress = options.progress ?? ((line) => process.stderr.write(`slipway: ${line}\n`));
+    this.progress = options.progress ?? ((line) => process.stderr.write(`slipway: ${printable(line)}\n`));
   }
 
   say(line: string): void {

@@ -21,6 +21,7 @@ export const HANDLERS = {
   console: path.join(PROJECT_ROOT, 'functions/handlers/console.ts'),
   buildEvents: path.join(PROJECT_ROOT, 'functions/handlers/build-events.ts'),
   releaseSteps: path.join(PROJECT_ROOT, 'functions/handlers/release-steps.ts'),
+  sweep: path.join(PROJECT_ROOT, 'functions/handlers/sweep.ts'),
 } as const;
 
 export type HandlerName = keyof typeof HANDLERS;

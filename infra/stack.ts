@@ -10,6 +10,7 @@ import { Monitoring } from './constructs/monitoring';
 import { Release } from './constructs/release';
 import { SlipwayFunction } from './constructs/slipway-function';
 import { State } from './constructs/state';
+import { Sweep } from './constructs/sweep';
 
 export interface SlipwayStackProps extends StackProps {
   /**
@@ -47,6 +48,8 @@ export class SlipwayStack extends Stack {
   public readonly monitoring: Monitoring;
   public readonly build: Build;
   public readonly release: Release;
+  /** Starts, every 5 minutes, the workflow of every build recorded but never started. */
+  public readonly sweep: Sweep;
   public readonly functions: {
     readonly projectWebhook: SlipwayFunction;
     readonly systemHook: SlipwayFunction;
@@ -86,9 +89,12 @@ export class SlipwayStack extends Stack {
       timeout: Duration.millis(FUNCTION_TIMEOUTS.admin),
     });
     admin.bindTable(table, 'readWrite', { indexNames });
-    admin.bindKey(key, ['Encrypt', 'Decrypt'], ['gitlab-token', 'webhook-signing-secret', 'deploy-key']);
-    // `slipway gitlab oauth` seals the OAuth client secret; only the console opens it.
-    admin.bindKey(key, ['Encrypt'], ['oauth-client-secret']);
+    // It opens only the GitLab token (connect, link, unlink, deploy call GitLab with it). Deploy
+    // keys and signing secrets it makes and seals, and never opens: the build opens its own
+    // app's deploy key, the hooks the signing secrets. `slipway gitlab oauth` seals the OAuth
+    // client secret; only the console opens it.
+    admin.bindKey(key, ['Encrypt', 'Decrypt'], ['gitlab-token']);
+    admin.bindKey(key, ['Encrypt'], ['webhook-signing-secret', 'deploy-key', 'oauth-client-secret']);
 
     // Console: reads what the admin API reads and, for Maintainers, deploys and rolls back (the
     // same store calls: no project index needed). Opens the GitLab token (members, for rights)
@@ -122,6 +128,8 @@ export class SlipwayStack extends Stack {
       this.build.grantReadLogs(fn);
       fn.addEnvironment('BUILD_LOG_GROUP', this.build.logGroup.logGroupName);
     }
+    // `apps link` gives the app its own build role; unlink and delete remove it.
+    this.build.grantManageAppRoles(admin);
 
     // Releases: the hooks start one per accepted push, the admin API and the console one per
     // deploy or rollback.
@@ -133,6 +141,7 @@ export class SlipwayStack extends Stack {
       taskRolePattern: props.taskRolePattern,
     });
     for (const fn of [projectWebhook, systemHook, admin, consoleFn]) this.release.grantStartRelease(fn);
+    this.sweep = new Sweep(this, 'Sweep', { table, release: this.release });
 
     this.api = new Api(this, 'Api', {
       projectWebhookHandler: projectWebhook,
@@ -152,6 +161,7 @@ export class SlipwayStack extends Stack {
         Console: consoleFn,
         BuildEvents: this.build.eventsFunction,
         ReleaseSteps: this.release.stepsFunction,
+        Sweep: this.sweep.function,
       },
       stateMachines: { Release: this.release.stateMachine },
       alarmEmail: props.alarmEmail,

@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import type { PublicApp } from '../../functions/domain/apps';
 import { callApi } from '../api-client';
-import { printFields, printJson, printTable } from '../output';
+import { printFields, printJson, printLine, printTable } from '../output';
 import { globals, target } from './context';
 
 const enc = encodeURIComponent;
@@ -25,8 +25,8 @@ export function registerApps(program: Command): void {
     .description('create an app')
     .argument('<name>', 'app name: lower-case letters, digits, dashes')
     .requiredOption('--project <path>', 'GitLab project path, e.g. group/project')
-    .option('--branch <branch>', 'branch to build (wildcards allowed)', 'main')
-    .option('--tags <pattern>', 'also build tags matching this pattern')
+    .option('--branch <branch>', 'branch to build; `*` matches any run, `/` too (≤ 255 chars, ≤ 16 `*`)', 'main')
+    .option('--tags <pattern>', 'also build tags matching this pattern (`*` wildcards, as --branch)')
     .option('--cluster <cluster>', 'ECS cluster')
     .option('--service <service>', 'ECS service')
     .option('--container <name>', 'container in the task definition to update')
@@ -35,7 +35,7 @@ export function registerApps(program: Command): void {
     .action(async (name: string, options: CreateOptions, command: Command) => {
       const app = await callApi<PublicApp>(await target(command), 'POST', '/v1/apps', { name, ...options });
       if (globals(command).json) printJson(app);
-      else process.stdout.write(`created app ${app.name} (project ${app.project}, branch ${app.branch})\n`);
+      else printLine(`created app ${app.name} (project ${app.project}, branch ${app.branch})`);
     });
 
   apps
@@ -72,7 +72,7 @@ export function registerApps(program: Command): void {
     .action(async (name: string, _options: unknown, command: Command) => {
       const out = await callApi<{ deleted: string }>(await target(command), 'DELETE', `/v1/apps/${enc(name)}`);
       if (globals(command).json) printJson(out);
-      else process.stdout.write(`deleted app ${out.deleted}\n`);
+      else printLine(`deleted app ${out.deleted}`);
     });
 
   apps
@@ -88,9 +88,9 @@ export function registerApps(program: Command): void {
       }>(await target(command), 'POST', `/v1/apps/${enc(name)}/link`);
       if (globals(command).json) printJson(out);
       else
-        process.stdout.write(
+        printLine(
           `linked app ${out.app.name} to ${out.app.project}: hook ${out.gitlabHookId} → ${out.app.hookUrl}, ` +
-            `deploy key ${out.deployKeyId} (${out.deployKeyFingerprint}, read-only)\n`,
+            `deploy key ${out.deployKeyId} (${out.deployKeyFingerprint}, read-only)`,
         );
     });
 
@@ -101,7 +101,7 @@ export function registerApps(program: Command): void {
     .action(async (name: string, _options: unknown, command: Command) => {
       const app = await callApi<PublicApp>(await target(command), 'POST', `/v1/apps/${enc(name)}/unlink`);
       if (globals(command).json) printJson(app);
-      else process.stdout.write(`unlinked app ${app.name}: its hook and deploy key are gone from GitLab\n`);
+      else printLine(`unlinked app ${app.name}: its hook and deploy key are gone from GitLab`);
     });
 
   apps

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { type ApiTarget, CliError, callApi } from '../api-client';
-import { printFields, printJson, printTable } from '../output';
+import { jsonText, printable, printFields, printJson, printTable } from '../output';
 import { globals, target } from './context';
 
 const enc = encodeURIComponent;
@@ -20,10 +20,13 @@ async function printLogs(api: ApiTarget, app: string, id: string, follow: boolea
   for (;;) {
     const query = cursor ? `?cursor=${enc(cursor)}` : '';
     const page = await callApi<LogPage>(api, 'GET', `/v1/apps/${enc(app)}/builds/${enc(id)}/logs${query}`);
-    for (const line of page.lines) process.stdout.write(json ? `${JSON.stringify({ line })}\n` : `${line}\n`);
+    // A log is what the build printed: multi-line text that keeps its line breaks and tabs.
+    for (const line of page.lines) {
+      process.stdout.write(json ? `${jsonText({ line })}\n` : `${printable(line, { multiline: true })}\n`);
+    }
     cursor = page.cursor || cursor;
     if (page.done || (!follow && page.lines.length === 0)) {
-      if (follow && !json) process.stderr.write(`slipway: build ${id} ${page.status}\n`);
+      if (follow && !json) process.stderr.write(`slipway: ${printable(`build ${id} ${page.status}`)}\n`);
       return;
     }
     if (page.lines.length === 0) await new Promise((r) => setTimeout(r, FOLLOW_INTERVAL_MS));

@@ -5,6 +5,7 @@ export interface GlobalOptions {
   json?: boolean;
   api?: string;
   apiToken?: string;
+  apiTokenFile?: string;
   stack?: string;
 }
 

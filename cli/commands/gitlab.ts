@@ -3,23 +3,45 @@ import type { Command } from 'commander';
 import { scanHostKeys } from '../../functions/adapters/ssh/known-hosts';
 import type { PublicConnection } from '../../functions/domain/gitlab-link';
 import { CliError, callApi } from '../api-client';
-import { printFields, printJson } from '../output';
+import { printable, printFields, printJson } from '../output';
 import { globals, target } from './context';
 
 interface ConnectOptions {
   url: string;
-  token: string;
+  token?: string;
+  tokenFile?: string;
   allowHttp?: boolean;
   knownHosts?: string;
 }
 
-function readToken(value: string): string {
-  if (value !== '-') return value;
+/**
+ * The GitLab token: `--token -` reads standard input, `--token-file FILE` a file (both keep it
+ * out of argv, which other users of the machine can read in `ps`); `--token TOKEN` still works.
+ */
+function readToken(options: ConnectOptions, command: Command): string {
+  if ((options.token === undefined) === (options.tokenFile === undefined)) {
+    command.error('error: give the token with --token - (stdin), --token-file FILE or --token TOKEN', {
+      exitCode: 2,
+    });
+  }
+  let token: string;
+  if (options.tokenFile !== undefined) {
+    try {
+      token = readFileSync(options.tokenFile, 'utf8').trim();
+    } catch (error) {
+      throw new CliError(`--token-file ${options.tokenFile}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+    if (!token) throw new CliError(`--token-file ${options.tokenFile}: the file is empty`);
+    return token;
+  }
+  if (options.token !== '-') return options.token ?? '';
   try {
-    return readFileSync(0, 'utf8').trim();
+    token = readFileSync(0, 'utf8').trim();
   } catch {
     throw new CliError('--token -: could not read the token from standard input');
   }
+  if (!token) throw new CliError('--token -: standard input was empty');
+  return token;
 }
 
 function readKnownHosts(file: string): string {
@@ -60,7 +82,9 @@ function show(connection: PublicConnection, json: boolean | undefined): void {
     connectedAt: connection.connectedAt,
     oauth: connection.oauth ? `set (client id ${connection.oauth.clientId}, ${connection.oauth.setAt})` : 'not set',
   });
-  for (const key of connection.hostKeys) process.stdout.write(`hostKey  ${key.hosts.join(',')} ${key.fingerprint}\n`);
+  for (const key of connection.hostKeys) {
+    process.stdout.write(`hostKey  ${printable(`${key.hosts.join(',')} ${key.fingerprint}`)}\n`);
+  }
 }
 
 export function registerGitlab(program: Command): void {
@@ -70,14 +94,20 @@ export function registerGitlab(program: Command): void {
     .command('connect')
     .description('check a GitLab access token (api scope) and store it encrypted')
     .requiredOption('--url <url>', 'GitLab base URL, e.g. https://gitlab.example.com')
-    .requiredOption('--token <token>', 'personal/group access token with the api scope ("-" reads stdin)')
+    .option('--token <token>', 'access token with the api scope; "-" reads it from standard input (recommended)')
+    .option('--token-file <file>', 'read the access token from this file (recommended over a token in argv)')
+    .addHelpText(
+      'after',
+      '\nGive the token on standard input (--token - < token.txt) or in a file (--token-file token.txt):\n' +
+        'a token in argv (--token TOKEN) is visible to other users of this machine (ps, /proc).',
+    )
     .option('--allow-http', 'allow a plain-http GitLab URL (the token travels in clear)')
     .option(
       '--known-hosts <file>',
       "the instance's SSH host keys; without it they are scanned once (trust on first use)",
     )
     .action(async (options: ConnectOptions, command: Command) => {
-      const token = readToken(options.token);
+      const token = readToken(options, command);
       let knownHosts: string;
       if (options.knownHosts) knownHosts = readKnownHosts(options.knownHosts);
       else {
@@ -91,7 +121,9 @@ export function registerGitlab(program: Command): void {
         knownHosts,
       });
       if (!options.knownHosts && !globals(command).json) {
-        for (const key of connection.hostKeys) process.stderr.write(`  ${key.hosts.join(',')} ${key.fingerprint}\n`);
+        for (const key of connection.hostKeys) {
+          process.stderr.write(`  ${printable(`${key.hosts.join(',')} ${key.fingerprint}`)}\n`);
+        }
       }
       show(connection, globals(command).json);
     });

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { SlackUrlError, slackUrlFromEnv } from '../../functions/adapters/notify/slack-url';
+import { ValidationError } from '../../functions/domain/errors';
+import { validateSystemHookToken } from '../../functions/domain/system-hook-token';
 import { CliError } from '../api-client';
 
 function portFromEnv(): number {
@@ -22,15 +24,33 @@ function publicUrlFromEnv(): string | undefined {
   return raw.replace(/\/+$/, '');
 }
 
+/** SLIPWAY_SYSTEM_HOOK_TOKEN, when set: at least 32 characters, else one clear line and exit 1. */
+function systemHookTokenFromEnv(): string | undefined {
+  const token = process.env.SLIPWAY_SYSTEM_HOOK_TOKEN || undefined;
+  if (token === undefined) return undefined;
+  try {
+    validateSystemHookToken(token, 'SLIPWAY_SYSTEM_HOOK_TOKEN');
+  } catch (error) {
+    if (error instanceof ValidationError) throw new CliError(error.message);
+    throw error;
+  }
+  return token;
+}
+
 /** `slipway local`: run the whole service on this machine until SIGINT/SIGTERM. */
 export function registerLocal(program: Command): void {
   program
     .command('local')
     .description('run Slipway locally (DynamoDB Local, local vault, HTTP on 127.0.0.1)')
+    .addHelpText(
+      'after',
+      '\nEnvironment: SLIPWAY_PORT (8080), SLIPWAY_HOME (.slipway), SLIPWAY_PUBLIC_URL, SLACK_WEBHOOK_URL,\n' +
+        'SLIPWAY_SYSTEM_HOOK_TOKEN (the system hook secret token: at least 32 characters, e.g. openssl rand -hex 32).',
+    )
     .action(async () => {
       const port = portFromEnv();
       const publicUrl = publicUrlFromEnv();
-      const systemHookToken = process.env.SLIPWAY_SYSTEM_HOOK_TOKEN || undefined;
+      const systemHookToken = systemHookTokenFromEnv();
       let slackWebhookUrl: string | undefined;
       try {
         slackWebhookUrl = slackUrlFromEnv();

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { callApi } from '../api-client';
-import { printJson } from '../output';
+import { printable, printJson } from '../output';
 import { globals, target } from './context';
 
 const enc = encodeURIComponent;
@@ -109,10 +109,4 @@ export function sparkline(values: number[]): string {
       v <= 0 || max === 0 ? '·' : (BARS[Math.min(BARS.length - 1, Math.ceil((v / max) * BARS.length) - 1)] ?? '█'),
     )
     .join('');
-}
-
-/** Text from the server printed for people: control characters dropped. */
-function printable(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parse } from 'yaml';
 
@@ -53,9 +53,10 @@ export function planImages(repoDir: string, dockerfile: string): ImagePlan[] {
 /** As planImages, saying also where the plan came from. */
 export function planBuild(repoDir: string, dockerfile: string): BuildPlan {
   const root = realDir(repoDir, `repository ${repoDir}`);
-  const composeFile = COMPOSE_FILES.find((name) => existsSync(join(root, name)));
+  // lstat, not exists: a link to nothing is still the Compose file Compose would pick, and is refused.
+  const composeFile = COMPOSE_FILES.find((name) => lstatSync(join(root, name), { throwIfNoEntry: false }));
   if (composeFile) {
-    const images = planCompose(root, composeFile);
+    const images = planCompose(root, composeFile, composePath(root, composeFile));
     if (images.length > 0) return { source: 'compose', composeFile, images };
     if (!existsSync(join(root, dockerfile))) {
       throw new PlanError(`${composeFile} has no service with a build: section, and there is no ${dockerfile}`);
@@ -90,10 +91,23 @@ function planDockerfile(root: string, dockerfile: string): ImagePlan {
   return { service: 'app', context: '.', dockerfile: file.relative, args: {} };
 }
 
-function planCompose(root: string, composeFile: string): ImagePlan[] {
+/**
+ * The Compose file's real path, checked as Dockerfiles and contexts are: it must stay inside
+ * the repository through any symbolic link (a link to /etc or to the build's deploy key would
+ * otherwise be read as the app's Compose file), and be a file.
+ */
+function composePath(root: string, composeFile: string): string {
+  const what = `Compose file ${composeFile}`;
+  const file = inside(root, join(root, composeFile), what);
+  if (!file.exists) throw new PlanError(`${what} is a symbolic link to nothing in the repository`);
+  if (!statSync(file.real).isFile()) throw new PlanError(`${what} is not a file`);
+  return file.real;
+}
+
+function planCompose(root: string, composeFile: string, path: string): ImagePlan[] {
   let document: unknown;
   try {
-    document = parse(readFileSync(join(root, composeFile), 'utf8'), { merge: true });
+    document = parse(readFileSync(path, 'utf8'), { merge: true });
   } catch (error) {
     throw new PlanError(`${composeFile} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }

@@ -9,7 +9,7 @@ import { type BuildPlan, nulRecords, PlanError, planBuild } from './compose-plan
  * Prints one JSON ImagePlan per line. With `--nul FILE` it also writes the plan for bash to
  * read with `read -d ''` (no jq needed): `source NUL count NUL`, then per image
  * `service NUL context NUL dockerfile NUL target NUL nargs NUL` and `nargs` × `K=V NUL`.
- * Exit 1 with one line on stderr when the repository cannot be planned; 2 on bad usage.
+ * Exit 1 with one line on stderr (`==> error: <why>`) when the repository cannot be planned; 2 on bad usage.
  */
 function main(argv: string[]): number {
   const args = [...argv];
@@ -29,7 +29,8 @@ function main(argv: string[]): number {
     if (nulFile) writeFileSync(nulFile, nulRecords(plan));
   } catch (error) {
     if (!(error instanceof PlanError)) throw error;
-    process.stderr.write(`plan: ${error.message}\n`);
+    // The buildspec runner takes a `==> error:` line as the build's reason (`plan: <message>`).
+    process.stderr.write(`==> error: ${error.message}\n`);
     return 1;
   }
   const from = plan.source === 'compose' ? plan.composeFile : dockerfile;

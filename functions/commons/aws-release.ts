@@ -14,7 +14,8 @@ import { requireEnv } from './env';
 
 /**
  * What the release-steps function runs against: the table and the vault (`awsDeps`), CodeBuild
- * (`BUILD_PROJECT_NAME`, `BUILD_LOG_GROUP`), the apps' ECR repositories, ECS, and reporting:
+ * (`BUILD_PROJECT_NAME`, `BUILD_LOG_GROUP`, each build with its app's role under
+ * `BUILD_ROLE_ARN_PREFIX`), the apps' ECR repositories, ECS, and reporting:
  * GitLab through the stored connection, Slack through the webhook URL kept in Secrets Manager
  * (`SLACK_SECRET_ARN`, read when a notice is sent and cached for a few minutes).
  */
@@ -34,6 +35,7 @@ export function releaseStepDeps(base: AwsDeps = awsDeps()): ReleaseStepDeps {
       client: new CodeBuildClient({}),
       projectName,
       logGroupName: requireEnv('BUILD_LOG_GROUP'),
+      buildRoleArnPrefix: requireEnv('BUILD_ROLE_ARN_PREFIX'),
     }),
     registry: new EcrRegistry({ client: new ECRClient({}) }),
     deployer: new EcsDeployer({ client: new ECSClient({}) }),

@@ -1,10 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { IamBuildRights } from '../adapters/builder/iam-build-rights';
 import { DynamoDbStore } from '../adapters/dynamodb/store';
 import { KmsVault } from '../adapters/vault/kms-vault';
 import { StepFunctionsWorkflow } from '../adapters/workflow/sfn-workflow';
+import type { BuildRights } from '../domain/gitlab-link';
 import type { Store, Vault, Workflow } from '../domain/ports';
 import { requireEnv } from './env';
 import { createLogger } from './logger';
@@ -49,4 +52,23 @@ export function awsDeps(): AwsDeps {
  */
 export function releaseWorkflow(): Workflow {
   return new StepFunctionsWorkflow({ client: new SFNClient({}), stateMachineArn: requireEnv('STATE_MACHINE_ARN') });
+}
+
+/**
+ * The per-app build roles as the admin API makes them at `apps link` (IAM), from what the
+ * stack tells it: `BUILD_ROLE_PATH`, `BUILD_ROLE_NAME_PREFIX`, `BUILD_ROLE_BOUNDARY_ARN`,
+ * `BUILD_ROLE_POLICY_ARNS` (comma-separated) and `BUILD_PROJECT_ARN`.
+ */
+export function awsBuildRights(): BuildRights {
+  return new IamBuildRights({
+    client: new IAMClient({}),
+    path: requireEnv('BUILD_ROLE_PATH'),
+    namePrefix: requireEnv('BUILD_ROLE_NAME_PREFIX'),
+    boundaryArn: requireEnv('BUILD_ROLE_BOUNDARY_ARN'),
+    policyArns: requireEnv('BUILD_ROLE_POLICY_ARNS')
+      .split(',')
+      .map((arn) => arn.trim())
+      .filter(Boolean),
+    projectArn: requireEnv('BUILD_PROJECT_ARN'),
+  });
 }

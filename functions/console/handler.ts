@@ -3,7 +3,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Rights, rightsFor } from '../domain/access';
 import { deployRef, rollbackTo } from '../domain/deploys';
 import { ConflictError, GitlabError, NotFoundError, StaleWriteError, ValidationError } from '../domain/errors';
-import { connected, type GitlabDeps, oauthRedirectUri } from '../domain/gitlab-link';
+import { connected, type GitlabDeps, oauthRedirectUri, oauthSecretContext } from '../domain/gitlab-link';
 import { ID_PATTERN } from '../domain/ids';
 import { loadDeliveryMetrics } from '../domain/metrics';
 import type { App, GitlabConnection } from '../domain/model';
@@ -133,7 +133,7 @@ export function createConsoleHandler(deps: ConsoleDeps) {
       oidc = {
         ciphertext: `${connection.url}\n${oauth.clientSecretCiphertext}`,
         settings: deps.vault
-          .decrypt(oauth.clientSecretCiphertext, { purpose: 'oauth-client-secret' })
+          .decrypt(oauth.clientSecretCiphertext, oauthSecretContext(connection.url))
           .then((secret) => ({
             issuer: connection.url,
             clientId: oauth.clientId,

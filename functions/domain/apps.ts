@@ -1,5 +1,5 @@
 import { ValidationError } from './errors';
-import { isValidRefPattern } from './filters';
+import { refPatternProblem } from './filters';
 import { newHookId, newSigningSecret, randomToken, sha256Hex } from './ids';
 import { APP_MODES, type App, type AppMode } from './model';
 import type { Vault } from './ports';
@@ -24,6 +24,16 @@ function check(condition: boolean, message: string): void {
   if (!condition) throw new ValidationError(message);
 }
 
+/**
+ * A branch filter or tag pattern: a git ref name with `*` wildcards, bounded in length and in
+ * wildcards (filters.ts), so matching a ref against it stays cheap. The message quotes the
+ * pattern as JSON (C0 control characters escaped; the CLI strips what is left).
+ */
+function checkPattern(what: string, pattern: string): void {
+  const problem = refPatternProblem(pattern);
+  if (problem) throw new ValidationError(`invalid ${what} ${JSON.stringify(pattern.slice(0, 64))}: ${problem}`);
+}
+
 export function validateAppName(name: string): void {
   check(
     APP_NAME.test(name),
@@ -40,9 +50,8 @@ export function newApp(input: NewAppInput, now: Date = new Date()): App {
     `invalid project "${input.project.slice(0, 256)}": give GitLab's full path, e.g. group/project`,
   );
   const branch = input.branch ?? 'main';
-  check(isValidRefPattern(branch), `invalid branch filter "${branch.slice(0, 256)}"`);
-  if (input.tags !== undefined)
-    check(isValidRefPattern(input.tags), `invalid tag pattern "${input.tags.slice(0, 256)}"`);
+  checkPattern('branch filter', branch);
+  if (input.tags !== undefined) checkPattern('tag pattern', input.tags);
   const mode = (input.mode ?? 'superseded') as AppMode;
   check(APP_MODES.includes(mode), `invalid mode "${String(input.mode).slice(0, 64)}": use superseded or queued`);
   for (const key of ['cluster', 'service', 'container'] as const) {

@@ -1,8 +1,17 @@
 import { hookUrl, toPublicApp, validateAppName } from './apps';
-import { GitlabError, NotFoundError, ValidationError } from './errors';
+import { ConflictError, GitlabError, NotFoundError, ValidationError } from './errors';
 import { randomToken, sha256Hex } from './ids';
 import type { App, GitlabConnection } from './model';
-import type { Clock, DeployKeyGenerator, GitlabApi, GitlabApiFactory, KnownHostsReader, Store, Vault } from './ports';
+import type {
+  Clock,
+  DeployKeyGenerator,
+  GitlabApi,
+  GitlabApiFactory,
+  KnownHostsReader,
+  Store,
+  Vault,
+  VaultContext,
+} from './ports';
 
 export interface GitlabDeps {
   store: Store;
@@ -13,6 +22,22 @@ export interface GitlabDeps {
   clock?: Clock;
   /** Told about clean-up that failed (a hook or key left in GitLab); never about secrets. */
   warn?: (message: string, detail?: Record<string, unknown>) => void;
+  /**
+   * Each app's own build rights: made at link, removed at unlink. On AWS a build role per app
+   * (functions/adapters/builder/iam-build-rights.ts); local builds are per-app processes already.
+   */
+  buildRights?: BuildRights;
+}
+
+/**
+ * What lets an app's builds, and only its builds, open its deploy key and push to its
+ * repository (docs/INFRASTRUCTURE.md, "Per-app build rights").
+ */
+export interface BuildRights {
+  /** Makes sure the app's build role exists, as it should be (idempotent). */
+  ensureAppRole(app: string): Promise<void>;
+  /** Removes the app's build role; nothing to do when there is none. */
+  removeAppRole(app: string): Promise<void>;
 }
 
 /** The connection as `gitlab show` tells it: no token, no ciphertext. */
@@ -25,6 +50,48 @@ export interface PublicConnection {
   hostKeys: Array<{ hosts: string[]; fingerprint: string }>;
   /** The console's OAuth application, when one is set (never its secret). */
   oauth: { clientId: string; setAt: string } | null;
+}
+
+/** The vault context of the GitLab token: bound to the (normalised) instance URL it is for. */
+export function gitlabTokenContext(instance: string): VaultContext {
+  return { purpose: 'gitlab-token', instance };
+}
+
+/** The vault context of the console's OAuth client secret: bound to its instance too. */
+export function oauthSecretContext(instance: string): VaultContext {
+  return { purpose: 'oauth-client-secret', instance };
+}
+
+/**
+ * Opens the stored GitLab token for the URL stored next to it. The ciphertext was sealed with
+ * the URL it was connected to: when the table names another URL (rewritten, or a token sealed
+ * before tokens were bound to their instance) it does not open, and nothing is sent anywhere.
+ * There is no fallback to an unbound context: `slipway gitlab connect` seals it again.
+ */
+export async function openGitlabToken(vault: Vault, connection: GitlabConnection): Promise<string> {
+  try {
+    return await vault.decrypt(connection.tokenCiphertext, gitlabTokenContext(connection.url));
+  } catch (error) {
+    // KMS refuses another context with InvalidCiphertextException, the local vault with a VaultError;
+    // anything else (throttling, the network) is not about the seal and keeps its own error.
+    const name = error instanceof Error ? error.name : '';
+    if (name === 'InvalidCiphertextException' || name === 'VaultError') {
+      throw new GitlabTokenSealError(connection.url, error);
+    }
+    throw error;
+  }
+}
+
+/** The stored token does not open for the stored URL (409: the stored state needs `gitlab connect`). */
+export class GitlabTokenSealError extends ConflictError {
+  override name = 'GitlabTokenSealError';
+  constructor(url: string, cause: unknown) {
+    super(
+      `the stored GitLab token does not open for ${url.slice(0, 256)}: it was sealed for another instance URL ` +
+        '(the stored URL changed) or before tokens were bound to their instance; reconnect with slipway gitlab connect',
+      { cause },
+    );
+  }
 }
 
 /** The scopes the console's OAuth application needs in GitLab. */
@@ -69,7 +136,7 @@ export async function setOauthApplication(
     ...connection,
     oauth: {
       clientId,
-      clientSecretCiphertext: await deps.vault.encrypt(clientSecret, { purpose: 'oauth-client-secret' }),
+      clientSecretCiphertext: await deps.vault.encrypt(clientSecret, oauthSecretContext(connection.url)),
       setAt: now.toISOString(),
     },
   });
@@ -131,7 +198,8 @@ export async function connectGitlab(
   const connection: GitlabConnection = {
     url,
     username: info.username,
-    tokenCiphertext: await deps.vault.encrypt(token, { purpose: 'gitlab-token' }),
+    // Sealed with the instance URL: it opens only for this URL, whatever the table says later.
+    tokenCiphertext: await deps.vault.encrypt(token, gitlabTokenContext(url)),
     ...(info.expiresAt ? { tokenExpiresAt: info.expiresAt } : {}),
     scopes: info.scopes,
     knownHosts: input.knownHosts.trim(),
@@ -150,7 +218,7 @@ export async function connected(
 ): Promise<{ connection: GitlabConnection; api: GitlabApi }> {
   const connection = await deps.store.getGitlabConnection();
   if (!connection) throw new NotFoundError('GitLab is not connected: run slipway gitlab connect first');
-  const token = await deps.vault.decrypt(connection.tokenCiphertext, { purpose: 'gitlab-token' });
+  const token = await openGitlabToken(deps.vault, connection);
   return { connection, api: deps.gitlab({ url: connection.url, token }) };
 }
 
@@ -192,6 +260,9 @@ export async function linkApp(deps: GitlabDeps, name: string, publicUrl: string)
       `the pinned known_hosts has no key for ${sshHost} (from ${project.sshUrl}): reconnect with --known-hosts`,
     );
   }
+  // The app's own build rights first: no push can start a build before they exist, and IAM has
+  // the few seconds it takes to make the hook and key to propagate them.
+  await deps.buildRights?.ensureAppRole(app.name);
 
   const secret = randomToken(32);
   const undo: Array<() => Promise<void>> = [];
@@ -268,6 +339,9 @@ export async function unlinkApp(deps: GitlabDeps, name: string, publicUrl: strin
     hookSecretHash: undefined,
     signingSecretCiphertext: undefined,
   });
+  // Its build role goes too (whether or not it was linked: a link that failed half-way may have made one).
+  const rights = deps.buildRights;
+  if (rights) await bestEffort(deps, "the app's build role", { app: app.name }, () => rights.removeAppRole(app.name));
   return toPublicApp(updated, publicUrl);
 }
 

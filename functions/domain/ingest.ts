@@ -1,7 +1,8 @@
+import { ConflictError, NotFoundError } from './errors';
 import { type PushEvent, shortRef, ZERO_SHA } from './events';
 import { matchesPattern } from './filters';
-import { newId } from './ids';
-import type { App, Build, Trigger } from './model';
+import { newId, sha256Hex } from './ids';
+import type { App, Build, Delivery, Trigger } from './model';
 import type { Clock, Store, Workflow } from './ports';
 
 /** What became of a delivery. The edge maps it to 202 / 200. */
@@ -14,8 +15,31 @@ export interface IngestDeps {
   store: Store;
   workflow: Workflow;
   clock?: Clock;
-  /** Called when the workflow could not be started; the build stays recorded and a redelivery retries. */
+  /**
+   * Called when the workflow could not be started even after a few quick retries; the build
+   * stays recorded (with its start marker) and the sweep (functions/domain/sweep.ts) starts it.
+   */
   onWorkflowError?: (error: unknown, build: Build) => void;
+  /** Pauses between attempts to start the workflow (tests shorten them). */
+  startRetryDelaysMs?: readonly number[];
+}
+
+/**
+ * Waits between the attempts to start a build's workflow inside the request: three attempts
+ * within about half a second, well inside the webhook's budget (GitLab waits 10 s).
+ */
+export const START_RETRY_DELAYS_MS: readonly number[] = [100, 300];
+
+/**
+ * The push itself as a delivery key: one app, ref, `before` and `after` is one push however
+ * often, and through whichever hook, it arrives (PRODUCT.md step 3). Hashed: a ref may be up to
+ * 1,024 characters, far more than a key should carry.
+ */
+export function pushIdentity(
+  app: string,
+  push: Pick<PushEvent, 'ref' | 'before' | 'after'>,
+): { source: string; key: string } {
+  return { source: `push:${app}`, key: sha256Hex(`${push.ref}\n${push.before}\n${push.after}`) };
 }
 
 /** Why a push is not built for an app, or undefined when it is. Pure. */
@@ -39,15 +63,17 @@ export function concernsApp(app: App, project: { id?: number; path?: string }): 
 }
 
 /**
- * Accepts a push for an app: filters it, records the build (de-duplicated on the delivery key)
- * before anything else, then asks the workflow to start. A duplicate whose workflow never
- * started (a crash between the two) is started now, so redeliveries heal.
+ * Accepts a push for an app: filters it, records the build before anything else —
+ * de-duplicated, in the same transaction, on GitLab's Idempotency-Key (`key`), on the signed
+ * `webhook-id` (`signedId`, only when the signature was verified) and on the push itself — then
+ * asks the workflow to start. A duplicate whose workflow never started (a crash between the
+ * two) is started now, so redeliveries heal.
  */
 export async function ingestPush(
   deps: IngestDeps,
   app: App,
   push: PushEvent,
-  delivery: { source: string; key?: string; trigger: Trigger; receivedAt?: Date },
+  delivery: { source: string; key?: string; signedId?: string; trigger: Trigger; receivedAt?: Date },
 ): Promise<IngestResult> {
   if (!concernsApp(app, push.project)) {
     return { outcome: 'ignored', reason: `event is for project ${push.project.path}, not ${app.project}` };
@@ -73,10 +99,12 @@ export async function ingestPush(
     ...(delivery.key ? { deliveryId: delivery.key } : {}),
     ...(push.repoUrl ? { repoUrl: push.repoUrl } : {}),
   };
-  const recorded = await deps.store.recordBuild(
-    candidate,
-    delivery.key ? { source: delivery.source, key: delivery.key, receivedAt: now } : undefined,
-  );
+  // In this order: a redelivery answers with the build its own key started.
+  const keys: Array<Omit<Delivery, 'app' | 'build'>> = [];
+  if (delivery.key) keys.push({ source: delivery.source, key: delivery.key, receivedAt: now });
+  if (delivery.signedId) keys.push({ source: `signed:${delivery.source}`, key: delivery.signedId, receivedAt: now });
+  keys.push({ ...pushIdentity(app.name, push), receivedAt: now });
+  const recorded = await deps.store.recordBuild(candidate, keys);
   const build = recorded.build;
   await startRecordedBuild(deps, build);
   return { outcome: recorded.duplicate ? 'duplicate' : 'started', build };
@@ -84,17 +112,30 @@ export async function ingestPush(
 
 /**
  * Starts the release workflow for a recorded build that has none yet, and records the
- * execution on the build. A failure to start is told to `onWorkflowError`, not thrown: the
- * build stays recorded and a redelivery (or the next attempt) starts it.
+ * execution on the build; a failure is retried a couple of times at once (executions are named
+ * after the build, so a repeated start is the same execution). A failure that outlasts the
+ * retries is told to `onWorkflowError`, not thrown: the build stays recorded with its start
+ * marker, and the sweep (or a redelivery) starts it.
  */
 export async function startRecordedBuild(deps: IngestDeps, build: Build): Promise<void> {
   if (build.execution !== undefined || build.status !== 'queued') return;
-  try {
-    const execution = await deps.workflow.startRelease({ app: build.app, build: build.id });
-    await deps.store.setBuildExecution(build.app, build.id, execution);
-    build.execution = execution;
-  } catch (error) {
-    deps.onWorkflowError?.(error, build);
+  const delays = deps.startRetryDelaysMs ?? START_RETRY_DELAYS_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const execution = await deps.workflow.startRelease({ app: build.app, build: build.id });
+      await deps.store.setBuildExecution(build.app, build.id, execution);
+      build.execution = execution;
+      return;
+    } catch (error) {
+      // Another execution already recorded, or the build is gone: nothing a retry would change.
+      const final = error instanceof ConflictError || error instanceof NotFoundError;
+      const delay = delays[attempt];
+      if (final || delay === undefined) {
+        deps.onWorkflowError?.(error, build);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random() / 2)));
+    }
   }
 }
 

@@ -164,9 +164,13 @@ export interface OauthApplication {
 
 /** A webhook delivery Slipway has acted on, kept for de-duplication. */
 export interface Delivery {
-  /** Where it came from: a project hook id, or `system`. */
+  /**
+   * What kind of key, and whose: a project hook id (GitLab's `Idempotency-Key`),
+   * `signed:<hookId>` (the Standard-Webhooks `webhook-id` of a signed delivery) or
+   * `push:<app>` (the push itself, whichever hook brought it; functions/domain/ingest.ts).
+   */
   source: string;
-  /** GitLab's `Idempotency-Key` (stable across redeliveries). */
+  /** The key: the Idempotency-Key, the webhook-id, or the push identity (a SHA-256). */
   key: string;
   app: string;
   build: string;

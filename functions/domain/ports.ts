@@ -39,11 +39,16 @@ export interface Store {
   deleteApp(name: string): Promise<void>;
 
   /**
-   * Records an accepted push: the build (status `queued`) and, when a delivery key is given,
-   * the delivery, in one transaction. If the delivery was recorded before, nothing is written
-   * and the earlier build is returned with `duplicate: true`.
+   * Records an accepted push: the build (status `queued`), its start marker (found by
+   * `listUnstartedBuilds` until `setBuildExecution`) and every delivery key given (GitLab's
+   * Idempotency-Key, the signed webhook-id, the push itself), in one transaction. If any of the
+   * deliveries was recorded before, nothing is written and the earlier build is returned with
+   * `duplicate: true` (the first key given that names a build wins).
    */
-  recordBuild(build: Build, delivery?: Omit<Delivery, 'build' | 'app'>): Promise<{ build: Build; duplicate: boolean }>;
+  recordBuild(
+    build: Build,
+    delivery?: Omit<Delivery, 'build' | 'app'> | ReadonlyArray<Omit<Delivery, 'build' | 'app'>>,
+  ): Promise<{ build: Build; duplicate: boolean }>;
   getBuild(app: string, id: string): Promise<Build | undefined>;
   /** Newest first. */
   listBuilds(app: string, options?: { limit?: number }): Promise<Build[]>;
@@ -60,8 +65,19 @@ export interface Store {
     to: BuildStatus,
     patch?: Partial<Pick<Build, 'startedAt' | 'endedAt' | 'images' | 'reason'>>,
   ): Promise<Build>;
-  /** Records the workflow execution started for a queued build (idempotent for the same value). */
+  /**
+   * Records the workflow execution started for a queued build (idempotent for the same value)
+   * and removes the build's start marker.
+   */
   setBuildExecution(app: string, id: string, execution: string): Promise<void>;
+  /**
+   * Builds recorded but never started (their start marker is still there), created before
+   * `createdBefore` (ISO 8601), oldest first, across every app: one Query, however long the
+   * history. Only ids: the caller reads each build.
+   */
+  listUnstartedBuilds(createdBefore: string): Promise<Array<{ app: string; build: string }>>;
+  /** Removes a build's start marker (the build started, moved on, or is gone). No-op when absent. */
+  clearUnstartedBuild(app: string, id: string): Promise<void>;
   /**
    * Records how a queued or running build runs: the builder's reference, its log location,
    * its current phase. StaleWriteError once the build has ended, NotFoundError if absent.
@@ -149,6 +165,12 @@ export interface Vault {
 export interface VaultContext {
   purpose: 'gitlab-token' | 'webhook-signing-secret' | 'deploy-key' | 'oauth-client-secret';
   app?: string;
+  /**
+   * The normalised GitLab instance URL a GitLab token or OAuth client secret is for (required
+   * for those two purposes): a ciphertext opens only for the instance it was sealed for, so a
+   * URL rewritten in the table gets no token sent elsewhere.
+   */
+  instance?: string;
 }
 
 /** Wall clock and randomness, injectable so tests are deterministic where they need to be. */

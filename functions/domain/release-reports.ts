@@ -1,3 +1,4 @@
+import { openGitlabToken } from './gitlab-link';
 import type { App, Build, Release, ReleaseOutcome, ReportRecord } from './model';
 import type { GitlabApi, GitlabApiFactory, Notifier, Store, Vault } from './ports';
 import { type ReportEvent, type ReportOutcome, type ReportRetry, type ReportTarget, report } from './reporting';
@@ -40,7 +41,7 @@ async function subject(store: Store, reporting: ReleaseReporting, appName: strin
   const found: Subject = { app, build };
   if (connection && app.projectId !== undefined) {
     try {
-      const token = await reporting.vault.decrypt(connection.tokenCiphertext, { purpose: 'gitlab-token' });
+      const token = await openGitlabToken(reporting.vault, connection);
       found.gitlab = reporting.gitlab({ url: connection.url, token });
       found.gitlabUrl = connection.url;
     } catch (error) {

@@ -1,4 +1,4 @@
-import { StaleWriteError } from './errors';
+import { ConflictError, NotFoundError, StaleWriteError } from './errors';
 import type { Store, Workflow } from './ports';
 import { rollbackOf } from './rollbacks';
 
@@ -10,6 +10,10 @@ import { rollbackOf } from './rollbacks';
  * build is built, a built one takes its turn, a release half rolled out is checked again. A
  * build that was running when the process stopped ran in that process and is gone: it is
  * recorded `failed`, saying so, and its execution reports that.
+ *
+ * This reads the newest `recent` builds per app: builds that never started at all, however
+ * old, are the sweep's (functions/domain/sweep.ts, which local mode runs right after this).
+ * A build that had no execution recorded gets the one started here (and loses its start marker).
  *
  * Returns what was resumed. Errors on one app do not stop the others; they are told to `onError`.
  */
@@ -33,7 +37,14 @@ export async function resumeInFlight(
             if (!(error instanceof StaleWriteError)) throw error;
           }
         }
-        await deps.workflow.startRelease({ app: app.name, build: build.id });
+        const execution = await deps.workflow.startRelease({ app: app.name, build: build.id });
+        if (build.execution === undefined) {
+          try {
+            await deps.store.setBuildExecution(app.name, build.id, execution);
+          } catch (error) {
+            if (!(error instanceof ConflictError || error instanceof NotFoundError)) throw error;
+          }
+        }
         resumed.builds.push(build.id);
       }
       for (const release of await deps.store.listReleases(app.name, { limit: recent })) {

@@ -1,6 +1,6 @@
 import { StaleWriteError } from './errors';
 import type { PushEvent, SystemEvent } from './events';
-import { concernsApp, type IngestDeps, type IngestResult, ingestPush } from './ingest';
+import { concernsApp, type IngestDeps, type IngestResult, ingestPush, pushIdentity, whyIgnored } from './ingest';
 import type { App, Build } from './model';
 import type { Store } from './ports';
 
@@ -12,11 +12,12 @@ export type SystemHookResult =
 
 /**
  * A system-hook push is delivered twice by GitLab (a `push` and a `repository_update` event,
- * each with its own Idempotency-Key). Keying the delivery on the ref update itself makes both,
- * and any redelivery, land on one build.
+ * each with its own Idempotency-Key), and may reach an app through its project hook too. All of
+ * them are keyed on the push itself (`pushIdentity`: app, ref, before, after), the key every
+ * hook records, so they land on one build. This is that key for one app, without the source.
  */
-export function systemDeliveryKey(push: PushEvent): string {
-  return `${push.project.id ?? push.project.path.toLowerCase()}:${push.ref}:${push.before}:${push.after}`;
+export function systemDeliveryKey(push: PushEvent, app = ''): string {
+  return pushIdentity(app, push).key;
 }
 
 /** Retries an optimistic update a few times when another writer got in first. */
@@ -39,6 +40,38 @@ async function appsFor(store: Store, project: { id?: number; path: string }): Pr
   return apps.filter((app) => concernsApp(app, project));
 }
 
+/**
+ * The pushes of one delivery each app builds: per app, only the newest change its filters
+ * accept (the last one GitLab lists: a repository_update lists one `git push`'s changes in
+ * order), so a delivery starts at most one build per app however many changes it carries.
+ * Apps are looked up once per project, not once per change.
+ */
+async function newestPushPerApp(
+  store: Store,
+  pushes: PushEvent[],
+  reasons: string[],
+): Promise<Array<{ app: App; push: PushEvent }>> {
+  const appsOfProject = new Map<string, Promise<App[]>>();
+  const chosen = new Map<string, { app: App; push: PushEvent }>();
+  const ignored = new Map<string, string>();
+  for (const push of pushes) {
+    const project = `${push.project.id ?? ''}\n${push.project.path.toLowerCase()}`;
+    let apps = appsOfProject.get(project);
+    if (!apps) {
+      apps = appsFor(store, push.project);
+      appsOfProject.set(project, apps);
+      if ((await apps).length === 0) reasons.push(`no app is linked to project ${push.project.path}`);
+    }
+    for (const app of await apps) {
+      const reason = whyIgnored(app, push);
+      if (reason === undefined) chosen.set(app.name, { app, push });
+      else if (!ignored.has(app.name)) ignored.set(app.name, reason);
+    }
+  }
+  for (const [app, reason] of ignored) if (!chosen.has(app)) reasons.push(reason);
+  return [...chosen.values()];
+}
+
 /** Acts on the events of one system-hook delivery. */
 export async function handleSystemEvents(
   deps: IngestDeps,
@@ -49,30 +82,13 @@ export async function handleSystemEvents(
   let fresh = 0;
   const updated: string[] = [];
   const reasons: string[] = [];
+  const pushes: PushEvent[] = [];
 
   for (const event of events) {
     switch (event.type) {
-      case 'push': {
-        const apps = await appsFor(deps.store, event.push.project);
-        if (apps.length === 0) {
-          reasons.push(`no app is linked to project ${event.push.project.path}`);
-          break;
-        }
-        for (const app of apps) {
-          const result: IngestResult = await ingestPush(deps, app, event.push, {
-            source: `system:${app.name}`,
-            key: systemDeliveryKey(event.push),
-            trigger: 'system_hook',
-            ...(receivedAt ? { receivedAt } : {}),
-          });
-          if (result.outcome === 'ignored') reasons.push(result.reason);
-          else {
-            started.push(result.build);
-            if (result.outcome === 'started') fresh++;
-          }
-        }
+      case 'push':
+        pushes.push(event.push);
         break;
-      }
       case 'project_renamed': {
         const project = { ...(event.projectId !== undefined ? { id: event.projectId } : {}), path: event.oldPath };
         for (const app of await appsFor(deps.store, project)) {
@@ -97,6 +113,19 @@ export async function handleSystemEvents(
       case 'other':
         reasons.push(`system event ${event.name} is not acted on`);
         break;
+    }
+  }
+
+  for (const { app, push } of await newestPushPerApp(deps.store, pushes, reasons)) {
+    const result: IngestResult = await ingestPush(deps, app, push, {
+      source: `system:${app.name}`,
+      trigger: 'system_hook',
+      ...(receivedAt ? { receivedAt } : {}),
+    });
+    if (result.outcome === 'ignored') reasons.push(result.reason);
+    else {
+      started.push(result.build);
+      if (result.outcome === 'started') fresh++;
     }
   }
 

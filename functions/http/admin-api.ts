@@ -211,6 +211,8 @@ const routes: Route[] = [
       const app = await requireApp(deps.store, name ?? '');
       // A linked app's hook and deploy key go first: nothing is left behind in GitLab.
       if (app.linked) await unlinkApp(deps, app.name, publicUrlOf(deps, event));
+      // A role left by a link that failed half-way goes too.
+      else await deps.buildRights?.removeAppRole(app.name);
       await deps.store.deleteApp(app.name);
       deps.logger.info('app deleted', { app: app.name });
       return json(200, { deleted: app.name });

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { PushEvent, SystemEvent } from '../domain/events';
+import { hasControlCharacters } from '../domain/text';
 import { isoUtc } from '../domain/timestamps';
 
 /**
@@ -9,12 +10,25 @@ import { isoUtc } from '../domain/timestamps';
  */
 
 const sha = z.string().regex(/^[0-9a-f]{40}$/, 'a 40-hex commit sha');
-const nonEmpty = z.string().min(1).max(1024);
+
+/**
+ * A ref, project path or clone URL Slipway acts on: no C0/C1 control character (NUL, a line
+ * break, ESC…), which no git ref or GitLab path holds. Such a payload is 400 at the edge, not a
+ * build that fails later (or a ref that reaches a buildspec, a log line or a terminal).
+ */
+const noControl = (schema: z.ZodString) =>
+  schema.refine((value) => !hasControlCharacters(value), {
+    message: 'contains a control character (NUL, line break, ESC…), which no ref or path may',
+    abort: true,
+  });
+
+const nonEmpty = noControl(z.string()).min(1).max(1024);
+const refName = noControl(z.string()).max(1024);
 
 const project = z.object({
   id: z.number().int().positive().optional(),
   path_with_namespace: nonEmpty,
-  git_ssh_url: z.string().max(2048).optional(),
+  git_ssh_url: noControl(z.string()).max(2048).optional(),
 });
 
 const commit = z.object({
@@ -30,10 +44,7 @@ const commit = z.object({
 });
 
 const pushPayload = z.object({
-  ref: z
-    .string()
-    .regex(/^refs\/(heads|tags)\/.+/, 'a full ref under refs/heads/ or refs/tags/')
-    .max(1024),
+  ref: refName.regex(/^refs\/(heads|tags)\/.+/, 'a full ref under refs/heads/ or refs/tags/'),
   before: sha,
   after: sha,
   checkout_sha: sha.nullable().optional(),
@@ -117,7 +128,7 @@ const repositoryUpdate = z.object({
   project,
   user_name: z.string().max(1024).optional(),
   changes: z
-    .array(z.object({ before: sha, after: sha, ref: z.string().max(1024) }))
+    .array(z.object({ before: sha, after: sha, ref: refName }))
     .min(1)
     .max(1000),
 });

@@ -25,7 +25,8 @@ export function createProjectWebhookHandler(deps: WebhookDeps) {
     const hookId = event.pathParameters?.hookId ?? '';
     const app = HOOK_ID_PATTERN.test(hookId) ? await deps.store.findAppByHookId(hookId) : undefined;
     if (!app) throw new HttpError(404, 'unknown hook');
-    await authenticate(
+    // The signed webhook-id when the app signs: one more de-duplication key.
+    const signedId = await authenticate(
       event,
       { tokenHash: app.hookSecretHash, signingSecretCiphertext: app.signingSecretCiphertext, app: app.name },
       deps.vault,
@@ -44,6 +45,7 @@ export function createProjectWebhookHandler(deps: WebhookDeps) {
     const result = await ingestPush({ ...deps, onWorkflowError: logWorkflowFailure(deps.logger) }, app, push, {
       source: hookId,
       key,
+      ...(signedId ? { signedId } : {}),
       trigger: triggerOf(push, 'project'),
       receivedAt: receivedAt(event),
     });

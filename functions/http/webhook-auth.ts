@@ -1,5 +1,5 @@
 import { Webhook } from 'standardwebhooks';
-import { matchesHash } from '../domain/ids';
+import { matchesHash, sha256Hex } from '../domain/ids';
 import type { Vault, VaultContext } from '../domain/ports';
 import { HttpError, type HttpEvent, header, rawBody } from './responses';
 
@@ -24,16 +24,20 @@ export const SIGNATURE_TOLERANCE_SECONDS = 5 * 60;
  * Authenticates a GitLab delivery: the `X-Gitlab-Token` against the stored hash, in constant
  * time; then, when a signing secret is configured, the Standard-Webhooks signature over the
  * exact body bytes, which also bounds the timestamp. Any failure is a 401 that says little.
+ *
+ * Returns the delivery's `webhook-id` once its signature is verified (the id is part of what is
+ * signed, so it can be trusted as a de-duplication key), as a key of at most 200 printable
+ * characters (a longer or stranger id is hashed); undefined for a delivery that is not signed.
  */
 export async function authenticate(
   event: HttpEvent,
   expected: { tokenHash: string | undefined; signingSecretCiphertext?: string | undefined; app?: string },
   vault: Vault,
-): Promise<void> {
+): Promise<string | undefined> {
   if (!matchesHash(header(event, 'x-gitlab-token'), expected.tokenHash)) {
     throw new HttpError(401, 'invalid or missing X-Gitlab-Token');
   }
-  if (!expected.signingSecretCiphertext) return;
+  if (!expected.signingSecretCiphertext) return undefined;
   const id = header(event, 'webhook-id');
   const timestamp = header(event, 'webhook-timestamp');
   const signature = header(event, 'webhook-signature');
@@ -52,6 +56,7 @@ export async function authenticate(
   } catch {
     throw new HttpError(401, 'invalid webhook signature or timestamp');
   }
+  return /^[\x21-\x7e]{1,200}$/.test(id) ? id : `sha256:${sha256Hex(id)}`;
 }
 
 /** GitLab's delivery id: `Idempotency-Key` (stable across redeliveries), else the event UUID. */

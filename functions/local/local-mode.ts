@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { localBuildRights } from '../adapters/builder/local-build-rights';
 import { LocalBuilder } from '../adapters/builder/local-builder';
 import { LocalDeployer } from '../adapters/deploy/local-deployer';
-import { startDynamoDbLocal } from '../adapters/dynamodb/local-server';
+import { type DynamoDbLocalRestarts, superviseDynamoDbLocal } from '../adapters/dynamodb/local-server';
 import { DynamoDbStore } from '../adapters/dynamodb/store';
 import { ensureTable } from '../adapters/dynamodb/table';
 import { createGitlabApi } from '../adapters/gitlab/gitbeaker-client';
@@ -24,6 +25,7 @@ import { applyBuildEvent, type BuildEvent } from '../domain/build-events';
 import { matchesHash, sha256Hex } from '../domain/ids';
 import type { Builder, Deployer } from '../domain/ports';
 import { resumeInFlight } from '../domain/resume';
+import { SWEEP_MIN_AGE_MS, sweepUnstartedBuilds } from '../domain/sweep';
 import { createAdminHandler } from '../http/admin-api';
 import type { HttpHandler } from '../http/middleware';
 import { createProjectWebhookHandler } from '../http/project-webhook';
@@ -59,6 +61,15 @@ export interface LocalModeOptions {
    */
   adapters?: { builder?: Builder; deployer?: Deployer };
   log?: (line: string) => void;
+  /** How the DynamoDB Local that local mode starts is restarted when it dies (docs/OPERATIONS.md). */
+  dynamoDbRestarts?: DynamoDbLocalRestarts;
+  /**
+   * Told, in one line, that local mode cannot go on (DynamoDB Local keeps dying). By default the
+   * line goes to `log` and the process exits 1, so a supervisor can start local mode again.
+   */
+  onFatal?: (line: string) => void;
+  /** How often the sweep starts builds recorded but never started. @default 60 s */
+  sweepIntervalMs?: number;
 }
 
 const LOOPBACK_ADDRESSES = new Set(['127.0.0.1', '::1']);
@@ -85,20 +96,42 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
   if (!LOOPBACK_ADDRESSES.has(host))
     throw new Error(`local mode listens on loopback only (127.0.0.1 or ::1), not ${host}`);
 
+  const tableName = options.tableName ?? LOCAL_TABLE;
+  // Set once the client exists: a restarted in-memory DynamoDB Local needs its table again.
+  let afterRestart: () => Promise<void> = async () => undefined;
+  // Set once the HTTP server listens: what to undo before exiting when DynamoDB Local is gone for good.
+  let beforeExit: () => void = () => undefined;
+  const fatal =
+    options.onFatal ??
+    ((line: string) => {
+      log(line);
+      beforeExit();
+      process.exit(1);
+    });
+  // DynamoDB Local is supervised: restarted on its port with its data when it dies, and local
+  // mode exits non-zero, saying why in one line, if it keeps dying.
   const dynamo = options.dynamoDbEndpoint
     ? { endpoint: options.dynamoDbEndpoint, stop: async () => undefined }
-    : await startDynamoDbLocal(options.inMemory ? {} : { dbPath: state.dynamoDbDir });
+    : await superviseDynamoDbLocal({
+        ...(options.inMemory ? {} : { dbPath: state.dynamoDbDir }),
+        ...(options.dynamoDbRestarts ? { restarts: options.dynamoDbRestarts } : {}),
+        log,
+        onRestarted: () => afterRestart(),
+        onGiveUp: (line) => fatal(line),
+      });
   try {
     const raw = new DynamoDBClient({
       endpoint: dynamo.endpoint,
       region: 'local',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
-    const tableName = options.tableName ?? LOCAL_TABLE;
     await ensureTable(raw, tableName);
+    afterRestart = () => ensureTable(raw, tableName);
     const store = new DynamoDbStore({
       tableName,
       client: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
+      // DynamoDB Local acknowledges a transaction before committing it: wait, so nothing answered is lost.
+      awaitTransactionCommit: true,
     });
     await store.setSystemHookTokenHash(options.systemHookToken ? sha256Hex(options.systemHookToken) : undefined);
 
@@ -236,6 +269,8 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     admin = createAdminHandler({
       ...deps,
       ...gitlabDeps(),
+      // Local builds are already one process per app: no per-app cloud role to make.
+      buildRights: localBuildRights,
       publicUrl,
       logs: new FileBuildLogs(state.buildsDir),
       warn: (message, detail) => logger.warn(message, { ...detail }),
@@ -258,7 +293,34 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
         `slipway: resumed ${resumed.builds.length} build(s) and ${resumed.releases.length} rollback(s) left in flight`,
       );
     }
+    // Every accepted build reaches a workflow: the sweep starts those recorded but never started
+    // (all of them at start, whatever their age; then every minute those older than a minute).
+    let sweeping: Promise<void> | undefined;
+    const sweep = (olderThanMs: number): Promise<void> => {
+      sweeping ??= sweepUnstartedBuilds({ store, workflow }, { olderThanMs })
+        .then((result) => {
+          if (result.started.length > 0) {
+            log(`slipway: started ${result.started.length} build(s) whose release workflow had not started`);
+          }
+          for (const failure of result.failed) {
+            logger.error('release workflow not started by the sweep', {
+              error: failure.error as Error,
+              app: failure.app,
+              build: failure.build,
+            });
+          }
+        })
+        .catch((error) => logger.error('sweep failed', { error: error as Error }))
+        .finally(() => {
+          sweeping = undefined;
+        });
+      return sweeping;
+    };
+    await sweep(0);
+    const sweepTimer = setInterval(() => void sweep(SWEEP_MIN_AGE_MS), options.sweepIntervalMs ?? 60_000);
+    sweepTimer.unref();
     writeFileSync(state.serverFile, JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
+    beforeExit = () => rmSync(state.serverFile, { force: true });
     log(`slipway: local mode on ${url} (state in ${state.root}; hooks reach ${publicUrl})`);
 
     let stopped = false;
@@ -270,6 +332,8 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       async stop() {
         if (stopped) return;
         stopped = true;
+        clearInterval(sweepTimer);
+        await sweeping;
         // Releases in flight get a moment to finish and report; local mode does not hang on them.
         await Promise.race([
           Promise.all([workflow.whenIdle(), builder.whenIdle()]),

@@ -1,6 +1,6 @@
 import { cpSync } from 'node:fs';
 import * as path from 'node:path';
-import { DockerImage, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, DockerImage, Duration, Fn, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -13,6 +13,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { BUILD_ROLE_APP_TAG, BUILD_ROLE_PATH } from '../../functions/adapters/builder/build-roles';
 import { ECR_REPOSITORY_PREFIX } from '../../functions/adapters/registry/ecr-registry';
 import { bundleToolsSync } from '../../functions/build/bundle-tools';
 import { HANDLERS, PROJECT_ROOT } from '../bundling';
@@ -29,6 +30,9 @@ const PUSH_PULL_ACTIONS = [
   'ecr:PutImage',
   'ecr:DescribeImages',
 ];
+
+/** The app a build role is for, as IAM reads it while the build runs: the role's `slipway-app` tag. */
+export const APP_TAG_VARIABLE = `\${aws:PrincipalTag/${BUILD_ROLE_APP_TAG}}`;
 
 /** What the admin API does to make an app's repository (EcrRegistry.ensureRepository). */
 const REPOSITORY_ADMIN_ACTIONS = [
@@ -102,8 +106,25 @@ export class Build extends Construct {
   public readonly project: codebuild.Project;
   /** Where builds log; a build's stream is named after its CodeBuild build UUID. */
   public readonly logGroup: logs.LogGroup;
-  /** The build role (used by CodeBuild while a build runs). */
+  /**
+   * The project's default role: reads the buildspecs and writes logs, nothing else. Builds run
+   * with their app's role instead (`serviceRoleOverride`).
+   */
   public readonly role: iam.Role;
+  /** What a per-app build role may do, for the app it is tagged with; attached to each at run time. */
+  public readonly appBuildPolicy: iam.ManagedPolicy;
+  /** `ecr:GetAuthorizationToken` (only `*` is valid), attached to each per-app build role. */
+  public readonly ecrLoginPolicy: iam.ManagedPolicy;
+  /** The permissions boundary every per-app build role must carry. */
+  public readonly appBuildBoundary: iam.ManagedPolicy;
+  /** `slipway-build-<8 hex of the stack id>-`: a per-app role is `<path><prefix><app>`. */
+  public readonly appRoleNamePrefix: string;
+  /** `arn:…:role/slipway/builds/<prefix>`: an app's role ARN is this plus the app name. */
+  public readonly appRoleArnPrefix: string;
+  /** `<appRoleArnPrefix>*`: every per-app build role of this stack, and nothing else. */
+  public readonly appRolesArn: string;
+  /** {@link appRolesArn} as cdk-nag names it in a finding id. */
+  public readonly appRolesNagResource: string;
   /** Receives CodeBuild events and updates build records. */
   public readonly eventsFunction: SlipwayFunction;
   public readonly rule: events.Rule;
@@ -139,44 +160,96 @@ export class Build extends Construct {
       },
     });
 
+    // The project's own role. CodeBuild needs one, but every build runs with its app's role
+    // (StartBuild's serviceRoleOverride, see grantStartBuild): this one only reads the buildspecs
+    // and writes logs, so a build started without an override decrypts no key and pushes nowhere.
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'),
-      description: 'Slipway build role: decrypts deploy keys, pushes to slipway/* repositories, writes build logs',
+      description: 'Slipway build project default role: reads the buildspecs, writes build logs; no key, no repository',
     });
-    const policy = new iam.Policy(this, 'RolePolicy', {
-      roles: [this.role],
-      statements: [
-        new iam.PolicyStatement({
-          sid: 'DecryptDeployKeysOnly',
-          actions: ['kms:Decrypt'],
-          resources: [props.secretsKey.keyArn],
-          conditions: { StringEquals: { 'kms:EncryptionContext:purpose': 'deploy-key' } },
-        }),
-        new iam.PolicyStatement({
-          sid: 'ReadBuildspecs',
-          actions: ['s3:GetObject', 's3:GetObjectVersion'],
-          resources: [source.bucket.arnForObjects(source.s3ObjectKey)],
-        }),
-        new iam.PolicyStatement({
-          sid: 'LocateBuildspecsBucket',
-          actions: ['s3:GetBucketAcl', 's3:GetBucketLocation'],
-          resources: [source.bucket.bucketArn],
-        }),
-      ],
-    });
-    this.logGroup.grantWrite(this.role);
+    const sourceStatements = (): iam.PolicyStatement[] => [
+      new iam.PolicyStatement({
+        sid: 'ReadBuildspecs',
+        actions: ['s3:GetObject', 's3:GetObjectVersion'],
+        resources: [source.bucket.arnForObjects(source.s3ObjectKey)],
+      }),
+      new iam.PolicyStatement({
+        sid: 'LocateBuildspecsBucket',
+        actions: ['s3:GetBucketAcl', 's3:GetBucketLocation'],
+        resources: [source.bucket.bucketArn],
+      }),
+      new iam.PolicyStatement({
+        sid: 'WriteBuildLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    ];
+    const policy = new iam.Policy(this, 'RolePolicy', { roles: [this.role], statements: sourceStatements() });
 
-    const ecrLogin = new iam.Policy(this, 'EcrLoginPolicy', {
-      roles: [this.role],
-      statements: [new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] })],
+    // What one app's build may do, written once for every app: the app is the build role's own
+    // tag (`slipway-app`), read as a policy variable. A role without the tag matches nothing.
+    const appStatements = (): iam.PolicyStatement[] => [
+      new iam.PolicyStatement({
+        sid: 'DecryptOwnDeployKeyOnly',
+        actions: ['kms:Decrypt'],
+        resources: [props.secretsKey.keyArn],
+        conditions: {
+          StringEquals: {
+            'kms:EncryptionContext:purpose': 'deploy-key',
+            'kms:EncryptionContext:app': APP_TAG_VARIABLE,
+          },
+        },
+      }),
+      new iam.PolicyStatement({
+        sid: 'PushPullOwnRepositoryOnly',
+        actions: [...PUSH_PULL_ACTIONS],
+        resources: [appRepositoryArn(this, APP_TAG_VARIABLE, this.repositoryPrefix)],
+      }),
+      ...sourceStatements(),
+    ];
+    const ecrLoginStatement = () =>
+      new iam.PolicyStatement({ sid: 'EcrLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] });
+    this.appBuildPolicy = new iam.ManagedPolicy(this, 'AppBuildPolicy', {
+      description: 'Slipway: what a build may do for the app its role is tagged with (slipway-app)',
+      statements: appStatements(),
     });
-    Validations.of(ecrLogin).acknowledge({
+    // A new id on purpose: `EcrLoginPolicy` was an AWS::IAM::Policy, and CloudFormation cannot change a resource's type.
+    this.ecrLoginPolicy = new iam.ManagedPolicy(this, 'AppEcrLoginPolicy', {
+      description: 'Slipway builds: log in to ECR (the token alone grants no repository)',
+      statements: [ecrLoginStatement()],
+    });
+    Validations.of(this.ecrLoginPolicy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         'ecr:GetAuthorizationToken supports no resource-level permissions; "*" is the only valid resource. ' +
-        'The token alone grants nothing: pushes are limited to slipway/* repositories by the push policy.',
+        "The token alone grants nothing: a build may pull and push only its own app's repository (AppBuildPolicy).",
     });
-    const push = grantAppRepositories(this, 'EcrPushPolicy', this.role, PUSH_PULL_ACTIONS, this.repositoryPrefix);
+    this.appBuildBoundary = new iam.ManagedPolicy(this, 'AppBuildBoundary', {
+      description: 'Slipway: permissions boundary of every per-app build role (the most any of them can ever do)',
+      statements: [...appStatements(), ecrLoginStatement()],
+    });
+    Validations.of(this.appBuildBoundary).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'This is a permissions boundary, a ceiling that grants nothing itself: the union of AppBuildPolicy and ' +
+        'EcrLoginPolicy. Its one "*" is ecr:GetAuthorizationToken, which supports no resource-level permissions.',
+    });
+
+    // Per-app roles are made at run time (apps link) as <path><prefix><app>. The prefix carries
+    // the stack id's first 8 hex digits, so stacks side by side in one account never share a role.
+    const stackUnique = Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', Aws.STACK_ID))));
+    this.appRoleNamePrefix = `slipway-build-${stackUnique}-`;
+    this.appRoleArnPrefix = Stack.of(this).formatArn({
+      service: 'iam',
+      region: '',
+      resource: 'role',
+      resourceName: `${BUILD_ROLE_PATH.slice(1)}${this.appRoleNamePrefix}`,
+    });
+    this.appRolesArn = `${this.appRoleArnPrefix}*`;
+    // How cdk-nag writes that ARN in a finding id: pseudo parameters as <AWS::…>, the rest as JSON.
+    this.appRolesNagResource =
+      `arn:<AWS::Partition>:iam::<AWS::AccountId>:role${BUILD_ROLE_PATH}slipway-build-` +
+      `${JSON.stringify(Stack.of(this).resolve(stackUnique))}-*`;
 
     this.project = new codebuild.Project(this, 'Project', {
       description: 'Slipway: builds an app commit into images and pushes them to the app repository',
@@ -198,13 +271,13 @@ export class Build extends Construct {
       // CodeBuild's own default, named so the choice is visible: there are no artifacts to encrypt.
       encryptionKey: kms.Alias.fromAliasName(this, 'S3ManagedKey', 'alias/aws/s3'),
     });
-    this.project.node.addDependency(policy, ecrLogin, push, this.role);
+    this.project.node.addDependency(policy, this.role);
     Validations.of(this.project).acknowledge({
       id: 'AwsSolutions-CB3',
       reason:
         'Privileged mode runs the Docker daemon that builds the app images; a build cannot build images ' +
-        'without it. Each build runs alone in its own CodeBuild container, for one app, and its role can ' +
-        'only decrypt deploy keys and push to slipway/* repositories.',
+        "without it. Each build runs alone in its own CodeBuild container, for one app, with that app's own " +
+        "role: it can decrypt only that app's deploy key and pull and push only that app's repository.",
     });
 
     this.eventsFunction = new SlipwayFunction(this, 'EventsFunction', {
@@ -266,6 +339,86 @@ export class Build extends Construct {
         resources: [this.project.projectArn],
       }),
     );
+    // Each build runs with its app's role: StartBuild's serviceRoleOverride passes it.
+    fn.addEnvironment('BUILD_ROLE_ARN_PREFIX', this.appRoleArnPrefix);
+    if (!fn.role) throw new Error(`${fn.node.path} has no role`);
+    const passRoles = new iam.Policy(fn, 'PassAppBuildRolesPolicy', {
+      roles: [fn.role],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'PassAppBuildRolesToCodeBuildOnly',
+          actions: ['iam:PassRole'],
+          resources: [this.appRolesArn],
+          conditions: { StringEquals: { 'iam:PassedToService': 'codebuild.amazonaws.com' } },
+        }),
+      ],
+    });
+    Validations.of(passRoles).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${this.appRolesNagResource}]`,
+      reason:
+        'One build role per app is created at run time (apps link), so the names are not known at deploy time. ' +
+        'The wildcard covers this stack’s per-app build roles (path /slipway/builds/, stack-unique name prefix) ' +
+        'and nothing else, and iam:PassedToService limits passing them to CodeBuild. This policy holds nothing else.',
+    });
+  }
+
+  /**
+   * Lets `fn` (the admin API) create and delete the per-app build roles, and tells it how
+   * (`BUILD_ROLE_*`, `BUILD_PROJECT_ARN`): only under this stack's path and name prefix, only
+   * with the boundary, only the `slipway-app` tag, only this stack's two build policies attached.
+   * It can neither write an inline policy, nor remove the boundary, nor pass a role.
+   */
+  public grantManageAppRoles(fn: SlipwayFunction): iam.Policy {
+    if (!fn.role) throw new Error(`${fn.node.path} has no role`);
+    fn.addEnvironment('BUILD_ROLE_PATH', BUILD_ROLE_PATH);
+    fn.addEnvironment('BUILD_ROLE_NAME_PREFIX', this.appRoleNamePrefix);
+    fn.addEnvironment('BUILD_ROLE_BOUNDARY_ARN', this.appBuildBoundary.managedPolicyArn);
+    fn.addEnvironment(
+      'BUILD_ROLE_POLICY_ARNS',
+      Fn.join(',', [this.appBuildPolicy.managedPolicyArn, this.ecrLoginPolicy.managedPolicyArn]),
+    );
+    fn.addEnvironment('BUILD_PROJECT_ARN', this.project.projectArn);
+    const policy = new iam.Policy(fn, 'AppBuildRolesPolicy', {
+      roles: [fn.role],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'CreateAppBuildRolesWithBoundaryOnly',
+          actions: ['iam:CreateRole'],
+          resources: [this.appRolesArn],
+          conditions: { StringEquals: { 'iam:PermissionsBoundary': this.appBuildBoundary.managedPolicyArn } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'TagAppBuildRolesWithTheirAppOnly',
+          actions: ['iam:TagRole'],
+          resources: [this.appRolesArn],
+          conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [BUILD_ROLE_APP_TAG] } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'AttachTheBuildPoliciesOnly',
+          actions: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
+          resources: [this.appRolesArn],
+          conditions: {
+            ArnEquals: {
+              'iam:PolicyARN': [this.appBuildPolicy.managedPolicyArn, this.ecrLoginPolicy.managedPolicyArn],
+            },
+          },
+        }),
+        new iam.PolicyStatement({
+          sid: 'ReadAndDeleteAppBuildRoles',
+          actions: ['iam:GetRole', 'iam:ListAttachedRolePolicies', 'iam:DeleteRole'],
+          resources: [this.appRolesArn],
+        }),
+      ],
+    });
+    Validations.of(policy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${this.appRolesNagResource}]`,
+      reason:
+        'One build role per app is created when the app is linked, so the names are not known at deploy time. ' +
+        'The wildcard covers this stack’s per-app build roles (path /slipway/builds/, stack-unique name prefix) ' +
+        'and nothing else; CreateRole requires the build boundary, TagRole only the slipway-app key, and only the ' +
+        "stack's two build policies can be attached. This policy holds nothing else.",
+    });
+    return policy;
   }
 
   /** Lets `grantee` read build logs (`logs:GetLogEvents` on this log group's streams only). */
@@ -283,6 +436,11 @@ export class Build extends Construct {
 /** `arn:<partition>:ecr:<region>:<account>:repository/<prefix>/*`: every app repository, and only those. */
 export function appRepositoriesArn(scope: Construct, prefix: string = ECR_REPOSITORY_PREFIX): string {
   return Stack.of(scope).formatArn({ service: 'ecr', resource: 'repository', resourceName: `${prefix}/*` });
+}
+
+/** `arn:<partition>:ecr:<region>:<account>:repository/<prefix>/<app>`: one app's repository. */
+export function appRepositoryArn(scope: Construct, app: string, prefix: string = ECR_REPOSITORY_PREFIX): string {
+  return Stack.of(scope).formatArn({ service: 'ecr', resource: 'repository', resourceName: `${prefix}/${app}` });
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -44,8 +45,10 @@ describe('local mode: connecting GitLab and linking apps', () => {
         'X-Gitlab-Token': token,
         'Idempotency-Key': key,
       },
-      body: gitlabExample('push.json').raw,
+      // Each delivery is its own push (one push is one build however often it is sent).
+      body: JSON.stringify({ ...gitlabExample('push.json').body, after: shaOf(key), checkout_sha: shaOf(key) }),
     });
+  const shaOf = (key: string) => createHash('sha1').update(key).digest('hex');
 
   beforeAll(async () => {
     process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
@@ -219,7 +222,9 @@ describe('local mode: connecting GitLab and linking apps', () => {
     const vault = LocalVault.open(join(local.home, 'vault.key'));
     const connection = (items.Items ?? []).find((i) => i.sk?.S === 'GITLAB');
     // The stored ciphertext opens to the token: the scan below looks for the real thing.
-    expect(await vault.decrypt(String(connection?.tokenCiphertext?.S), { purpose: 'gitlab-token' })).toBe(TOKEN);
+    expect(
+      await vault.decrypt(String(connection?.tokenCiphertext?.S), { purpose: 'gitlab-token', instance: gitlab.url }),
+    ).toBe(TOKEN);
     const cliText = outputs.map((o) => o.stdout + o.stderr).join('\n');
     const logText = logs.join('');
     expect(logText).toMatch(/app linked/);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { gitlabExample, systemEventsNotActedOn } from '../support/gitlab-events';
 import { cli, startTestLocalMode } from '../support/local';
 
@@ -27,6 +28,11 @@ describe('local mode: GitLab webhooks end to end', () => {
     );
 
   const push = gitlabExample('push.json');
+  /** GitLab's example push as another push (its own `after`): one push is one build, however often it comes. */
+  const anotherPush = () => {
+    const after = randomBytes(20).toString('hex');
+    return JSON.stringify({ ...push.body, after, checkout_sha: after });
+  };
   const pushHeaders = (key: string, token = hook.secret) => ({
     'X-Gitlab-Event': 'Push Hook',
     'X-Gitlab-Token': token,
@@ -73,6 +79,21 @@ describe('local mode: GitLab webhooks end to end', () => {
     });
   });
 
+  it('answers the same push resent with a new Idempotency-Key, or none, as a duplicate of its build', async () => {
+    const before = (await builds()).length;
+    const body = anotherPush();
+    const first = await deliver(hook.url, body, pushHeaders('resent-1'));
+    const { 'Idempotency-Key': _none, ...noKey } = pushHeaders('unused');
+
+    const resent = await deliver(hook.url, body, pushHeaders('resent-2'));
+    const keyless = await deliver(hook.url, body, noKey);
+
+    expect(first.status).toBe(202);
+    expect(resent).toEqual({ status: 200, json: { duplicate: true, build: first.json.build } });
+    expect(keyless).toEqual({ status: 200, json: { duplicate: true, build: first.json.build } });
+    expect((await builds()).length).toBe(before + 1);
+  });
+
   it('refuses a wrong or missing secret with 401 and writes nothing', async () => {
     const before = (await builds()).length;
 
@@ -87,9 +108,10 @@ describe('local mode: GitLab webhooks end to end', () => {
 
   it('turns 50 concurrent deliveries with one Idempotency-Key into exactly one build', async () => {
     const before = (await builds()).length;
+    const body = anotherPush();
 
     const answers = await Promise.all(
-      Array.from({ length: 50 }, () => deliver(hook.url, push.raw, pushHeaders('same-key-50'))),
+      Array.from({ length: 50 }, () => deliver(hook.url, body, pushHeaders('same-key-50'))),
     );
 
     const ids = new Set(answers.map((a) => a.json.build));
@@ -157,7 +179,7 @@ describe('local mode: GitLab webhooks end to end', () => {
 
   it('answers a warm webhook well within a second', async () => {
     const started = performance.now();
-    const res = await deliver(hook.url, push.raw, pushHeaders('timing-1'));
+    const res = await deliver(hook.url, anotherPush(), pushHeaders('timing-1'));
     expect(res.status).toBe(202);
     expect(performance.now() - started).toBeLessThan(1000);
   });

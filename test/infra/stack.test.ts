@@ -56,8 +56,13 @@ const resourceOf = (construct: IConstruct): any => template.toJSON().Resources[l
 
 const actionsOf = (statements: Statement[]): string[] => statements.flatMap((s) => asList(s.Action));
 const keyArn = (): unknown => ({ 'Fn::GetAtt': [logicalId(stack.state.key), 'Arn'] });
-/** The API functions, the build-events function and the release-steps function. */
-const allFunctions = () => [...Object.values(stack.functions), stack.build.eventsFunction, stack.release.stepsFunction];
+/** The API functions, the build-events function, the release-steps function and the sweep. */
+const allFunctions = () => [
+  ...Object.values(stack.functions),
+  stack.build.eventsFunction,
+  stack.release.stepsFunction,
+  stack.sweep.function,
+];
 /** The functions that start release executions. */
 const starters = () => [
   stack.functions.projectWebhook,
@@ -153,7 +158,7 @@ describe('the Slipway stack', () => {
 
   describe('functions', () => {
     it('runs every function on nodejs22.x, arm64, with active tracing and source maps', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 6);
+      template.resourceCountIs('AWS::Lambda::Function', 7);
       template.allResourcesProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
@@ -192,11 +197,14 @@ describe('the Slipway stack', () => {
       });
     });
 
-    it('tells the API and release-steps functions the secrets key, and the build-events function nothing of it', () => {
+    it('tells the API and release-steps functions the secrets key, and the build-events function and the sweep nothing of it', () => {
       for (const fn of [...Object.values(stack.functions), stack.release.stepsFunction]) {
         expect(resourceOf(fn).Properties.Environment.Variables.KMS_KEY_ID).toEqual(keyArn());
       }
-      expect(resourceOf(stack.build.eventsFunction).Properties.Environment.Variables).not.toHaveProperty('KMS_KEY_ID');
+      for (const fn of [stack.build.eventsFunction, stack.sweep.function]) {
+        expect(resourceOf(fn).Properties.Environment.Variables).not.toHaveProperty('KMS_KEY_ID');
+        expect(actionsOf(statementsOf(fn)).filter((a) => a.startsWith('kms:'))).toEqual([]);
+      }
     });
   });
 
@@ -223,7 +231,7 @@ describe('the Slipway stack', () => {
       }
     });
 
-    it('lets the admin API encrypt and decrypt only the three kinds of secret, and encrypt (only) the OAuth client secret', () => {
+    it('lets the admin API open only the GitLab token, and seal (never open) deploy keys, signing secrets and the OAuth client secret', () => {
       const kmsStatements = statementsOf(stack.functions.admin).filter((s) =>
         actionsOf([s]).some((a) => a.startsWith('kms:')),
       );
@@ -232,16 +240,42 @@ describe('the Slipway stack', () => {
           Effect: 'Allow',
           Action: ['kms:Decrypt', 'kms:Encrypt'],
           Resource: keyArn(),
-          Condition: {
-            StringEquals: { 'kms:EncryptionContext:purpose': ['gitlab-token', 'webhook-signing-secret', 'deploy-key'] },
-          },
+          Condition: { StringEquals: { 'kms:EncryptionContext:purpose': ['gitlab-token'] } },
         },
         {
           Effect: 'Allow',
           Action: 'kms:Encrypt',
           Resource: keyArn(),
-          Condition: { StringEquals: { 'kms:EncryptionContext:purpose': ['oauth-client-secret'] } },
+          Condition: {
+            StringEquals: {
+              'kms:EncryptionContext:purpose': ['webhook-signing-secret', 'deploy-key', 'oauth-client-secret'],
+            },
+          },
         },
+      ]);
+    });
+
+    it('lets no one but the builds open deploy keys, and no one but the hooks open webhook signing secrets', () => {
+      /** Every IAM policy of the template, function roles, build policies and boundary alike, by logical id. */
+      const policies = {
+        ...template.findResources('AWS::IAM::Policy'),
+        ...template.findResources('AWS::IAM::ManagedPolicy'),
+      };
+      const decryptersOf = (purpose: string) =>
+        Object.entries(policies)
+          .filter(([, policy]) =>
+            (policy.Properties.PolicyDocument.Statement as Statement[]).some(
+              (s) =>
+                actionsOf([s]).includes('kms:Decrypt') &&
+                asList(s.Condition?.StringEquals?.['kms:EncryptionContext:purpose']).includes(purpose),
+            ),
+          )
+          .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))
+          .sort();
+      expect(decryptersOf('deploy-key')).toEqual(['BuildAppBuildBoundary', 'BuildAppBuildPolicy']);
+      expect(decryptersOf('webhook-signing-secret')).toEqual([
+        'ProjectWebhookRoleDefaultPolicy',
+        'SystemHookRoleDefaultPolicy',
       ]);
     });
 
@@ -284,8 +318,16 @@ describe('the Slipway stack', () => {
 
     it('uses a "*" resource only for actions that accept nothing else, each in a policy of its own', () => {
       /** The policies allowed a "*" statement, by logical id prefix, with exactly what they may hold. */
+      const ecrLogin: Statement = {
+        Sid: 'EcrLogin',
+        Effect: 'Allow',
+        Action: 'ecr:GetAuthorizationToken',
+        Resource: '*',
+      };
       const allowed: Record<string, Statement[]> = {
-        BuildEcrLoginPolicy: [{ Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' }],
+        BuildAppEcrLoginPolicy: [ecrLogin],
+        // The per-app build roles' boundary: a ceiling, the union of the two build policies.
+        BuildAppBuildBoundary: [ecrLogin],
         ReleaseStateMachineLogDeliveryPolicy: [
           {
             Effect: 'Allow',
@@ -324,7 +366,11 @@ describe('the Slipway stack', () => {
         ],
       };
       const seen: string[] = [];
-      for (const [id, policy] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
+      const policies = {
+        ...template.findResources('AWS::IAM::Policy'),
+        ...template.findResources('AWS::IAM::ManagedPolicy'),
+      };
+      for (const [id, policy] of Object.entries(policies)) {
         const statements = policy.Properties.PolicyDocument.Statement as Statement[];
         const wildcard = statements.filter((s) => asList(s.Resource).includes('*'));
         if (wildcard.length === 0) continue;
@@ -569,26 +615,45 @@ describe('the Slipway stack', () => {
       ]);
     });
 
-    it('lets the build decrypt with the secrets key only ciphertexts whose context says deploy key', () => {
-      const kmsStatements = statementsOfRole(stack.build.role).filter((s) =>
-        actionsOf([s]).some((a) => a.startsWith('kms:')),
-      );
-      expect(kmsStatements).toEqual([
+    const policyStatements = (construct: IConstruct): Statement[] =>
+      resourceOf(construct).Properties.PolicyDocument.Statement as Statement[];
+    const appBuild = () => policyStatements(stack.build.appBuildPolicy);
+    const ecrLogin = () => policyStatements(stack.build.ecrLoginPolicy);
+    const boundary = () => policyStatements(stack.build.appBuildBoundary);
+    /** The IAM policy variable (not a template placeholder): the build role's own `slipway-app` tag. */
+    const APP_TAG = ['${', 'aws:PrincipalTag/slipway-app}'].join('');
+
+    it('gives the project’s own role only its source and its logs: it opens no key and reaches no repository', () => {
+      expect(actionsOf(statementsOfRole(stack.build.role)).sort()).toEqual([
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        's3:GetBucketAcl',
+        's3:GetBucketLocation',
+        's3:GetObject',
+        's3:GetObjectVersion',
+      ]);
+      expect(resourceOf(stack.build.role).Properties.ManagedPolicyArns).toBeUndefined();
+      expect(project().ServiceRole).toEqual({ 'Fn::GetAtt': [logicalId(stack.build.role), 'Arn'] });
+    });
+
+    it('lets a build role decrypt with the secrets key only deploy keys of the app it is tagged with', () => {
+      expect(appBuild().filter((s) => actionsOf([s]).some((a) => a.startsWith('kms:')))).toEqual([
         {
-          Sid: 'DecryptDeployKeysOnly',
+          Sid: 'DecryptOwnDeployKeyOnly',
           Effect: 'Allow',
           Action: 'kms:Decrypt',
           Resource: keyArn(),
-          Condition: { StringEquals: { 'kms:EncryptionContext:purpose': 'deploy-key' } },
+          Condition: {
+            StringEquals: { 'kms:EncryptionContext:purpose': 'deploy-key', 'kms:EncryptionContext:app': APP_TAG },
+          },
         },
       ]);
     });
 
-    it('lets the build push and pull only slipway/* repositories, and log in to ECR', () => {
-      const ecr = statementsOfRole(stack.build.role).filter((s) => actionsOf([s]).some((a) => a.startsWith('ecr:')));
-      expect(ecr).toEqual([
-        { Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
+    it('lets a build role pull and push only the repository of the app it is tagged with, and log in to ECR', () => {
+      expect(appBuild().filter((s) => actionsOf([s]).some((a) => a.startsWith('ecr:')))).toEqual([
         {
+          Sid: 'PushPullOwnRepositoryOnly',
           Effect: 'Allow',
           Action: [
             'ecr:BatchCheckLayerAvailability',
@@ -600,14 +665,29 @@ describe('the Slipway stack', () => {
             'ecr:PutImage',
             'ecr:UploadLayerPart',
           ],
-          Resource: appRepositoriesArn,
+          Resource: {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':ecr:',
+                { Ref: 'AWS::Region' },
+                ':',
+                { Ref: 'AWS::AccountId' },
+                `:repository/slipway/${APP_TAG}`,
+              ],
+            ],
+          },
         },
+      ]);
+      expect(ecrLogin()).toEqual([
+        { Sid: 'EcrLogin', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
       ]);
     });
 
-    it('gives the build role nothing beyond its key, its source object, its repositories and its logs', () => {
-      const actions = actionsOf(statementsOfRole(stack.build.role)).sort();
-      expect(actions).toEqual([
+    it('gives a build role nothing beyond its key, its source object, its repository, its logs and the ECR login; its boundary no more', () => {
+      expect([...new Set(actionsOf([...appBuild(), ...ecrLogin()]))].sort()).toEqual([
         'ecr:BatchCheckLayerAvailability',
         'ecr:BatchGetImage',
         'ecr:CompleteLayerUpload',
@@ -625,10 +705,54 @@ describe('the Slipway stack', () => {
         's3:GetObject',
         's3:GetObjectVersion',
       ]);
-      const s3Objects = statementsOfRole(stack.build.role).find((s) => s.Sid === 'ReadBuildspecs');
-      expect(JSON.stringify(s3Objects?.Resource)).toMatch(/\/[0-9a-f]{64}\.zip"/);
-      const logs = statementsOfRole(stack.build.role).filter((s) => actionsOf([s]).includes('logs:PutLogEvents'));
-      expect(logs.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [logicalId(stack.build.logGroup), 'Arn'] }]);
+      expect(boundary()).toEqual([...appBuild(), ...ecrLogin()]);
+      expect(JSON.stringify(appBuild().find((s) => s.Sid === 'ReadBuildspecs')?.Resource)).toMatch(
+        /\/[0-9a-f]{64}\.zip"/,
+      );
+      expect(appBuild().filter((s) => actionsOf([s]).includes('logs:PutLogEvents'))).toEqual([
+        expect.objectContaining({ Resource: { 'Fn::GetAtt': [logicalId(stack.build.logGroup), 'Arn'] } }),
+      ]);
+    });
+
+    it('an app’s build role cannot decrypt another app’s deploy key nor pull or push another app’s repository (the synthesized policies, evaluated)', () => {
+      const asRole =
+        (tags: Record<string, string>) =>
+        (request: IamRequest): boolean =>
+          allows([...appBuild(), ...ecrLogin()], request, tags) && allows(boundary(), request, tags);
+      const web = asRole({ 'slipway-app': 'web' });
+      const untagged = asRole({});
+      const key = `<${logicalId(stack.state.key)}.Arn>`;
+      const decrypt = (context: Record<string, string>): IamRequest => ({
+        action: 'kms:Decrypt',
+        resource: key,
+        context: Object.fromEntries(Object.entries(context).map(([k, v]) => [`kms:EncryptionContext:${k}`, v])),
+      });
+      const ecr = (action: string, repository: string): IamRequest => ({
+        action,
+        resource: `arn:aws:ecr:eu-west-1:123456789012:repository/${repository}`,
+      });
+
+      expect(web(decrypt({ purpose: 'deploy-key', app: 'web' }))).toBe(true);
+      expect(web(decrypt({ purpose: 'deploy-key', app: 'api' }))).toBe(false);
+      expect(web(decrypt({ purpose: 'deploy-key' }))).toBe(false);
+      expect(web(decrypt({ purpose: 'webhook-signing-secret', app: 'web' }))).toBe(false);
+      expect(web(decrypt({ purpose: 'gitlab-token', instance: 'https://gitlab.example.com' }))).toBe(false);
+      for (const action of ['ecr:PutImage', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer']) {
+        expect(web(ecr(action, 'slipway/web'))).toBe(true);
+        for (const other of ['slipway/api', 'slipway/web2', 'slipway/web/x', 'other/web']) {
+          expect({ action, other, allowed: web(ecr(action, other)) }).toEqual({ action, other, allowed: false });
+        }
+      }
+      expect(web({ action: 'ecr:GetAuthorizationToken', resource: '*' })).toBe(true);
+      expect(
+        web({ action: 'ecr:CreateRepository', resource: 'arn:aws:ecr:eu-west-1:123456789012:repository/slipway/web' }),
+      ).toBe(false);
+
+      // A role without the tag (the project's own, or one made by hand under the path) matches nothing app-bound.
+      expect(untagged(decrypt({ purpose: 'deploy-key', app: 'web' }))).toBe(false);
+      expect(untagged(ecr('ecr:PutImage', 'slipway/web'))).toBe(false);
+      // The evaluator itself tells allowed from denied (it is not "false" for everything).
+      expect(asRole({ 'slipway-app': 'api' })(decrypt({ purpose: 'deploy-key', app: 'api' }))).toBe(true);
     });
 
     it('sends the project’s state and phase changes to the build-events function', () => {
@@ -726,6 +850,107 @@ describe('the Slipway stack', () => {
         BUILD_LOG_GROUP: { Ref: logicalId(stack.build.logGroup) },
       });
       expect(actionsOf(statements).filter((a) => /^s3:/.test(a) || a === 'logs:GetLogEvents')).toEqual([]);
+    });
+
+    /** `arn:<partition>:iam::<account>:role/slipway/builds/slipway-build-<8 hex of the stack id>-`, as synthesized. */
+    const stackUnique = {
+      'Fn::Select': [0, { 'Fn::Split': ['-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }] }],
+    };
+    const roleArnPrefix = (tail: string) => ({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':iam::',
+          { Ref: 'AWS::AccountId' },
+          ':role/slipway/builds/slipway-build-',
+          stackUnique,
+          `-${tail}`,
+        ],
+      ],
+    });
+    const appRoles = roleArnPrefix('*');
+    const managedArn = (construct: IConstruct) => ({ Ref: logicalId(construct) });
+
+    it('runs each build with its app’s role: the release steps pass only this stack’s per-app build roles, to CodeBuild only', () => {
+      const fn = stack.release.stepsFunction;
+      expect(statementsOf(fn).filter((s) => s.Sid === 'PassAppBuildRolesToCodeBuildOnly')).toEqual([
+        {
+          Sid: 'PassAppBuildRolesToCodeBuildOnly',
+          Effect: 'Allow',
+          Action: 'iam:PassRole',
+          Resource: appRoles,
+          Condition: { StringEquals: { 'iam:PassedToService': 'codebuild.amazonaws.com' } },
+        },
+      ]);
+      expect(resourceOf(fn).Properties.Environment.Variables.BUILD_ROLE_ARN_PREFIX).toEqual(roleArnPrefix(''));
+    });
+
+    it('lets the admin API make and remove per-app build roles only under the path, with the boundary, the app tag and the two build policies', () => {
+      const iamStatements = statementsOf(stack.functions.admin).filter((s) =>
+        actionsOf([s]).some((a) => a.startsWith('iam:')),
+      );
+      expect(iamStatements).toEqual([
+        {
+          Sid: 'CreateAppBuildRolesWithBoundaryOnly',
+          Effect: 'Allow',
+          Action: 'iam:CreateRole',
+          Resource: appRoles,
+          Condition: { StringEquals: { 'iam:PermissionsBoundary': managedArn(stack.build.appBuildBoundary) } },
+        },
+        {
+          Sid: 'TagAppBuildRolesWithTheirAppOnly',
+          Effect: 'Allow',
+          Action: 'iam:TagRole',
+          Resource: appRoles,
+          Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['slipway-app'] } },
+        },
+        {
+          Sid: 'AttachTheBuildPoliciesOnly',
+          Effect: 'Allow',
+          Action: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
+          Resource: appRoles,
+          Condition: {
+            ArnEquals: {
+              'iam:PolicyARN': [managedArn(stack.build.appBuildPolicy), managedArn(stack.build.ecrLoginPolicy)],
+            },
+          },
+        },
+        {
+          Sid: 'ReadAndDeleteAppBuildRoles',
+          Effect: 'Allow',
+          Action: ['iam:DeleteRole', 'iam:GetRole', 'iam:ListAttachedRolePolicies'],
+          Resource: appRoles,
+        },
+      ]);
+      // No inline policy, no boundary removal, no trust rewrite, no PassRole.
+      for (const action of [
+        'iam:PutRolePolicy',
+        'iam:DeleteRolePermissionsBoundary',
+        'iam:PutRolePermissionsBoundary',
+        'iam:UpdateAssumeRolePolicy',
+        'iam:PassRole',
+      ]) {
+        expect(actionsOf(iamStatements)).not.toContain(action);
+      }
+      expect(resourceOf(stack.functions.admin).Properties.Environment.Variables).toMatchObject({
+        BUILD_ROLE_PATH: '/slipway/builds/',
+        BUILD_ROLE_NAME_PREFIX: { 'Fn::Join': ['', ['slipway-build-', stackUnique, '-']] },
+        BUILD_ROLE_BOUNDARY_ARN: managedArn(stack.build.appBuildBoundary),
+        BUILD_ROLE_POLICY_ARNS: {
+          'Fn::Join': [',', [managedArn(stack.build.appBuildPolicy), managedArn(stack.build.ecrLoginPolicy)]],
+        },
+        BUILD_PROJECT_ARN: { 'Fn::GetAtt': [logicalId(stack.build.project), 'Arn'] },
+      });
+    });
+
+    it('gives no other function any IAM action', () => {
+      const others = allFunctions().filter((fn) => fn !== stack.functions.admin && fn !== stack.release.stepsFunction);
+      for (const fn of others) expect(actionsOf(statementsOf(fn)).filter((a) => a.startsWith('iam:'))).toEqual([]);
+      expect([
+        ...new Set(actionsOf(statementsOf(stack.release.stepsFunction)).filter((a) => a.startsWith('iam:'))),
+      ]).toEqual(['iam:PassRole']);
     });
   });
 
@@ -885,7 +1110,7 @@ describe('the Slipway stack', () => {
     });
 
     it('passes only slipway-task-* roles, and only to ECS tasks', () => {
-      expect(withAction(steps(), 'iam:PassRole')).toEqual([
+      expect(withAction(steps(), 'iam:PassRole').filter((s) => s.Sid !== 'PassAppBuildRolesToCodeBuildOnly')).toEqual([
         {
           Sid: 'PassTaskRolesToEcsTasksOnly',
           Effect: 'Allow',
@@ -906,7 +1131,7 @@ describe('the Slipway stack', () => {
         customTemplate.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } }),
       )
         .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
-        .filter((s) => actionsOf([s]).includes('iam:PassRole'));
+        .filter((s) => actionsOf([s]).includes('iam:PassRole') && s.Sid === 'PassTaskRolesToEcsTasksOnly');
       expect(passRole.map((s) => [s.Resource, s.Condition])).toEqual([
         [pattern, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }],
       ]);
@@ -984,6 +1209,58 @@ describe('the Slipway stack', () => {
     });
   });
 
+  describe('sweep', () => {
+    const fn = () => stack.sweep.function;
+
+    it('runs functions/handlers/sweep.ts every 5 minutes, with 2 minutes to finish', () => {
+      expect(resourceOf(stack.sweep.rule).Properties).toMatchObject({
+        ScheduleExpression: 'rate(5 minutes)',
+        State: 'ENABLED',
+        Targets: [
+          expect.objectContaining({
+            Arn: { 'Fn::GetAtt': [logicalId(fn()), 'Arn'] },
+            RetryPolicy: { MaximumEventAgeInSeconds: 300, MaximumRetryAttempts: 2 },
+          }),
+        ],
+      });
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        FunctionName: { 'Fn::GetAtt': [logicalId(fn()), 'Arn'] },
+        SourceArn: { 'Fn::GetAtt': [logicalId(stack.sweep.rule), 'Arn'] },
+      });
+      expect(resourceOf(fn()).Properties.Timeout).toBe(120);
+    });
+
+    it('tells the sweep everything its handler requires, and no key', () => {
+      const variables = resourceOf(fn()).Properties.Environment.Variables;
+      expect(variables).toMatchObject({
+        TABLE_NAME: { Ref: logicalId(stack.state.table) },
+        STATE_MACHINE_ARN: { Ref: logicalId(stack.release.stateMachine) },
+      });
+      expect(variables).not.toHaveProperty('KMS_KEY_ID');
+      const entry = readFileSync(path.join(__dirname, '../../functions/handlers/sweep.ts'), 'utf8');
+      const required = [...entry.matchAll(/requireEnv\('([A-Z_]+)'\)/g)].map((m) => m[1] ?? '');
+      expect(required.length).toBeGreaterThan(0);
+      for (const name of required) expect(variables).toHaveProperty(name);
+    });
+
+    it('lets the sweep touch items of the table (no index) and start executions of the release state machine, nothing else', () => {
+      const statements = statementsOf(fn());
+      const dynamo = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('dynamodb:')));
+      expect(dynamo.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [logicalId(stack.state.table), 'Arn'] }]);
+      expect(statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('states:')))).toEqual([
+        { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: logicalId(stack.release.stateMachine) } },
+      ]);
+      expect([...new Set(actionsOf(statements).map((a) => a.split(':')[0]))].sort()).toEqual([
+        'dynamodb',
+        'logs',
+        'states',
+        'xray',
+      ]);
+    });
+  });
+
   describe('alarms', () => {
     const alarms = () => Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
 
@@ -1010,7 +1287,7 @@ describe('the Slipway stack', () => {
           );
         }
       }
-      expect(alarms()).toHaveLength(1 + 2 * 6 + 3 + 1);
+      expect(alarms()).toHaveLength(1 + 2 * 7 + 3 + 1);
     });
 
     it('sends every alarm to one KMS-encrypted topic that only accepts TLS', () => {
@@ -1126,17 +1403,22 @@ describe('cdk-nag (AwsSolutions)', () => {
     };
     visit(stack);
 
+    /** How cdk-nag names this stack's per-app build roles (`role/slipway/builds/slipway-build-<stack id part>-*`). */
+    const appRoles =
+      'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/slipway/builds/slipway-build-' +
+      '{"Fn::Select":[0,{"Fn::Split":["-",{"Fn::Select":[2,{"Fn::Split":["/",{"Ref":"AWS::StackId"}]}]}]}]}-*';
     expect(acknowledged.map(({ path: p, id }) => `${p} ${id}`).sort()).toEqual([
       'Slipway/Admin AwsSolutions-L1',
+      `Slipway/Admin/AppBuildRolesPolicy AwsSolutions-IAM5[Resource::${appRoles}]`,
       'Slipway/Admin/TracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/Api/ConsoleAuthRoute AwsSolutions-APIG4',
       'Slipway/Api/ConsolePagesRoute AwsSolutions-APIG4',
       'Slipway/Api/ConsoleRoute AwsSolutions-APIG4',
       'Slipway/Api/ProjectWebhookRoute AwsSolutions-APIG4',
       'Slipway/Api/SystemHookRoute AwsSolutions-APIG4',
+      'Slipway/Build/AppBuildBoundary AwsSolutions-IAM5[Resource::*]',
+      'Slipway/Build/AppEcrLoginPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/Build/DeadLetters AwsSolutions-SQS3',
-      'Slipway/Build/EcrLoginPolicy AwsSolutions-IAM5[Resource::*]',
-      'Slipway/Build/EcrPushPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/slipway/*]',
       'Slipway/Build/EventsFunction AwsSolutions-L1',
       'Slipway/Build/EventsFunction/TracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/Build/Project AwsSolutions-CB3',
@@ -1154,8 +1436,11 @@ describe('cdk-nag (AwsSolutions)', () => {
       'Slipway/Release/StepsFunction/EcsServicesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*/*]',
       'Slipway/Release/StepsFunction/EcsTaskDefinitionsPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/Release/StepsFunction/EcsTaskDefinitionsPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/*]',
+      `Slipway/Release/StepsFunction/PassAppBuildRolesPolicy AwsSolutions-IAM5[Resource::${appRoles}]`,
       'Slipway/Release/StepsFunction/PassTaskRolesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/slipway-task-*]',
       'Slipway/Release/StepsFunction/TracingPolicy AwsSolutions-IAM5[Resource::*]',
+      'Slipway/Sweep/Function AwsSolutions-L1',
+      'Slipway/Sweep/Function/TracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/SystemHook AwsSolutions-L1',
       'Slipway/SystemHook/TracingPolicy AwsSolutions-IAM5[Resource::*]',
     ]);
@@ -1209,4 +1494,93 @@ function secretsIn(template: unknown): { kind: string; at: string }[] {
     return [];
   };
   return scan(template, '$');
+}
+
+/** One request, as IAM sees it: the action, the resource ARN and the request's condition keys. */
+interface IamRequest {
+  action: string;
+  resource: string;
+  context?: Record<string, string>;
+}
+
+/**
+ * A small IAM evaluator for the statements this stack writes: Allow/Deny, Action and Resource
+ * with `*`/`?` wildcards, the condition operators used here (StringEquals, StringLike,
+ * ArnEquals, ArnLike), and `${aws:PrincipalTag/…}` policy variables, which make their statement
+ * match nothing when the principal has no such tag (as IAM does). Anything else throws, so it
+ * cannot silently allow. CloudFormation references resolve to `aws`/`eu-west-1`/`123456789012`
+ * and `<LogicalId.Attr>`.
+ */
+function allows(statements: Statement[], request: IamRequest, tags: Record<string, string>): boolean {
+  const matching = statements.filter((s) => statementMatches(s, request, tags));
+  return matching.some((s) => s.Effect === 'Allow') && !matching.some((s) => s.Effect === 'Deny');
+}
+
+function statementMatches(statement: Statement, request: IamRequest, tags: Record<string, string>): boolean {
+  const known = new Set(['Sid', 'Effect', 'Action', 'Resource', 'Condition']);
+  for (const key of Object.keys(statement)) if (!known.has(key)) throw new Error(`evaluator: ${key} not supported`);
+  const substitute = (value: string): string | undefined => {
+    let missing = false;
+    const out = value.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+      const tag = /^aws:PrincipalTag\/(.+)$/.exec(name);
+      if (!tag?.[1]) throw new Error(`evaluator: policy variable ${name} not supported`);
+      const found = tags[tag[1]];
+      if (found === undefined) missing = true;
+      return found ?? '';
+    });
+    return missing ? undefined : out;
+  };
+  const glob = (pattern: string, value: string, ignoreCase: boolean): boolean => {
+    const source = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
+    return new RegExp(`^${source}$`, ignoreCase ? 'i' : '').test(value);
+  };
+  const actionOk = asList(statement.Action).some((a) => glob(a, request.action, true));
+  const resourceOk = asList(statement.Resource).some((r) => {
+    const pattern = substitute(cfnValue(r));
+    return pattern !== undefined && glob(pattern, request.resource, false);
+  });
+  if (!actionOk || !resourceOk) return false;
+  for (const [operator, entries] of Object.entries(statement.Condition ?? {})) {
+    for (const [key, expected] of Object.entries(entries)) {
+      const actual = request.context?.[key];
+      if (actual === undefined) return false;
+      const patterns = asList(expected as unknown).map((v) => substitute(cfnValue(v)));
+      const ok = patterns.some((pattern) => {
+        if (pattern === undefined) return false;
+        if (operator === 'StringEquals' || operator === 'ArnEquals') return pattern === actual;
+        if (operator === 'StringLike' || operator === 'ArnLike') return glob(pattern, actual, false);
+        throw new Error(`evaluator: condition operator ${operator} not supported`);
+      });
+      if (!ok) return false;
+    }
+  }
+  return true;
+}
+
+const PSEUDO_PARAMETERS: Record<string, string> = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': 'eu-west-1',
+  'AWS::AccountId': '123456789012',
+};
+
+/** A CloudFormation value as a string: Fn::Join, Fn::Sub and Ref of pseudo parameters, `<Id.Attr>` for GetAtt. */
+function cfnValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as Record<string, unknown>;
+  if (typeof v.Ref === 'string') return PSEUDO_PARAMETERS[v.Ref] ?? `<${v.Ref}>`;
+  if (typeof v['Fn::Sub'] === 'string') {
+    return (v['Fn::Sub'] as string).replace(
+      /\$\{(AWS::\w+)\}/g,
+      (whole, name: string) => PSEUDO_PARAMETERS[name] ?? whole,
+    );
+  }
+  if (Array.isArray(v['Fn::GetAtt'])) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
+  if (Array.isArray(v['Fn::Join'])) {
+    const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map(cfnValue).join(separator);
+  }
+  throw new Error(`evaluator: cannot resolve ${JSON.stringify(value)}`);
 }

@@ -420,7 +420,7 @@ async function world(standin: GitlabStandin = gitlab): Promise<World> {
   await store.putGitlabConnection({
     url: standin.url,
     username: 'platform-bot',
-    tokenCiphertext: await vault.encrypt(TOKEN, { purpose: 'gitlab-token' }),
+    tokenCiphertext: await vault.encrypt(TOKEN, { purpose: 'gitlab-token', instance: standin.url }),
     scopes: ['api'],
     knownHosts: '127.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl',
     connectedAt: new Date().toISOString(),
@@ -461,6 +461,7 @@ async function world(standin: GitlabStandin = gitlab): Promise<World> {
       client: new CodeBuildClient({ region: 'eu-west-1' }),
       projectName: 'slipway-build',
       logGroupName: '/slipway/builds',
+      buildRoleArnPrefix: 'arn:aws:iam::123456789012:role/slipway/builds/slipway-build-0a1b2c3d-',
     }),
     registry: new EcrRegistry({ client: new ECRClient({ region: 'eu-west-1' }) }),
     deployer: new EcsDeployer({ client: new ECSClient({ region: 'eu-west-1' }) }),

@@ -129,8 +129,9 @@ describe('the Slack notifier, posting to a real webhook receiver on loopback', (
       '*Rollout time*\n41s',
     ]);
     expect(message.blocks).toHaveLength(2);
+    // The fallback text is mrkdwn too (Slack shows it in notifications): escaped like the fields.
     expect(message.text).toBe(
-      '✅ web is live on production: 8f3c2a1b Speed up <checkout> & cart by Ada Lovelace on main (build 1m 35s, rollout 41s)',
+      '✅ web is live on production: 8f3c2a1b Speed up &lt;checkout&gt; &amp; cart by Ada Lovelace on main (build 1m 35s, rollout 41s)',
     );
   });
 
@@ -146,7 +147,11 @@ describe('the Slack notifier, posting to a real webhook receiver on loopback', (
     expect(fields.some((f) => f.startsWith('*Rollout time*'))).toBe(false);
     expect(message.blocks[2]).toEqual({
       type: 'section',
-      text: { type: 'mrkdwn', text: '*Reason*\n```build: docker build exited 1 (step 4/9: RUN npm ci)```' },
+      text: {
+        type: 'mrkdwn',
+        text: '*Reason*\n```build: docker build exited 1 (step 4/9: RUN npm ci)```',
+        verbatim: true,
+      },
     });
     expect(message.text).toContain('— build: docker build exited 1');
   });
@@ -160,6 +165,48 @@ describe('the Slack notifier, posting to a real webhook receiver on loopback', (
     const message = receiver.posts[0]?.body as { blocks: Section[] };
     expect(message.blocks[0]?.text?.text).toBe(header);
     expect(message.blocks[2]?.text?.text).toBe('*Reason*\n```circuit breaker```');
+  });
+
+  it('carries text from a push as text: no live mention or injected link in the blocks or the fallback', async () => {
+    const hostile = '<!channel> <https://evil|https://gitlab.example.com> & more';
+    await notifier().notify({
+      ...buildFailed,
+      title: hostile,
+      author: '<!here|here> <@U0ADMIN>',
+      ref: 'refs/heads/<!everyone>',
+      reason: `build: ${hostile}`,
+      url: live.url,
+    });
+
+    const message = receiver.posts[0]?.body as { text: string; blocks: Section[] };
+    const everything = JSON.stringify(message);
+    for (const markup of [
+      '<!channel>',
+      '<!here',
+      '<!everyone>',
+      '<@U0ADMIN>',
+      '<https://evil',
+      '|https://gitlab.example.com>',
+    ]) {
+      expect(everything).not.toContain(markup);
+    }
+    // Every `<` left is the start of the one link Slipway makes itself (the commit, label escaped).
+    expect(everything.match(/</g)).toHaveLength(1);
+    expect(everything).toContain(`<${live.url}|01234567>`);
+    expect(message.text).toBe(
+      '❌ web: build failed: 01234567 &lt;!channel&gt; &lt;https://evil|https://gitlab.example.com&gt; &amp; more ' +
+        'by &lt;!here|here&gt; &lt;@U0ADMIN&gt; on &lt;!everyone&gt; (build 12s) — build: &lt;!channel&gt; ' +
+        '&lt;https://evil|https://gitlab.example.com&gt; &amp; more',
+    );
+    const fields = message.blocks[1]?.fields?.map((f) => f.text) ?? [];
+    expect(fields).toContain(
+      `*Commit*\n<${live.url}|01234567> &lt;!channel&gt; &lt;https://evil|https://gitlab.example.com&gt; &amp; more`,
+    );
+    expect(fields).toContain('*Author*\n&lt;!here|here&gt; &lt;@U0ADMIN&gt;');
+    expect(fields).toContain('*Ref*\n&lt;!everyone&gt;');
+    expect(message.blocks[2]?.text?.text).toBe(
+      '*Reason*\n```build: &lt;!channel&gt; &lt;https://evil|https://gitlab.example.com&gt; &amp; more```',
+    );
   });
 
   it('delivers after 500, 500, 200: three attempts, the same message each time', async () => {
@@ -315,7 +362,7 @@ describe('the Slack notifier, posting to a real webhook receiver on loopback', (
 });
 
 describe('the console notifier (local mode without a webhook)', () => {
-  it('writes one line per notice', async () => {
+  it('writes one line per notice, without control characters', async () => {
     const stream = new PassThrough();
     const chunks: string[] = [];
     stream.on('data', (chunk: Buffer) => chunks.push(chunk.toString('utf8')));
@@ -324,10 +371,19 @@ describe('the console notifier (local mode without a webhook)', () => {
     await console.notify(live);
     await console.notify(buildFailed);
 
+    await console.notify({
+      ...live,
+      title: 'Fix \u001b]0;pwned\u0007the \u001b[31mbuild\u001b[0m\u0007',
+      author: 'Mallory\u009b2J',
+      ref: 'refs/heads/main\u001b[1A',
+    });
+
     const lines = chunks.join('').split('\n');
     expect(lines).toEqual([
       '✅ web is live on production: 8f3c2a1b Speed up <checkout> & cart by Ada Lovelace on main (build 1m 35s, rollout 41s)',
       '❌ web: build failed: 01234567 Break the build by Grace Hopper on v2.0.0 (build 12s) — build: docker build exited 1 (step 4/9: RUN npm ci)',
+      // Terminal escape sequences from a push never reach the terminal local mode runs in.
+      '✅ web is live on production: 8f3c2a1b Fix the build by Mallory on main (build 1m 35s, rollout 41s)',
       '',
     ]);
   });

@@ -162,6 +162,38 @@ phases:
     expect(log).toMatch(/Build FAILED\n$/);
   });
 
+  it("keeps the failing command's own `==> error: …` line as the failure's message (the buildspec's words, not its shell text)", async () => {
+    const { result, output } = await run(`
+version: 0.2
+phases:
+  pre_build:
+    commands:
+      - 'echo "==> step: fetch"'
+      - 'echo "==> error: not this one: its command succeeded"'
+      - |
+        ref=refs/heads/main
+        if ! false; then
+          echo "==> error: commit abc is not on $ref" >&2
+          echo "more output after it"
+          exit 1
+        fi
+`);
+    expect(result).toMatchObject({
+      status: 'FAILED',
+      failedPhase: 'PRE_BUILD',
+      failedStep: 'fetch',
+      failedMessage: 'commit abc is not on refs/heads/main',
+    });
+    expect(output).toContain('==> error: commit abc is not on refs/heads/main');
+
+    // A failure that says nothing of itself has no message.
+    const quiet = await run(
+      'version: 0.2\nphases:\n  build:\n    commands:\n      - \'echo "==> error: old"\'\n      - exit 3\n',
+    );
+    expect(quiet.result.status).toBe('FAILED');
+    expect(quiet.result.failedMessage).toBeUndefined();
+  });
+
   it('follows the phase transitions without on-failure: a failed build still runs post_build, a failed install does not', async () => {
     const build = await run(`
 version: 0.2
@@ -479,5 +511,18 @@ describe("the local builder's reading of a run", () => {
         error: 'local builds need the docker CLI on PATH',
       }),
     ).toEqual({ status: 'failed', images: {}, reason: 'local builds need the docker CLI on PATH' });
+  });
+
+  it("says the failing command's own message, when it gave one, after the step", () => {
+    expect(
+      outcomeOf({
+        ...base,
+        status: 'FAILED',
+        failedPhase: 'PRE_BUILD',
+        failedStep: 'fetch',
+        failedCommand: 'if ! on_ref; then … fi',
+        failedMessage: `commit ${'a'.repeat(40)} is not on refs/heads/main`,
+      }),
+    ).toEqual({ status: 'failed', images: {}, reason: `fetch: commit ${'a'.repeat(40)} is not on refs/heads/main` });
   });
 });

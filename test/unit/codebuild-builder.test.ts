@@ -26,8 +26,11 @@ function builder(): CodeBuildBuilder {
     client: new CodeBuildClient({}),
     projectName: 'slipway-build',
     logGroupName: 'build-logs',
+    buildRoleArnPrefix: ROLE_ARN_PREFIX,
   });
 }
+
+const ROLE_ARN_PREFIX = 'arn:aws:iam::123456789012:role/slipway/builds/slipway-build-0a1b2c3d-';
 
 describe('the CodeBuild builder', () => {
   beforeEach(() => codebuild.reset());
@@ -41,6 +44,7 @@ describe('the CodeBuild builder', () => {
     expect(codebuild).toHaveReceivedCommandWith(StartBuildCommand, {
       projectName: 'slipway-build',
       idempotencyToken: job.buildId,
+      serviceRoleOverride: `${ROLE_ARN_PREFIX}web`,
       environmentVariablesOverride: [
         { name: 'SLIPWAY_BUILD_ID', value: job.buildId, type: 'PLAINTEXT' },
         { name: 'SLIPWAY_APP', value: 'web', type: 'PLAINTEXT' },
@@ -57,6 +61,32 @@ describe('the CodeBuild builder', () => {
     });
     const overrides = codebuild.commandCalls(StartBuildCommand)[0]?.args[0].input.environmentVariablesOverride ?? [];
     for (const variable of overrides) expect(variable.value).not.toMatch(/PRIVATE KEY/);
+  });
+
+  it("runs each build with its own app's role, never the project's", async () => {
+    codebuild.on(StartBuildCommand).resolves({ build: { id: BUILD_ID, arn: BUILD_ARN } });
+
+    await builder().start(job);
+    await builder().start({ ...job, app: 'api', imageRepository: job.imageRepository.replace(/web$/, 'api') });
+
+    const roles = codebuild.commandCalls(StartBuildCommand).map((call) => call.args[0].input.serviceRoleOverride);
+    expect(roles).toEqual([
+      'arn:aws:iam::123456789012:role/slipway/builds/slipway-build-0a1b2c3d-web',
+      'arn:aws:iam::123456789012:role/slipway/builds/slipway-build-0a1b2c3d-api',
+    ]);
+  });
+
+  it('retries a role CodeBuild cannot assume yet, and says to link again when it lasts', async () => {
+    codebuild.on(StartBuildCommand).rejects(
+      Object.assign(new Error('CodeBuild is not authorized to perform: sts:AssumeRole on arn:aws:iam::…'), {
+        name: 'InvalidInputException',
+      }),
+    );
+
+    await expect(builder().start(job)).rejects.toMatchObject({
+      name: 'TransientError',
+      message: expect.stringMatching(/propagating.*run slipway apps link web/),
+    });
   });
 
   it('answers with the build ARN and the log stream CodeBuild reports', async () => {

@@ -121,6 +121,47 @@ services:
     );
   });
 
+  it('refuses a Compose file that is a symbolic link out of the repository (to /etc, the deploy key…), or a broken one', () => {
+    // A well-formed Compose file outside: followed, it would plan (and show) what is not the repository's.
+    const outside = repo({ 'compose.yaml': 'services:\n  api:\n    build: .\n', Dockerfile: '' });
+    const linked = repo({ Dockerfile: '' });
+    symlinkSync(join(outside, 'compose.yaml'), join(linked, 'compose.yaml'));
+    expect(() => planBuild(linked, 'Dockerfile')).toThrow(
+      new PlanError('Compose file compose.yaml is outside the repository'),
+    );
+
+    const etc = repo({ Dockerfile: '' });
+    symlinkSync('/etc/passwd', join(etc, 'docker-compose.yml'));
+    expect(() => planBuild(etc, 'Dockerfile')).toThrow(
+      new PlanError('Compose file docker-compose.yml is outside the repository'),
+    );
+
+    // Through a linked folder on the way: the real path counts.
+    const viaFolder = repo({ Dockerfile: '' });
+    symlinkSync(outside, join(viaFolder, 'conf'));
+    symlinkSync('conf/compose.yaml', join(viaFolder, 'compose.yml'));
+    expect(() => planBuild(viaFolder, 'Dockerfile')).toThrow(/^Compose file compose\.yml is outside the repository$/);
+
+    // A link to nowhere (here: a key file that is not there) is no Compose file to read.
+    const dangling = repo({ Dockerfile: '' });
+    symlinkSync('/tmp/slipway-key.gone/deploy_key', join(dangling, 'compose.yaml'));
+    expect(() => planBuild(dangling, 'Dockerfile')).toThrow(
+      new PlanError('Compose file compose.yaml is a symbolic link to nothing in the repository'),
+    );
+
+    const folder = repo({ 'compose.yaml/x': '', Dockerfile: '' });
+    expect(() => planBuild(folder, 'Dockerfile')).toThrow(new PlanError('Compose file compose.yaml is not a file'));
+
+    // A link that stays inside the repository is fine.
+    const inside = repo({ 'deploy/compose.yaml': 'services:\n  api:\n    build: .\n', Dockerfile: '' });
+    symlinkSync('deploy/compose.yaml', join(inside, 'compose.yaml'));
+    expect(planBuild(inside, 'Dockerfile')).toEqual({
+      source: 'compose',
+      composeFile: 'compose.yaml',
+      images: [{ service: 'api', context: '.', dockerfile: 'Dockerfile', args: {} }],
+    });
+  });
+
   it('uses the Dockerfile when there is no Compose file, or none of its services builds', () => {
     expect(planBuild(repo({ 'docker/Dockerfile.app': '' }), 'docker/Dockerfile.app')).toEqual({
       source: 'dockerfile',

@@ -96,6 +96,8 @@ export interface BuildspecResult {
   failedSimpleCommand?: string;
   /** The last `==> step: NAME` line a failing command printed (the buildspec's own step names). */
   failedStep?: string;
+  /** The last `==> error: TEXT` line the failing command itself printed: why it failed, in the buildspec's words. */
+  failedMessage?: string;
   /** Why the run failed when it is not (only) a command's exit status: timeout, missing tool, shell died. */
   error?: string;
   timedOut?: boolean;
@@ -116,6 +118,7 @@ const PHASE_TYPES: Record<PhaseName, string> = {
 };
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const STEP_LINE = /^==> step: (.+)$/;
+const ERROR_LINE = /^==> error: (.+)$/;
 /** Environment passed through to a run when it does not set these itself. */
 const BASE_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ'];
 
@@ -229,10 +232,14 @@ async function runPhases(
   ) => BuildspecResult,
 ): Promise<BuildspecResult> {
   let lastStep: string | undefined;
+  /** Of the command running now only. */
+  let lastError: string | undefined;
   const shell = new Shell(env, options.cwd, (line) => {
     log.line(line);
     const step = STEP_LINE.exec(line);
     if (step) lastStep = step[1]?.trim();
+    const error = ERROR_LINE.exec(line);
+    if (error) lastError = error[1]?.trim();
   });
   let timedOut = false;
   const timer = options.timeoutMs
@@ -266,6 +273,7 @@ async function runPhases(
       for (const block of [phase.commands, phase.finally]) {
         for (const command of block) {
           current.command = command;
+          lastError = undefined;
           log.container(`Running command ${command}`);
           const { status, failed } = await shell.run(command);
           if (status === 0) continue;
@@ -281,6 +289,7 @@ async function runPhases(
             failedCommand: command,
             ...(failed && failed !== command ? { failedSimpleCommand: failed } : {}),
             ...(lastStep ? { failedStep: lastStep } : {}),
+            ...(lastError ? { failedMessage: lastError } : {}),
           };
           phaseFailed = true;
           break;

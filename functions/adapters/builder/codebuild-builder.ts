@@ -5,7 +5,9 @@ import {
   StopBuildCommand,
 } from '@aws-sdk/client-codebuild';
 import { buildspecInputs } from '../../build/buildspec-env';
+import { TransientError } from '../../domain/errors';
 import type { Builder, BuildJob } from '../../domain/ports';
+import { buildRoleArn } from './build-roles';
 
 export interface CodeBuildBuilderOptions {
   client: CodeBuildClient;
@@ -13,6 +15,12 @@ export interface CodeBuildBuilderOptions {
   projectName: string;
   /** The project's CloudWatch Logs group (its `logsConfig`), for the build's log location. */
   logGroupName: string;
+  /**
+   * `arn:…:role/slipway/builds/<prefix>` (the stack's `BUILD_ROLE_ARN_PREFIX`): each build runs
+   * with its own app's role, this plus the app name, which may decrypt only that app's deploy
+   * key and pull and push only that app's repository.
+   */
+  buildRoleArnPrefix: string;
 }
 
 /** Thrown before StartBuild when a job would put something secret-looking into the overrides. */
@@ -21,9 +29,10 @@ export class UnsafeBuildJobError extends Error {
 }
 
 /**
- * The AWS builder: one CodeBuild build per Slipway build. The build's environment overrides
- * carry only ids, URLs, public host keys and the deploy key's vault *ciphertext* (decrypted
- * inside the build, by the build role, which may decrypt deploy keys only). They are visible
+ * The AWS builder: one CodeBuild build per Slipway build, run with its app's own role
+ * (`serviceRoleOverride`). The build's environment overrides carry only ids, URLs, public host
+ * keys and the deploy key's vault *ciphertext* (decrypted inside the build, by that role, which
+ * may decrypt only this app's deploy key). They are visible
  * to anyone who may read the build (`BatchGetBuilds`) and appear in its state-change events,
  * so nothing secret may go there: a job whose values look like a plaintext key is refused.
  */
@@ -31,14 +40,19 @@ export class CodeBuildBuilder implements Builder {
   constructor(private readonly options: CodeBuildBuilderOptions) {}
 
   async start(job: BuildJob): Promise<{ ref: string; logLocation: string }> {
-    const out = await this.options.client.send(
-      new StartBuildCommand({
-        projectName: this.options.projectName,
-        // Valid for 5 minutes: a retried start of the same build starts nothing new.
-        idempotencyToken: job.buildId,
-        environmentVariablesOverride: buildEnvironment(job),
-      }),
-    );
+    const out = await this.options.client
+      .send(
+        new StartBuildCommand({
+          projectName: this.options.projectName,
+          // Valid for 5 minutes: a retried start of the same build starts nothing new.
+          idempotencyToken: job.buildId,
+          environmentVariablesOverride: buildEnvironment(job),
+          serviceRoleOverride: buildRoleArn(this.options.buildRoleArnPrefix, job.app),
+        }),
+      )
+      .catch((error: unknown) => {
+        throw missingRoleHint(error, job.app);
+      });
     const build = out.build;
     if (!build?.arn || !build.id) throw new Error(`CodeBuild started no build for ${job.app}/${job.buildId}`);
     // A project without a stream-name prefix logs to a stream named after the build's UUID
@@ -58,6 +72,27 @@ export class CodeBuildBuilder implements Builder {
       if (!(error instanceof Error && error.name === 'InvalidInputException')) throw error;
     }
   }
+}
+
+/**
+ * CodeBuild refuses a build whose role it cannot assume (InvalidInputException naming the role
+ * or `sts:AssumeRole`). Right after `apps link` that is IAM still propagating the new role, so
+ * it is retried (TransientError: the workflow backs off for about two minutes); if it lasts,
+ * the app has no role (linked before per-app build roles) and the failure says what to run.
+ */
+function missingRoleHint(error: unknown, app: string): unknown {
+  if (
+    error instanceof Error &&
+    (error.name === 'InvalidInputException' || error.name === 'AccessDeniedException') &&
+    /role|AssumeRole/i.test(error.message)
+  ) {
+    return new TransientError(
+      `CodeBuild cannot use the build role of ${app} (${error.message.slice(0, 300)}). Just after linking, IAM ` +
+        `may still be propagating it; otherwise the app was linked before per-app build roles: run slipway apps link ${app}`,
+      { cause: error },
+    );
+  }
+  return error;
 }
 
 /** The overrides, all PLAINTEXT, none secret. Exported for the local runner's parity tests. */

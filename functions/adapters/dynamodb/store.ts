@@ -42,8 +42,13 @@ const TTL = TABLE_SCHEMA.ttlAttribute;
 const ENTITY = 'entity';
 const KEY_ATTRIBUTES: ReadonlySet<string> = new Set([PK, SK, GSI.partitionKey, GSI.sortKey, TTL, ENTITY]);
 
-/** How long a delivery is remembered for de-duplication (GitLab redelivers for far less). */
-export const DELIVERY_TTL_SECONDS = 14 * 24 * 60 * 60;
+/**
+ * How long a delivery is remembered for de-duplication: at least 30 days (PRODUCT.md step 3;
+ * DynamoDB's TTL deletes an item only after its expiry, never before).
+ */
+export const DELIVERY_TTL_SECONDS = 30 * 24 * 60 * 60;
+/** The partition of start markers: one small item per build recorded and not yet started. */
+const UNSTARTED_PARTITION = 'UNSTARTED';
 /** Bound on retries of a transaction that lost to a concurrent one (TransactionConflict). */
 const MAX_TRANSACTION_ATTEMPTS = 10;
 const BATCH_WRITE_LIMIT = 25;
@@ -72,6 +77,8 @@ export const keys = {
   release: (app: string, id: string): Key => ({ [PK]: `APP#${app}`, [SK]: `RELEASE#${id}` }),
   appChildren: (app: string): string => `APP#${app}`,
   delivery: (source: string, key: string): Key => ({ [PK]: `DELIVERY#${source}#${key}`, [SK]: 'DELIVERY' }),
+  /** A build's start marker: the ULID first, so the partition's key order is creation order. */
+  unstarted: (app: string, id: string): Key => ({ [PK]: UNSTARTED_PARTITION, [SK]: `BUILD#${id}#${app}` }),
   gitlab: (): Key => ({ [PK]: 'CONFIG', [SK]: 'GITLAB' }),
   systemHook: (): Key => ({ [PK]: 'CONFIG', [SK]: 'SYSTEM_HOOK' }),
   /** The project index's partition: by GitLab project id once known, else by lower-case path. */
@@ -84,17 +91,39 @@ export interface DynamoDbStoreOptions {
   client: DynamoDBDocumentClient;
   /** Source of `updatedAt` and delivery expiry; the wall clock by default. */
   clock?: Clock;
+  /**
+   * Wait, after each TransactWriteItems, until it is durable. DynamoDB Local answers a
+   * transaction before its SQLite commit has run (it queues the commit), so a DynamoDB Local
+   * killed at that moment loses a transaction it acknowledged; a consistent read queued behind
+   * the commit waits for it. Local mode sets this; DynamoDB itself needs nothing of the kind.
+   */
+  awaitTransactionCommit?: boolean;
 }
+
+/** A key nothing is ever stored under: what the commit barrier reads. */
+const BARRIER_KEY = { [PK]: 'CONFIG', [SK]: 'COMMIT_BARRIER' };
 
 export class DynamoDbStore implements Store {
   private readonly tableName: string;
   private readonly client: DynamoDBDocumentClient;
   private readonly clock: Clock;
+  private readonly awaitTransactionCommit: boolean;
 
   constructor(options: DynamoDbStoreOptions) {
     this.tableName = options.tableName;
     this.client = options.client;
     this.clock = options.clock ?? { now: () => new Date() };
+    this.awaitTransactionCommit = options.awaitTransactionCommit ?? false;
+  }
+
+  /** Runs one TransactWriteItems and, where asked to (DynamoDB Local), waits for its commit. */
+  private async sendTransaction(
+    items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>,
+  ): Promise<void> {
+    await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+    if (this.awaitTransactionCommit) {
+      await this.client.send(new GetCommand({ TableName: this.tableName, Key: BARRIER_KEY, ConsistentRead: true }));
+    }
   }
 
   // ---- apps ---------------------------------------------------------------------------------
@@ -252,8 +281,14 @@ export class DynamoDbStore implements Store {
 
   async recordBuild(
     build: Build,
-    delivery?: Omit<Delivery, 'build' | 'app'>,
+    delivery?: Omit<Delivery, 'build' | 'app'> | ReadonlyArray<Omit<Delivery, 'build' | 'app'>>,
   ): Promise<{ build: Build; duplicate: boolean }> {
+    const deliveries: Array<Omit<Delivery, 'build' | 'app'>> =
+      delivery === undefined
+        ? []
+        : Array.isArray(delivery)
+          ? [...(delivery as ReadonlyArray<Omit<Delivery, 'build' | 'app'>>)]
+          : [delivery as Omit<Delivery, 'build' | 'app'>];
     const buildPut = {
       Put: {
         TableName: this.tableName,
@@ -262,63 +297,70 @@ export class DynamoDbStore implements Store {
         ExpressionAttributeNames: { '#pk': PK },
       },
     };
-    if (!delivery) {
-      try {
-        await this.client.send(new PutCommand(buildPut.Put));
-      } catch (error) {
-        if (conditionFailureItem(error) === null) throw error;
-        throw new ConflictError(`build ${build.id} of app ${build.app} already exists`);
-      }
-      return { build, duplicate: false };
-    }
-
-    const deliveryKey = keys.delivery(delivery.source, delivery.key);
-    const receivedAt = Date.parse(delivery.receivedAt);
-    const expiresAt =
-      Math.floor((Number.isNaN(receivedAt) ? this.clock.now().getTime() : receivedAt) / 1000) + DELIVERY_TTL_SECONDS;
-    const deliveryPut = {
+    // Written with the build, removed when its execution is recorded: what the sweep finds.
+    const markerPut = {
       Put: {
         TableName: this.tableName,
         Item: {
-          ...deliveryKey,
-          source: delivery.source,
-          key: delivery.key,
+          ...keys.unstarted(build.app, build.id),
           app: build.app,
           build: build.id,
-          receivedAt: delivery.receivedAt,
-          [TTL]: expiresAt,
-          [ENTITY]: 'delivery',
+          createdAt: build.createdAt,
+          [ENTITY]: 'unstarted',
         },
-        ConditionExpression: 'attribute_not_exists(#pk)',
-        ExpressionAttributeNames: { '#pk': PK },
       },
     };
+    const deliveryKeys = deliveries.map((d) => keys.delivery(d.source, d.key));
+    const deliveryPuts = deliveries.map((d) => {
+      const receivedAt = Date.parse(d.receivedAt);
+      const expiresAt =
+        Math.floor((Number.isNaN(receivedAt) ? this.clock.now().getTime() : receivedAt) / 1000) + DELIVERY_TTL_SECONDS;
+      return {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...keys.delivery(d.source, d.key),
+            source: d.source,
+            key: d.key,
+            app: build.app,
+            build: build.id,
+            receivedAt: d.receivedAt,
+            [TTL]: expiresAt,
+            [ENTITY]: 'delivery',
+          },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PK },
+        },
+      };
+    });
+    const what =
+      deliveries.length === 0
+        ? `build ${build.app}/${build.id}`
+        : `delivery ${deliveries.map((d) => d.source).join(', ')}`;
 
     for (let attempt = 1; ; attempt++) {
-      if (attempt > 1) {
+      if (attempt > 1 && deliveryKeys.length > 0) {
         // Someone else may have won meanwhile: answer from their record instead of racing again.
-        const earlier = await this.duplicateOf(deliveryKey);
+        const earlier = await this.duplicateAnswer(deliveryPuts, () => true);
         if (earlier) return { build: earlier, duplicate: true };
       }
       try {
-        await this.client.send(new TransactWriteCommand({ TransactItems: [deliveryPut, buildPut] }));
+        await this.sendTransaction([...deliveryPuts, buildPut, markerPut]);
         return { build, duplicate: false };
       } catch (error) {
         if (!isTransactionCanceled(error)) throw error;
         const reasons = error.CancellationReasons ?? [];
-        if (isConditionFailure(reasons[0])) {
-          const earlier = await this.duplicateOf(deliveryKey);
+        if (deliveryKeys.some((_, i) => isConditionFailure(reasons[i]))) {
+          const earlier = await this.duplicateAnswer(deliveryPuts, (i) => isConditionFailure(reasons[i]));
           if (earlier) return { build: earlier, duplicate: true };
-          // The delivery vanished (expired) or named a deleted build: try again.
-        } else if (isConditionFailure(reasons[1])) {
+          // The deliveries vanished (expired) or named a deleted build: try again.
+        } else if (isConditionFailure(reasons[deliveryKeys.length])) {
           throw new ConflictError(`build ${build.id} of app ${build.app} already exists`);
         } else if (!reasons.some(isTransactionConflict)) {
           throw error;
         }
         if (attempt >= MAX_TRANSACTION_ATTEMPTS) {
-          throw new StaleWriteError(
-            `could not record delivery ${delivery.source}/${delivery.key} after ${attempt} attempts (contention)`,
-          );
+          throw new StaleWriteError(`could not record ${what} after ${attempt} attempts (contention)`);
         }
         await backoff(attempt);
       }
@@ -368,6 +410,31 @@ export class DynamoDbStore implements Store {
       if (old === undefined) throw new NotFoundError(`build ${app}/${id} not found`);
       throw new ConflictError(`build ${app}/${id} already has execution ${String(old.execution)}`);
     }
+    // Started: the sweep has nothing to do for it. Should this fail, the sweep removes it later.
+    await this.clearUnstartedBuild(app, id);
+  }
+
+  async listUnstartedBuilds(createdBefore: string): Promise<Array<{ app: string; build: string }>> {
+    const at = Date.parse(createdBefore);
+    if (!Number.isFinite(at)) throw new ValidationError(`createdBefore must be an ISO 8601 time, got ${createdBefore}`);
+    const markers = await this.queryAll<{ app?: unknown; build?: unknown }>({
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+      ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+      // Ids made before `at` sort before its time prefix (`#` sorts before every id character).
+      ExpressionAttributeValues: {
+        ':pk': UNSTARTED_PARTITION,
+        ':from': 'BUILD#',
+        ':to': `BUILD#${idTimePrefix(new Date(at - 1))}~`,
+      },
+      ConsistentRead: true,
+    });
+    return markers.flatMap((m) =>
+      typeof m.app === 'string' && typeof m.build === 'string' ? [{ app: m.app, build: m.build }] : [],
+    );
+  }
+
+  async clearUnstartedBuild(app: string, id: string): Promise<void> {
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: keys.unstarted(app, id) }));
   }
 
   // ---- releases -----------------------------------------------------------------------------
@@ -708,6 +775,44 @@ export class DynamoDbStore implements Store {
     });
   }
 
+  /**
+   * The answer to a delivery some of whose keys were recorded before: the build named by the
+   * first key (in the order given, of those `recorded` says to look at) that names one. The keys
+   * ranked above it were new: they are recorded now as naming that build too, so a redelivery
+   * under any of them gets this same answer — unless one was recorded meanwhile, whose build is
+   * then the answer (a key always answers with the build it first named).
+   */
+  private async duplicateAnswer(
+    deliveryPuts: Array<{ Put: { Item: Item & Key } }>,
+    recorded: (index: number) => boolean,
+  ): Promise<Build | undefined> {
+    for (let i = 0; i < deliveryPuts.length; i++) {
+      const put = deliveryPuts[i]?.Put;
+      if (!put || !recorded(i)) continue;
+      const earlier = await this.duplicateOf({ [PK]: put.Item[PK], [SK]: put.Item[SK] });
+      if (!earlier) continue;
+      for (const above of deliveryPuts.slice(0, i)) {
+        const key = { [PK]: above.Put.Item[PK], [SK]: above.Put.Item[SK] };
+        try {
+          await this.client.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: { ...above.Put.Item, app: earlier.app, build: earlier.id },
+              ConditionExpression: 'attribute_not_exists(#pk)',
+              ExpressionAttributeNames: { '#pk': PK },
+            }),
+          );
+        } catch (error) {
+          if (conditionFailureItem(error) === null) throw error;
+          const first = await this.duplicateOf(key);
+          if (first) return first;
+        }
+      }
+      return earlier;
+    }
+    return undefined;
+  }
+
   /** The build an earlier delivery recorded, or undefined when there is none (any more). */
   private async duplicateOf(deliveryKey: Key): Promise<Build | undefined> {
     const delivery = await this.getRaw(deliveryKey);
@@ -837,7 +942,7 @@ export class DynamoDbStore implements Store {
   ): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+        await this.sendTransaction(items);
         return;
       } catch (error) {
         if (!isTransactionCanceled(error)) throw error;

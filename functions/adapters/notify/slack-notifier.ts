@@ -1,5 +1,6 @@
 import type { Notifier, ReleaseNotice } from '../../domain/ports';
 import type { AccountableNotifier, DeliveryOutcome } from '../../domain/reporting';
+import { printable } from '../../domain/text';
 
 export type { DeliveryOutcome };
 
@@ -142,8 +143,9 @@ export class SlackNotifier implements AccountableNotifier {
 export class ConsoleNotifier implements Notifier {
   constructor(private readonly stream: NodeJS.WritableStream = process.stdout) {}
 
+  /** Commit titles, authors, refs and reasons come from pushes: no control character reaches the terminal. */
   async notify(notice: ReleaseNotice): Promise<void> {
-    this.stream.write(`${plainText(notice)}\n`);
+    this.stream.write(`${printable(plainText(notice))}\n`);
   }
 }
 
@@ -152,7 +154,15 @@ export interface SlackMessage {
   blocks: Array<Record<string, unknown>>;
 }
 
-/** The Block Kit message for a notice: header, the facts as fields, the reason for failures, a plain fallback. */
+/**
+ * The Block Kit message for a notice: header, the facts as fields, the reason for failures, a
+ * plain fallback. Commit titles, authors, refs and reasons come from pushes, and app and
+ * environment names from users: every one is data, so Slack's control characters `& < >` are
+ * escaped in every field, the header and the fallback `text` alike (a `<!channel>` or
+ * `<https://evil|https://gitlab…>` in a commit message arrives as text, never as a mention or a
+ * link). The only links are the ones made here (`<url|label>`, the label escaped); the mrkdwn
+ * fields are `verbatim`, so Slack does not turn bare names or URLs in them into mentions or links.
+ */
 export function slackMessage(notice: ReleaseNotice): SlackMessage {
   const fields = [
     field('App', mrkdwn(notice.app)),
@@ -164,17 +174,21 @@ export function slackMessage(notice: ReleaseNotice): SlackMessage {
     ...(notice.rolloutSeconds !== undefined ? [field('Rollout time', formatDuration(notice.rolloutSeconds))] : []),
   ];
   const blocks: Array<Record<string, unknown>> = [
-    { type: 'header', text: { type: 'plain_text', text: clip(headline(notice), 150), emoji: true } },
+    { type: 'header', text: { type: 'plain_text', text: clip(mrkdwn(headline(notice)), 150), emoji: true } },
     { type: 'section', fields },
   ];
   if (notice.kind !== 'live') {
     const reason = notice.reason?.trim() || 'no reason given';
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: `*Reason*\n\`\`\`${mrkdwn(clip(reason, 2500)).replace(/```/g, "'''")}\`\`\`` },
+      text: {
+        type: 'mrkdwn',
+        text: `*Reason*\n\`\`\`${mrkdwn(clip(reason, 2500)).replace(/```/g, "'''")}\`\`\``,
+        verbatim: true,
+      },
     });
   }
-  return { text: plainText(notice), blocks };
+  return { text: mrkdwn(plainText(notice)), blocks };
 }
 
 function headline(notice: ReleaseNotice): string {
@@ -208,8 +222,9 @@ function plainText(notice: ReleaseNotice): string {
   return `${parts.join(' ')}${reason}`;
 }
 
-function field(label: string, value: string): { type: 'mrkdwn'; text: string } {
-  return { type: 'mrkdwn', text: clip(`*${label}*\n${value}`, 2000) };
+/** `value` is mrkdwn already escaped by the caller. */
+function field(label: string, value: string): { type: 'mrkdwn'; text: string; verbatim: true } {
+  return { type: 'mrkdwn', text: clip(`*${label}*\n${value}`, 2000), verbatim: true };
 }
 
 function commitLink(notice: ReleaseNotice): string {
@@ -243,7 +258,7 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, '0')}m`;
 }
 
-/** Slack mrkdwn control characters. */
+/** Slack's control characters, escaped as Slack asks (`&amp;`, `&lt;`, `&gt;`): text stays text. */
 function mrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

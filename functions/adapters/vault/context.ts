@@ -1,8 +1,23 @@
 import type { VaultContext } from '../../domain/ports';
 
-/** The encryption context as a flat string map, keys in a fixed order (KMS and AAD alike). */
+/** The purposes whose ciphertexts are bound to a GitLab instance (`instance` required). */
+const INSTANCE_BOUND: ReadonlySet<VaultContext['purpose']> = new Set(['gitlab-token', 'oauth-client-secret']);
+
+/**
+ * The encryption context as a flat string map, keys in a fixed order (KMS and AAD alike):
+ * `purpose`, then `app` and `instance` when given. A GitLab token or OAuth client secret
+ * without its instance is refused before any sealing or opening: such a ciphertext would open
+ * for whatever URL the table names.
+ */
 export function contextMap(context: VaultContext): Record<string, string> {
-  return { purpose: context.purpose, ...(context.app !== undefined ? { app: context.app } : {}) };
+  if (INSTANCE_BOUND.has(context.purpose) && !context.instance) {
+    throw new VaultError(`a ${context.purpose} is sealed for its GitLab instance: the context names none`);
+  }
+  return {
+    purpose: context.purpose,
+    ...(context.app !== undefined ? { app: context.app } : {}),
+    ...(context.instance !== undefined ? { instance: context.instance } : {}),
+  };
 }
 
 export class VaultError extends Error {

@@ -6,8 +6,8 @@ const FORMAT = 'kms1';
 
 /**
  * The AWS vault: KMS Encrypt/Decrypt with an encryption context naming the purpose and the
- * app, so IAM can scope who may decrypt what and a ciphertext cannot be replayed for another
- * app. Ciphertext: `kms1:` + base64 of KMS's CiphertextBlob.
+ * app (or, for a GitLab token or OAuth client secret, the GitLab instance URL), so IAM can scope
+ * who may decrypt what and a ciphertext cannot be replayed for another app or instance. Ciphertext: `kms1:` + base64 of KMS's CiphertextBlob.
  */
 export class KmsVault implements Vault {
   constructor(private readonly options: { client: KMSClient; keyId: string }) {}

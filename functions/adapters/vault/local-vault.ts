@@ -11,8 +11,8 @@ const TAG_BYTES = 16;
 /**
  * Local mode's vault: AES-256-GCM with a 32-byte key kept in a 0600 file in the state dir.
  * Ciphertext: `lv1:` + base64url(iv ‖ tag ‖ ciphertext); the encryption context is the
- * additional authenticated data, so a ciphertext only opens for the purpose and app it was
- * sealed for.
+ * additional authenticated data, so a ciphertext only opens for the purpose, app and GitLab
+ * instance it was sealed for.
  */
 export class LocalVault implements Vault {
   private constructor(private readonly key: Buffer) {}
@@ -59,7 +59,7 @@ export class LocalVault implements Vault {
     try {
       return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
     } catch {
-      throw new VaultError('ciphertext does not open: tampered, or sealed for another purpose or app');
+      throw new VaultError('ciphertext does not open: tampered, or sealed for another purpose, app or instance');
     }
   }
 }

@@ -1,0 +1,74 @@
+import { ConflictError, NotFoundError } from './errors';
+import type { Clock, Store, Workflow } from './ports';
+
+/** A build younger than this may still be being started by the request that recorded it. */
+export const SWEEP_MIN_AGE_MS = 60_000;
+
+export interface SweepDeps {
+  store: Store;
+  workflow: Workflow;
+  clock?: Clock;
+}
+
+export interface SweepResult {
+  /** Builds whose workflow the sweep started (and recorded). */
+  started: string[];
+  /** Start markers removed because their build had started, moved on, or is gone. */
+  cleared: string[];
+  /** Builds it could not start this time: their marker stays for the next sweep. */
+  failed: Array<{ app: string; build: string; error: unknown }>;
+  /** Builds left for the next sweep because the deadline came first. */
+  left: number;
+}
+
+/**
+ * Every accepted build reaches a workflow (issue 13, point 9b). Finds ALL builds recorded but
+ * never started — their start marker, written in the build's own transaction and removed when
+ * its execution is recorded, is still there — older than `olderThanMs` (a minute), across all
+ * apps and however long their history, and starts them. Starting is idempotent (executions are
+ * named after the build id; local mode keeps one per build), so a sweep racing a request that
+ * starts the same build at the same moment does no harm.
+ *
+ * One build's trouble does not stop the others: it is reported in `failed` and its marker
+ * stays for the next sweep.
+ */
+export async function sweepUnstartedBuilds(
+  deps: SweepDeps,
+  options: {
+    /** Only builds recorded longer ago than this. @default a minute */
+    olderThanMs?: number;
+    /** Epoch ms (wall clock) after which no further build is started: the rest is `left`. */
+    deadline?: number;
+  } = {},
+): Promise<SweepResult> {
+  const now = deps.clock?.now() ?? new Date();
+  const cutoff = new Date(now.getTime() - (options.olderThanMs ?? SWEEP_MIN_AGE_MS));
+  const result: SweepResult = { started: [], cleared: [], failed: [], left: 0 };
+  const unstarted = await deps.store.listUnstartedBuilds(cutoff.toISOString());
+  for (const [index, { app, build: id }] of unstarted.entries()) {
+    if (options.deadline !== undefined && Date.now() > options.deadline) {
+      result.left = unstarted.length - index;
+      break;
+    }
+    try {
+      const build = await deps.store.getBuild(app, id);
+      if (!build || build.execution !== undefined || build.status !== 'queued') {
+        await deps.store.clearUnstartedBuild(app, id);
+        result.cleared.push(id);
+        continue;
+      }
+      const execution = await deps.workflow.startRelease({ app, build: id });
+      try {
+        await deps.store.setBuildExecution(app, id, execution);
+      } catch (error) {
+        // Started by someone else meanwhile (another execution recorded) or deleted: its marker goes.
+        if (!(error instanceof ConflictError || error instanceof NotFoundError)) throw error;
+        await deps.store.clearUnstartedBuild(app, id);
+      }
+      result.started.push(id);
+    } catch (error) {
+      result.failed.push({ app, build: id, error });
+    }
+  }
+  return result;
+}
