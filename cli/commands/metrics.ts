@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { DeliveryMetrics } from '../../functions/domain/metrics';
 import { callApi } from '../api-client';
 import { printable, printJson } from '../output';
 import { globals, target } from './context';
@@ -7,19 +8,8 @@ const enc = encodeURIComponent;
 
 const MAX_DAYS = 365;
 
-/** The admin API's answer (PRODUCT.md "Delivery metrics (contract)"). */
-export interface MetricsView {
-  app: string;
-  days: number;
-  from: string;
-  to: string;
-  deployments: number;
-  deploymentsPerDay: number;
-  leadTimeSeconds: { median: number; p90: number } | null;
-  changeFailureRate: number | null;
-  timeToRestoreSeconds: { median: number } | null;
-  daily: Array<{ date: string; deployments: number; failures: number }>;
-}
+/** The admin API's answer (PRODUCT.md "Delivery metrics (contract)"): the domain's figures as JSON. */
+export type MetricsView = DeliveryMetrics;
 
 /**
  * `slipway metrics NAME [--days N]`: the app's delivery metrics over the last N days (default

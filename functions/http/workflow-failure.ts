@@ -4,7 +4,7 @@ import type { Build } from '../domain/model';
 /**
  * What the edge does when the release workflow could not be started for a recorded build: the
  * build stays recorded (`queued`, no execution), the answer stays 2xx, and this error line says
- * so — a redelivery of the same push, or `slipway deploy`, starts it.
+ * so. The start was already retried; the sweep (`functions/domain/sweep.ts`) starts it later.
  */
 export function logWorkflowFailure(logger: Logger) {
   return (error: unknown, build: Build) =>

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -6,7 +5,8 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Release } from '../../functions/domain/model';
 import { launchChromium, screenshot } from '../support/browser';
 import { type LinkedAppWorld, startLinkedAppWorld } from '../support/linked-app';
-import { ROOT } from '../support/local';
+import { cli } from '../support/local';
+import { until } from '../support/until';
 
 /**
  * The console in a real Chromium against local mode and the GitLab stand-in as OpenID Connect
@@ -14,37 +14,6 @@ import { ROOT } from '../support/local';
  * API (Maintainer deploys and rolls back, Reporter sees, others get 404), a build log followed
  * while it runs, sign-out, and the pages for a denied, tampered, expired or failed sign-in.
  */
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-function slipwayWithStdin(args: string[], input: string, env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'cli/bin/slipway.mjs'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 describe('the console in a real browser', () => {
   let world: LinkedAppWorld;
@@ -88,10 +57,10 @@ describe('the console in a real browser', () => {
       scopes: ['openid', 'read_user'],
     });
     clientSecret = app.clientSecret;
-    const set = await slipwayWithStdin(
+    const set = await cli(
       ['gitlab', 'oauth', '--client-id', app.clientId, '--client-secret', '-'],
-      `${app.clientSecret}\n`,
       world.env,
+      `${app.clientSecret}\n`,
     );
     expect(set).toMatchObject({ code: 0 });
     expect(set.stdout).toContain(`${base}/auth/gitlab/callback`);

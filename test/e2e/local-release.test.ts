@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Build, Release } from '../../functions/domain/model';
 import { type LinkedAppWorld, startLinkedAppWorld } from '../support/linked-app';
 import { cli } from '../support/local';
+import { until } from '../support/until';
 
 /**
  * Issue #5 acceptance in local mode, end to end over real HTTP: GitLab's example push → a real
@@ -10,16 +11,6 @@ import { cli } from '../support/local';
  * receiver → the GitLab stand-in's commit statuses and deployment. Then a failing build, and
  * 20 pushes within two seconds in both concurrency modes.
  */
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 function text(message: { text?: string; blocks?: unknown[] }): string {
   return JSON.stringify(message);

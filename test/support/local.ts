@@ -36,20 +36,21 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real `slipway` command (cli/bin/slipway.mjs) as a child process. */
-export function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/** Runs the real `slipway` command (cli/bin/slipway.mjs) as a child process; `input` goes to its stdin. */
+export function cli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [join(ROOT, 'cli/bin/slipway.mjs'), ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    child.stdin?.end(input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => {
+    child.stdout?.on('data', (d) => {
       stdout += d;
     });
-    child.stderr.on('data', (d) => {
+    child.stderr?.on('data', (d) => {
       stderr += d;
     });
     child.on('error', fail);

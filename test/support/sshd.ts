@@ -162,6 +162,9 @@ export function sshdConfig(options: {
     'KbdInteractiveAuthentication no',
     'StrictModes no',
     'UsePAM no',
+    // Builds in a test run fetch in parallel: sshd's default (10:30:100) drops unauthenticated
+    // connections at random beyond 10, which reads as a flaky failed fetch.
+    'MaxStartups 100',
     'AllowTcpForwarding no',
     'X11Forwarding no',
     'PrintMotd no',
