@@ -41,6 +41,7 @@ export interface ConsoleDeps extends Pick<GitlabDeps, 'store' | 'vault' | 'gitla
 }
 
 const APPS_PAGE_LIMIT = 50;
+const METRICS_TTL_MS = 15_000;
 const MAX_FORM_BYTES = 16 * 1024;
 
 type Page = { status: number; body: string; headers?: Record<string, string>; cookies?: string[] };
@@ -143,6 +144,19 @@ export function createConsoleHandler(deps: ConsoleDeps) {
       };
     }
     return oidc.settings;
+  }
+
+  // The 30-day figures read every release and build of the window; pages poll every 3 s, so
+  // they are kept per app for a little while (a new deployment shows within METRICS_TTL_MS).
+  const metricsCache = new Map<string, { at: number; value: ReturnType<typeof loadDeliveryMetrics> }>();
+  function metricsOf(app: string, now: Date): ReturnType<typeof loadDeliveryMetrics> {
+    const cached = metricsCache.get(app);
+    if (cached && now.getTime() - cached.at < METRICS_TTL_MS) return cached.value;
+    const value = loadDeliveryMetrics(deps, app, { days: 30, now });
+    if (metricsCache.size >= 1_000) metricsCache.clear();
+    metricsCache.set(app, { at: now.getTime(), value });
+    value.catch(() => metricsCache.delete(app));
+    return value;
   }
 
   async function rightsOn(app: App, session: Session): Promise<Rights> {
@@ -358,7 +372,7 @@ export function createConsoleHandler(deps: ConsoleDeps) {
         deps.store.liveReleaseId(app.name),
         deps.store.listReleases(app.name, { limit: APPS_PAGE_LIMIT }),
         deps.store.listBuilds(app.name, { limit: APPS_PAGE_LIMIT }),
-        loadDeliveryMetrics(deps, app.name, { days: 30, now }),
+        metricsOf(app.name, now),
       ]);
       const live = liveId
         ? (releases.find((r) => r.id === liveId) ?? (await deps.store.getRelease(app.name, liveId)))

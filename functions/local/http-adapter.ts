@@ -43,25 +43,54 @@ function compile(route: LocalRoute): CompiledRoute {
 
 class BodyTooLarge extends Error {}
 
-/** Reads the body up to the limit; past it, stops buffering (the rest is discarded by Node). */
+/** How much of an oversized body is read and dropped before the 413, so the sender reads it. */
+const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
+const DISCARD_LIMIT_MS = 10_000;
+
+/**
+ * Reads the body up to the limit. Past it (declared or counted), keeps reading and dropping
+ * up to a bound before rejecting: a sender that writes its whole body before reading (as
+ * GitLab does) then reads the 413 instead of a broken pipe.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) return Promise.reject(new BodyTooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = declared > limit;
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      if (timer) clearTimeout(timer);
+      reject(new BodyTooLarge());
+    };
+    const startDiscarding = () => {
+      tooLarge = true;
+      chunks.length = 0;
+      timer = setTimeout(giveUp, DISCARD_LIMIT_MS);
+      timer.unref();
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
+      if (tooLarge) {
+        if (size > DISCARD_LIMIT_BYTES) giveUp();
+        return;
+      }
       if (size > limit) {
-        req.off('data', onData);
-        req.resume();
-        reject(new BodyTooLarge());
+        startDiscarding();
         return;
       }
       chunks.push(chunk);
     };
+    const onEnd = () => {
+      if (timer) clearTimeout(timer);
+      if (tooLarge) reject(new BodyTooLarge());
+      else resolve(Buffer.concat(chunks));
+    };
+    if (tooLarge) startDiscarding();
     req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', onEnd);
     req.on('error', reject);
   });
 }
