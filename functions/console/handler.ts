@@ -95,10 +95,13 @@ export function createConsoleHandler(deps: ConsoleDeps) {
   const publicOrigin = new URL(deps.publicUrl).origin;
   let sealer: Promise<SessionSealer> | undefined;
   const sessions = () => {
-    sealer ??= deps.sessionKey().then((key) => new SessionSealer(key));
-    sealer.catch(() => {
-      sealer = undefined;
-    });
+    if (!sealer) {
+      sealer = deps.sessionKey().then((key) => new SessionSealer(key));
+      // A key that could not be read is asked for again by the next request.
+      sealer.catch(() => {
+        sealer = undefined;
+      });
+    }
     return sealer;
   };
 

@@ -1,3 +1,4 @@
+import { shortRef, shortSha } from '../domain/events';
 import type { App, Build, Release } from '../domain/model';
 import { SCRIPT, STYLESHEET } from './assets';
 import { type DailyPoint, dailyChart } from './chart';
@@ -214,14 +215,6 @@ export function buildPage(
 
 export function statusPill(status: string): Html {
   return html`<span class="${`status s-${status}`}">${status}</span>`;
-}
-
-export function shortSha(sha: string): string {
-  return sha.slice(0, 8);
-}
-
-function shortRef(ref: string): string {
-  return ref.replace(/^refs\/(heads|tags)\//, '');
 }
 
 function truncate(text: string, max: number): string {

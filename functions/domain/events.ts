@@ -42,3 +42,8 @@ export type SystemEvent =
 export function shortRef(ref: string): string {
   return ref.replace(/^refs\/(heads|tags)\//, '');
 }
+
+/** The first 8 hex digits of a commit sha, as people quote it. */
+export function shortSha(sha: string): string {
+  return sha.slice(0, 8);
+}

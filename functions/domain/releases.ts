@@ -1,5 +1,6 @@
 import { startBuild } from './builds';
 import { ConflictError, NotFoundError, StaleWriteError, TransientError, ValidationError } from './errors';
+import { shortSha } from './events';
 import { newId } from './ids';
 import type { AppMode, Build, BuildStatus, Release, ReleaseOutcome } from './model';
 import type { Builder, Clock, Deployer, DeployTarget, Registry, RolloutState, Store } from './ports';
@@ -282,10 +283,6 @@ async function supersedeIfOvertaken(
     }
   }
   return superseded;
-}
-
-function shortSha(sha: string): string {
-  return sha.slice(0, 8);
 }
 
 async function mustGetBuild(store: Store, app: string, id: string): Promise<Build> {

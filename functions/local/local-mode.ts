@@ -213,6 +213,7 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     // The admin handler needs the public URL, which needs the port: bound once listening.
     let admin: HttpHandler = async () => json(503, { error: 'starting' });
     let consoleHandler: HttpHandler = async () => json(503, { error: 'starting' });
+    const toConsole: HttpHandler = (event, context) => consoleHandler(event, context);
     const server: Server = createServer(
       apiGatewayListener(
         [
@@ -228,24 +229,13 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
             handler: createSystemHookHandler(deps),
             timeoutMs: FUNCTION_TIMEOUTS.webhook,
           },
-          {
+          // The console's three routes, as the HTTP API has them (infra/constructs/api.ts).
+          ...['/console', '/console/{proxy+}', '/auth/{proxy+}'].map((path) => ({
             method: 'ANY',
-            path: '/console',
-            handler: (e, c) => consoleHandler(e, c),
+            path,
+            handler: toConsole,
             timeoutMs: FUNCTION_TIMEOUTS.admin,
-          },
-          {
-            method: 'ANY',
-            path: '/console/{proxy+}',
-            handler: (e, c) => consoleHandler(e, c),
-            timeoutMs: FUNCTION_TIMEOUTS.admin,
-          },
-          {
-            method: 'ANY',
-            path: '/auth/{proxy+}',
-            handler: (e, c) => consoleHandler(e, c),
-            timeoutMs: FUNCTION_TIMEOUTS.admin,
-          },
+          })),
           {
             method: 'ANY',
             path: '/v1/{proxy+}',

@@ -269,31 +269,18 @@ class GitbeakerGitlabApi implements GitlabApi {
   }
 
   async memberAccessLevel(projectRef: number | string, userId: number): Promise<number | undefined> {
-    const operation = 'GET /projects/:id/members/all/:user_id';
-    try {
-      const found = member.parse(await this.members.show(projectRef, userId, { includeInherited: true }));
-      return found.access_level;
-    } catch (error) {
-      if (error instanceof GitbeakerRequestError && error.cause?.response.status === 404) {
-        // "404 Project Not Found": the connected token's user cannot see the project, which is no answer about the user.
-        if (/project not found/i.test(error.cause.description ?? '')) {
-          throw new GitlabError(
-            'not_found',
-            `GitLab project ${projectRef} not found (or the token's user cannot see it)`,
-            404,
-          );
-        }
-        return undefined;
-      }
-      throw this.toGitlabError(operation, error);
-    }
+    // A 404 for the member is "not a member"; a 404 for the project is an error (lookup tells them apart).
+    const found = await this.lookup('GET /projects/:id/members/all/:user_id', projectRef, async () =>
+      member.parse(await this.members.show(projectRef, userId, { includeInherited: true })),
+    );
+    return found?.access_level;
   }
 
   /**
    * One lookup of a chain: undefined when GitLab answers 404 for the thing looked up (the caller
    * tries the next), a GitlabError when the project itself is not found or anything else fails.
    */
-  private async lookup<T>(operation: string, projectId: number, fn: () => Promise<T>): Promise<T | undefined> {
+  private async lookup<T>(operation: string, projectId: number | string, fn: () => Promise<T>): Promise<T | undefined> {
     try {
       return await fn();
     } catch (error) {
