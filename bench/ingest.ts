@@ -4,6 +4,12 @@
  * floor measured in the same run on the same DynamoDB Local: one conditional PutItem
  * (attribute_not_exists) round trip at the same concurrency.
  *
+ * Two ways (issue 10, section 3): the ack alone — the request until its 202, through the same
+ * HTTP adapter, handler and store as local mode's webhook route, with no release execution
+ * running in this process while it is measured (the starts are noted, then run on local mode's
+ * workflow and timed apart) — and local mode as it is, its executions running in the background
+ * of the same process.
+ *
  *   npm run bench:ingest               full run (a couple of minutes)
  *   npm run bench:ingest -- --quick    short run, for a smoke test
  *
@@ -12,6 +18,8 @@
  */
 
 import { createHash, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import {
   fmt,
@@ -33,8 +41,16 @@ import {
 // Before anything creates a Powertools logger: the handlers log each delivery at INFO.
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 
-const { GetItemCommand, TransactWriteItemsCommand } = await import('@aws-sdk/client-dynamodb');
+const { DynamoDBClient, GetItemCommand, TransactWriteItemsCommand } = await import('@aws-sdk/client-dynamodb');
+const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
+const { Logger } = await import('@aws-lambda-powertools/logger');
+const { LOCAL_CREDENTIALS } = await import('../functions/adapters/dynamodb/local-server');
 const { TABLE_SCHEMA } = await import('../functions/adapters/dynamodb/schema');
+const { DynamoDbStore } = await import('../functions/adapters/dynamodb/store');
+const { LocalVault } = await import('../functions/adapters/vault/local-vault');
+const { FUNCTION_TIMEOUTS } = await import('../functions/commons/timeouts');
+const { createProjectWebhookHandler } = await import('../functions/http/project-webhook');
+const { apiGatewayListener } = await import('../functions/local/http-adapter');
 const { startLocalMode, LOCAL_TABLE } = await import('../functions/local/local-mode');
 const { StateDir } = await import('../functions/local/state-dir');
 
@@ -158,53 +174,137 @@ async function main(): Promise<number> {
       };
       await drain();
 
+      // The ack alone: local mode's webhook route rebuilt on a second listener in this process
+      // (same HTTP adapter, handler, store class, table and vault key), with a workflow that
+      // only notes each start. Nothing runs in the background while the acks are measured; the
+      // noted builds are then started on local mode's own workflow and drained, timed apart.
+      const noted: Array<{ app: string; build: string }> = [];
+      const noting = {
+        startRelease: async (input: { app: string; build: string }) => {
+          noted.push(input);
+          return `noted:${input.build}`;
+        },
+      };
+      const documents = DynamoDBDocumentClient.from(
+        new DynamoDBClient({ endpoint, region: 'local', credentials: LOCAL_CREDENTIALS }),
+        { marshallOptions: { removeUndefinedValues: true } },
+      );
+      const vault = LocalVault.open(new StateDir(home).vaultKeyFile);
+      const silent = new Logger({ serviceName: 'bench', logLevel: 'SILENT' });
+      const hookPath = new URL(hook.url).pathname;
+      const ackServers = await Promise.all(
+        [false, true].map(async (awaitTransactionCommit) => {
+          const store = new DynamoDbStore({ tableName: LOCAL_TABLE, client: documents, awaitTransactionCommit });
+          const handler = createProjectWebhookHandler({ store, vault, workflow: noting, logger: silent });
+          const server = createServer(
+            apiGatewayListener(
+              [{ method: 'POST', path: '/hooks/gitlab/{hookId}', handler, timeoutMs: FUNCTION_TIMEOUTS.webhook }],
+              () => undefined,
+            ),
+          );
+          await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+          const { port } = server.address() as AddressInfo;
+          return { server, url: `http://127.0.0.1:${port}${hookPath}` };
+        }),
+      );
+      const [awsShaped, localShaped] = ackServers as [(typeof ackServers)[number], (typeof ackServers)[number]];
+      const ack = (target: string, key: string) => async () => {
+        const res = await http.post(target, pushHeaders(hook.secret, key), pushFor(key));
+        if (res.status !== 202 && unexpected.length < 5) unexpected.push(`${res.status} ${res.body}`);
+      };
+      const runNoted = async () => {
+        const started = Date.now();
+        const count = noted.length;
+        for (const input of noted.splice(0)) await workflow.startRelease(input);
+        await workflow.whenIdle();
+        const seconds = (Date.now() - started) / 1000;
+        log(`  (then their ${count} release executions, run apart: ${fmt(seconds)} s, ${fmt(count / seconds, 0)}/s)`);
+      };
+      await measure('warm-up ack', 16, WARMUP, (i) => ack(awsShaped.url, `warm-ack-${i}-${randomUUID()}`)());
+      await runNoted();
+
       const results: Result[] = [];
       const floors = new Map<number, Result>();
-      for (const c of CONCURRENCY) {
-        const n = COUNTS[c] as number;
-        const floor = await measure('floor: conditional PutItem', c, n, put);
-        floors.set(c, floor);
-        results.push(floor);
-        log(`  ${floor.scenario} c=${c}: p50 ${fmt(floor.p50)} ms`);
-        const accept = await measure('webhook: push accepted (202)', c, n, (i) =>
-          deliver(`c${c}-${i}-${randomUUID()}`, 202)(),
-        );
-        results.push(accept);
-        log(`  ${accept.scenario} c=${c}: p50 ${fmt(accept.p50)} ms`);
-        await drain();
+      try {
+        for (const c of CONCURRENCY) {
+          const n = COUNTS[c] as number;
+          const floor = await measure('floor: conditional PutItem', c, n, put);
+          floors.set(c, floor);
+          results.push(floor);
+          log(`  ${floor.scenario} c=${c}: p50 ${fmt(floor.p50)} ms`);
+          const acks = [
+            await measure('ack alone (202): 1 GetItem + 1 TransactWriteItems, as on AWS', c, n, (i) =>
+              ack(awsShaped.url, `ack-c${c}-${i}-${randomUUID()}`)(),
+            ),
+          ];
+          if (c === 1) {
+            acks.push(
+              await measure("ack alone (202), local mode's store: + commit barrier GetItem", c, n, (i) =>
+                ack(localShaped.url, `ackl-c${c}-${i}-${randomUUID()}`)(),
+              ),
+            );
+          }
+          for (const a of acks) log(`  ${a.scenario} c=${c}: p50 ${fmt(a.p50)} ms`);
+          results.push(...acks);
+          await runNoted();
+          const accept = await measure('local mode: push accepted (202), executions in-process', c, n, (i) =>
+            deliver(`c${c}-${i}-${randomUUID()}`, 202)(),
+          );
+          results.push(accept);
+          log(`  ${accept.scenario} c=${c}: p50 ${fmt(accept.p50)} ms`);
+          await drain();
+        }
+      } finally {
+        for (const { server } of ackServers) server.close();
+        documents.destroy();
       }
       // Where a delivery's time goes: its parts alone, one at a time (c=1), on the same server.
       const anatomy: Result[] = [];
       const nAnatomy = COUNTS[1] as number;
       const PK = TABLE_SCHEMA.partitionKey;
       const SK = TABLE_SCHEMA.sortKey;
+      const hookId = hookPath.slice(hookPath.lastIndexOf('/') + 1);
+      // Well-formed, never issued: local mode's handler reads once, then remembers it (404s).
+      const unknownHook = `${url}/hooks/gitlab/${'u'.repeat(24)}`;
+      /** `count` conditional Puts of fresh items in one transaction: what recordBuild sends. */
+      const transactItems = (count: number) => {
+        const id = randomUUID();
+        return Array.from({ length: count }, (_, i) => ({
+          Put: {
+            TableName: LOCAL_TABLE,
+            Item: {
+              [PK]: { S: `BENCH#${id}#${i}` },
+              [SK]: { S: 'TX' },
+              commit: { S: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7' },
+            },
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': PK },
+          },
+        }));
+      };
       anatomy.push(
         await measure('HTTP + handler, no DynamoDB (malformed hook id, 404)', 1, nAnatomy, async () => {
           const res = await http.post(`${url}/hooks/gitlab/x`, pushHeaders(hook.secret, randomUUID()), PUSH);
           if (res.status !== 404 && unexpected.length < 5) unexpected.push(`${res.status} ${res.body}`);
         }),
-        await measure('GetItem, consistent (hook pointer, app)', 1, nAnatomy, async () => {
+        await measure('HTTP + handler, unknown hook id remembered (404, no DynamoDB)', 1, nAnatomy, async () => {
+          const res = await http.post(unknownHook, pushHeaders(hook.secret, randomUUID()), PUSH);
+          if (res.status !== 404 && unexpected.length < 5) unexpected.push(`${res.status} ${res.body}`);
+        }),
+        await measure('GetItem, consistent (the hook pointer, carrying its app)', 1, nAnatomy, async () => {
           await raw.send(
             new GetItemCommand({
               TableName: LOCAL_TABLE,
-              Key: { [PK]: { S: 'APPS' }, [SK]: { S: 'APP#diaspora' } },
+              Key: { [PK]: { S: `HOOK#${hookId}` }, [SK]: { S: 'HOOK' } },
               ConsistentRead: true,
             }),
           );
         }),
         await measure('TransactWriteItems, 2 conditional Puts (delivery + build)', 1, nAnatomy, async () => {
-          const id = randomUUID();
-          const item = (pk: string) => ({
-            Put: {
-              TableName: LOCAL_TABLE,
-              Item: { [PK]: { S: pk }, [SK]: { S: 'TX' }, commit: { S: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7' } },
-              ConditionExpression: 'attribute_not_exists(#pk)',
-              ExpressionAttributeNames: { '#pk': PK },
-            },
-          });
-          await raw.send(
-            new TransactWriteItemsCommand({ TransactItems: [item(`BENCH#${id}#a`), item(`BENCH#${id}#b`)] }),
-          );
+          await raw.send(new TransactWriteItemsCommand({ TransactItems: transactItems(2) }));
+        }),
+        await measure('TransactWriteItems, 4 Puts (2 delivery keys, build, start marker)', 1, nAnatomy, async () => {
+          await raw.send(new TransactWriteItemsCommand({ TransactItems: transactItems(4) }));
         }),
         await measure('conditional PutItem (the floor)', 1, nAnatomy, put),
       );

@@ -3,6 +3,7 @@ import { CliError } from './api-client';
 import { registerApps } from './commands/apps';
 import { registerBuilds } from './commands/builds';
 import { registerDeploy } from './commands/deploy';
+import { registerDoctor } from './commands/doctor';
 import { registerGitlab } from './commands/gitlab';
 import { registerLocal } from './commands/local';
 import { registerMetrics } from './commands/metrics';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerBuilds(program);
   registerReleases(program);
   registerMetrics(program);
+  registerDoctor(program);
   return program;
 }
 

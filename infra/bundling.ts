@@ -20,6 +20,7 @@ export const HANDLERS = {
   adminApi: path.join(PROJECT_ROOT, 'functions/handlers/admin-api.ts'),
   console: path.join(PROJECT_ROOT, 'functions/handlers/console.ts'),
   buildEvents: path.join(PROJECT_ROOT, 'functions/handlers/build-events.ts'),
+  rolloutEvents: path.join(PROJECT_ROOT, 'functions/handlers/rollout-events.ts'),
   releaseSteps: path.join(PROJECT_ROOT, 'functions/handlers/release-steps.ts'),
   sweep: path.join(PROJECT_ROOT, 'functions/handlers/sweep.ts'),
 } as const;

@@ -1,7 +1,9 @@
 import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { ENV } from '../functions/commons/env-names';
 import { FUNCTION_TIMEOUTS } from '../functions/commons/timeouts';
 import { HANDLERS } from './bundling';
 import { Api } from './constructs/api';
@@ -71,7 +73,9 @@ export class SlipwayStack extends Stack {
       description: 'Receives GitLab project webhooks',
       timeout: Duration.millis(FUNCTION_TIMEOUTS.webhook),
     });
-    projectWebhook.bindTable(table, 'readWrite', { indexNames });
+    // Finds its app by hook id (GetItem), records build + deliveries in one transaction (Put
+    // items), forgets a delivery whose build is gone (DeleteItem). No query, no index.
+    projectWebhook.bindTable(table, ['GetItem', 'PutItem', 'DeleteItem']);
     projectWebhook.bindKey(key, ['Decrypt'], ['webhook-signing-secret']);
 
     const systemHook = new SlipwayFunction(this, 'SystemHook', {
@@ -79,7 +83,8 @@ export class SlipwayStack extends Stack {
       description: 'Receives GitLab system hooks',
       timeout: Duration.millis(FUNCTION_TIMEOUTS.webhook),
     });
-    systemHook.bindTable(table, 'readWrite', { indexNames });
+    // Like the project hook, plus the apps of a project (the project index) and their renames.
+    systemHook.bindTable(table, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'], { indexNames });
     systemHook.bindKey(key, ['Decrypt'], ['webhook-signing-secret']);
 
     // Admin API: stores every kind of secret (connect, link, rotate) and reads them back to call GitLab.
@@ -88,7 +93,8 @@ export class SlipwayStack extends Stack {
       description: 'Serves the Slipway admin API (/v1)',
       timeout: Duration.millis(FUNCTION_TIMEOUTS.admin),
     });
-    admin.bindTable(table, 'readWrite', { indexNames });
+    // Everything an operator does; BatchWriteItem only to delete an app's builds and releases.
+    admin.bindTable(table, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
     // It opens only the GitLab token (connect, link, unlink, deploy call GitLab with it). Deploy
     // keys and signing secrets it makes and seals, and never opens: the build opens its own
     // app's deploy key, the hooks the signing secrets. `slipway gitlab oauth` seals the OAuth
@@ -104,7 +110,7 @@ export class SlipwayStack extends Stack {
       description: 'Serves the Slipway web console (/console, /auth)',
       timeout: Duration.millis(FUNCTION_TIMEOUTS.admin),
     });
-    consoleFn.bindTable(table, 'readWrite');
+    consoleFn.bindTable(table, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     consoleFn.bindKey(key, ['Decrypt'], ['gitlab-token', 'oauth-client-secret']);
     this.consoleSessionSecret = new secretsmanager.Secret(this, 'ConsoleSessionSecret', {
       description: 'Slipway: the key the web console seals session cookies with (generated at deploy time)',
@@ -118,7 +124,7 @@ export class SlipwayStack extends Stack {
         'it signs every user out, so it is done on purpose by putting a new random value (docs/INFRASTRUCTURE.md); ' +
         'each console instance reads the new value on its next cold start.',
     });
-    consoleFn.bindSecret('SESSION_SECRET_ARN', this.consoleSessionSecret, 'SessionSecret');
+    consoleFn.bindSecret(ENV.sessionSecretArn, this.consoleSessionSecret, 'SessionSecret');
 
     this.functions = { projectWebhook, systemHook, admin, console: consoleFn };
 
@@ -126,7 +132,7 @@ export class SlipwayStack extends Stack {
     this.build = new Build(this, 'Build', { table, secretsKey: key });
     for (const fn of [admin, consoleFn]) {
       this.build.grantReadLogs(fn);
-      fn.addEnvironment('BUILD_LOG_GROUP', this.build.logGroup.logGroupName);
+      fn.addEnvironment(ENV.buildLogGroup, this.build.logGroup.logGroupName);
     }
     // `apps link` gives the app its own build role; unlink and delete remove it.
     this.build.grantManageAppRoles(admin);
@@ -141,6 +147,18 @@ export class SlipwayStack extends Stack {
       taskRolePattern: props.taskRolePattern,
     });
     for (const fn of [projectWebhook, systemHook, admin, consoleFn]) this.release.grantStartRelease(fn);
+    // A build's end completes the release workflow's wait on it (docs/RELEASE.md, "Waits").
+    this.release.grantTaskResponse(this.build.eventsFunction);
+    // `slipway doctor` checks that the build project and the state machine are there.
+    admin.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['codebuild:BatchGetProjects'], resources: [this.build.project.projectArn] }),
+    );
+    admin.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeStateMachine'],
+        resources: [this.release.stateMachine.stateMachineArn],
+      }),
+    );
     this.sweep = new Sweep(this, 'Sweep', { table, release: this.release });
 
     this.api = new Api(this, 'Api', {
@@ -150,7 +168,7 @@ export class SlipwayStack extends Stack {
       consoleHandler: consoleFn,
     });
     // No custom domain in the stack: people and GitLab reach the console at the API's own URL.
-    consoleFn.addEnvironment('SLIPWAY_PUBLIC_URL', this.api.url);
+    consoleFn.addEnvironment(ENV.publicUrl, this.api.url);
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       api: this.api.httpApi,
@@ -161,12 +179,21 @@ export class SlipwayStack extends Stack {
         Console: consoleFn,
         BuildEvents: this.build.eventsFunction,
         ReleaseSteps: this.release.stepsFunction,
+        RolloutEvents: this.release.rolloutEventsFunction,
         Sweep: this.sweep.function,
       },
       stateMachines: { Release: this.release.stateMachine },
+      emittedMetrics: {
+        ReleasesFailed: {
+          metric: (options) => this.release.metricReleasesFailed(options),
+          description:
+            'A release did not go live: its build failed or timed out, its rollout failed or was rolled back, or a step failed beyond its retries (the build or release record says why)',
+        },
+      },
       alarmEmail: props.alarmEmail,
     });
     this.build.deadLetterAlarm.addAlarmAction(new SnsAction(this.monitoring.alarmTopic));
+    this.release.rolloutEventsDeadLetterAlarm.addAlarmAction(new SnsAction(this.monitoring.alarmTopic));
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the Slipway API' });
     new CfnOutput(this, 'ConsoleUrl', {

@@ -85,13 +85,21 @@ export function registerApps(program: Command): void {
         gitlabHookId: number;
         deployKeyId: number;
         deployKeyFingerprint: string;
+        replacedDisabledHook?: { id: number; alertStatus: string; disabledUntil?: string };
       }>(await target(command), 'POST', `/v1/apps/${enc(name)}/link`);
       if (globals(command).json) printJson(out);
-      else
+      else {
         printLine(
           `linked app ${out.app.name} to ${out.app.project}: hook ${out.gitlabHookId} → ${out.app.hookUrl}, ` +
             `deploy key ${out.deployKeyId} (${out.deployKeyFingerprint}, read-only)`,
         );
+        const old = out.replacedDisabledHook;
+        if (old) {
+          printLine(
+            `GitLab had disabled the previous hook ${old.id} (${old.alertStatus}): replaced by hook ${out.gitlabHookId}, which is enabled`,
+          );
+        }
+      }
     });
 
   apps

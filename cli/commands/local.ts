@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { SlackUrlError, slackUrlFromEnv } from '../../functions/adapters/notify/slack-url';
+import { ENV } from '../../functions/commons/env-names';
 import { ValidationError } from '../../functions/domain/errors';
 import { validateSystemHookToken } from '../../functions/domain/system-hook-token';
 import { CliError } from '../api-client';
@@ -13,7 +14,7 @@ function portFromEnv(): number {
 }
 
 function publicUrlFromEnv(): string | undefined {
-  const raw = process.env.SLIPWAY_PUBLIC_URL;
+  const raw = process.env[ENV.publicUrl];
   if (!raw) return undefined;
   try {
     const url = new URL(raw);

@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { ENV } from './env-names';
 
 /** Structured JSON logs (Powertools). Service name and level come from the environment. */
-export function createLogger(serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'slipway'): Logger {
+export function createLogger(serviceName = process.env[ENV.serviceName] ?? 'slipway'): Logger {
   return new Logger({ serviceName });
 }

@@ -264,6 +264,12 @@ export async function linkApp(deps: GitlabDeps, name: string, publicUrl: string)
   // the few seconds it takes to make the hook and key to propagate them.
   await deps.buildRights?.ensureAppRole(app.name);
 
+  // What GitLab says of the hook this link replaces: a hook it disabled is re-enabled by the
+  // replacement (a new hook starts enabled), and the answer says so.
+  const previousHook =
+    app.gitlabHookId !== undefined && app.projectId !== undefined
+      ? await api.getHook(app.projectId, app.gitlabHookId).catch(() => undefined)
+      : undefined;
   const secret = randomToken(32);
   const undo: Array<() => Promise<void>> = [];
   try {
@@ -311,6 +317,15 @@ export async function linkApp(deps: GitlabDeps, name: string, publicUrl: string)
       deployKeyId,
       deployKeyFingerprint: key.fingerprint,
       sshHost,
+      ...(previousHook && previousHook.alertStatus !== 'executable'
+        ? {
+            replacedDisabledHook: {
+              id: previousHook.id,
+              alertStatus: previousHook.alertStatus,
+              ...(previousHook.disabledUntil ? { disabledUntil: previousHook.disabledUntil } : {}),
+            },
+          }
+        : {}),
     };
   } catch (error) {
     for (const step of undo.reverse()) {

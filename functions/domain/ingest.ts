@@ -1,4 +1,3 @@
-import { ConflictError, NotFoundError } from './errors';
 import { type PushEvent, shortRef, ZERO_SHA } from './events';
 import { matchesPattern } from './filters';
 import { newId, sha256Hex } from './ids';
@@ -111,26 +110,31 @@ export async function ingestPush(
 }
 
 /**
- * Starts the release workflow for a recorded build that has none yet, and records the
- * execution on the build; a failure is retried a couple of times at once (executions are named
- * after the build, so a repeated start is the same execution). A failure that outlasts the
- * retries is told to `onWorkflowError`, not thrown: the build stays recorded with its start
- * marker, and the sweep (or a redelivery) starts it.
+ * Whether a build's workflow is known to run: it was handed to the builder, it left `queued`,
+ * or (items written before executions were derived from the build id) its execution is stored.
+ */
+export function isStarted(build: Build): boolean {
+  return build.status !== 'queued' || build.builderRef !== undefined || build.execution !== undefined;
+}
+
+/**
+ * Starts the release workflow for a recorded build not yet seen started; a failure is retried a
+ * couple of times at once. Nothing is written: executions are named after the build, so a
+ * repeated start (a retry, a redelivery, the sweep) is the same execution, and its reference
+ * follows from the name. A failure that outlasts the retries is told to `onWorkflowError`, not
+ * thrown: the build stays recorded with its start marker, and the sweep (or a redelivery)
+ * starts it.
  */
 export async function startRecordedBuild(deps: IngestDeps, build: Build): Promise<void> {
-  if (build.execution !== undefined || build.status !== 'queued') return;
+  if (isStarted(build)) return;
   const delays = deps.startRetryDelaysMs ?? START_RETRY_DELAYS_MS;
   for (let attempt = 0; ; attempt++) {
     try {
-      const execution = await deps.workflow.startRelease({ app: build.app, build: build.id });
-      await deps.store.setBuildExecution(build.app, build.id, execution);
-      build.execution = execution;
+      await deps.workflow.startRelease({ app: build.app, build: build.id });
       return;
     } catch (error) {
-      // Another execution already recorded, or the build is gone: nothing a retry would change.
-      const final = error instanceof ConflictError || error instanceof NotFoundError;
       const delay = delays[attempt];
-      if (final || delay === undefined) {
+      if (delay === undefined) {
         deps.onWorkflowError?.(error, build);
         return;
       }

@@ -6,6 +6,16 @@
 export const APP_MODES = ['superseded', 'queued'] as const;
 export type AppMode = (typeof APP_MODES)[number];
 
+/** How a build takes its rollout turn: the app's mode, or `immediate` (a rollback: only the lock counts). */
+export type RolloutMode = AppMode | 'immediate';
+/** What asking for the rollout turn answers (domain/rollout.ts). */
+export type RolloutTurn = 'acquired' | 'superseded' | 'wait';
+/** The app's rollout lock: which build holds it, since when (ISO 8601). */
+export interface RolloutLock {
+  holder: string;
+  acquiredAt: string;
+}
+
 export type AppStatus = 'active' | 'disabled';
 
 /** An app: one GitLab project (and branch) released to one ECS service. */
@@ -83,7 +93,12 @@ export interface Build {
   deliveryId?: string;
   /** SSH clone URL the build fetches from. */
   repoUrl?: string;
-  /** Workflow execution reference, set once the release workflow was requested. */
+  /**
+   * Workflow execution reference, as versions before 2026-12 stored it once the release
+   * workflow was requested. No longer written: the execution is named after the build id, so its
+   * reference follows from it (on AWS `arn:…:execution:<state machine>:<build id>`,
+   * adapters/workflow/sfn-workflow.ts `executionArn`). Read only to know an old build started.
+   */
   execution?: string;
   /** Why the build ended the way it did (failed step, superseding build, …). */
   reason?: string;
@@ -93,6 +108,11 @@ export interface Build {
   logLocation?: string;
   /** The builder's reference to the run (CodeBuild build ARN, or a local run id). */
   builderRef?: string;
+  /**
+   * The release workflow's task token while it waits for this build to end: the build's end
+   * (an event) completes the wait with it. Not a secret: completing a wait needs IAM rights too.
+   */
+  waitToken?: string;
   /** How the release workflow ended for this build; absent while it runs. */
   outcome?: ReleaseOutcome;
   /** The release made from this build, once there is one. */
@@ -132,6 +152,10 @@ export interface Release {
   desired?: number;
   /** GitLab's deployment for this release, once created. */
   deploymentId?: number;
+  /** The deployer's reference to the rollout (ECS deployment id and revision; a local container). */
+  rolloutRef?: string;
+  /** The release workflow's task token while it waits for the rollout to end (see Build.waitToken). */
+  waitToken?: string;
   /** How the final report fared (GitLab, Slack). */
   report?: ReportRecord;
 }

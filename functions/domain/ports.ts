@@ -8,8 +8,8 @@ import type {
   ReleaseOutcome,
   ReleaseStatus,
   ReportRecord,
+  RolloutLock,
 } from './model';
-import type { RolloutMode, RolloutTurn } from './releases';
 
 /**
  * The state store. One adapter per world: DynamoDB (AWS and local mode, through DynamoDB Local).
@@ -22,13 +22,14 @@ export interface Store {
   getApp(name: string): Promise<App | undefined>;
   /** All apps, sorted by name. */
   listApps(): Promise<App[]>;
-  /** Looks an app up by the id in its hook URL (strongly consistent). */
+  /** Looks an app up by the id in its hook URL (strongly consistent; one read). */
   findAppByHookId(hookId: string): Promise<App | undefined>;
   /** Apps tied to a GitLab project: by id where known, else by path (case-insensitive). */
   findAppsByProject(project: { id?: number; path?: string }): Promise<App[]>;
   /**
    * Applies `patch` if the stored app still has `expectedVersion`; bumps version and updatedAt.
    * StaleWriteError when it changed meanwhile, NotFoundError when it is gone. Returns the new app.
+   * The app's hook pointer is kept in step (it carries a copy of the app for `findAppByHookId`).
    */
   updateApp(
     name: string,
@@ -40,7 +41,8 @@ export interface Store {
 
   /**
    * Records an accepted push: the build (status `queued`), its start marker (found by
-   * `listUnstartedBuilds` until `setBuildExecution`) and every delivery key given (GitLab's
+   * `listUnstartedBuilds` until the build is handed to the builder — `updateBuildRun` with a
+   * `builderRef` — or leaves `queued`) and every delivery key given (GitLab's
    * Idempotency-Key, the signed webhook-id, the push itself), in one transaction. If any of the
    * deliveries was recorded before, nothing is written and the earlier build is returned with
    * `duplicate: true` (the first key given that names a build wins).
@@ -57,6 +59,7 @@ export interface Store {
   /**
    * Moves a build from `from` to `to` (checked against the state machine and, conditionally,
    * against the stored status), applying `patch`. IllegalTransitionError / StaleWriteError.
+   * A build leaving `queued` loses its start marker.
    */
   transitionBuild(
     app: string,
@@ -65,11 +68,6 @@ export interface Store {
     to: BuildStatus,
     patch?: Partial<Pick<Build, 'startedAt' | 'endedAt' | 'images' | 'reason'>>,
   ): Promise<Build>;
-  /**
-   * Records the workflow execution started for a queued build (idempotent for the same value)
-   * and removes the build's start marker.
-   */
-  setBuildExecution(app: string, id: string, execution: string): Promise<void>;
   /**
    * Builds recorded but never started (their start marker is still there), created before
    * `createdBefore` (ISO 8601), oldest first, across every app: one Query, however long the
@@ -81,11 +79,12 @@ export interface Store {
   /**
    * Records how a queued or running build runs: the builder's reference, its log location,
    * its current phase. StaleWriteError once the build has ended, NotFoundError if absent.
+   * A `builderRef` means the workflow runs: the build's start marker goes.
    */
   updateBuildRun(
     app: string,
     id: string,
-    patch: Partial<Pick<Build, 'builderRef' | 'logLocation' | 'phase'>>,
+    patch: Partial<Pick<Build, 'builderRef' | 'logLocation' | 'phase' | 'waitToken'>>,
   ): Promise<void>;
 
   /**
@@ -106,8 +105,15 @@ export interface Store {
   updateRelease(
     app: string,
     id: string,
-    patch: Partial<Pick<Release, 'running' | 'desired' | 'deploymentId' | 'report'>>,
+    patch: Partial<Pick<Release, 'running' | 'desired' | 'deploymentId' | 'report' | 'rolloutRef' | 'waitToken'>>,
   ): Promise<void>;
+  /**
+   * Remembers which release a rollout is, by the id its rollout events name (`watch`), for a
+   * few days: events carry only that id. Idempotent.
+   */
+  watchRollout(watch: string, release: { app: string; release: string }): Promise<void>;
+  /** The release a rollout event's id names, if it is one of Slipway's. */
+  findRolloutWatch(watch: string): Promise<{ app: string; release: string } | undefined>;
   getRelease(app: string, id: string): Promise<Release | undefined>;
   /** Newest first. */
   listReleases(app: string, options?: { limit?: number }): Promise<Release[]>;
@@ -121,13 +127,15 @@ export interface Store {
     patch?: Partial<Pick<Release, 'liveAt' | 'endedAt' | 'reason'>>,
   ): Promise<Release>;
 
+  /** The app's rollout lock as it stands; undefined when nobody holds it. */
+  getRolloutLock(app: string): Promise<RolloutLock | undefined>;
   /**
-   * Takes the app's rollout lock for a build (idempotent for the holder), deciding with a
-   * conditional write so two executions never both win. In `superseded` mode a build a newer
-   * push overtook gets `superseded`; in `queued` mode a build waits while older ones are still
-   * on their way; otherwise `wait` while another build holds the lock (domain/releases.ts).
+   * Takes the app's rollout lock for `build` as of `at`, with a conditional write: when nobody
+   * holds it, when `build` holds it already, or (a lease taken over) when it is still exactly
+   * `previous`. False when the condition failed: someone else holds it. Whose turn it is is
+   * decided before, in the domain (domain/rollout.ts).
    */
-  acquireRollout(app: string, build: string, mode: RolloutMode): Promise<RolloutTurn>;
+  takeRolloutLock(app: string, build: string, at: string, previous?: RolloutLock): Promise<boolean>;
   /** Gives the rollout lock back if this build holds it (no-op otherwise). */
   releaseRollout(app: string, build: string): Promise<void>;
   /**
@@ -147,7 +155,12 @@ export interface Store {
   setSystemHookTokenHash(hash: string | undefined): Promise<void>;
 }
 
-/** Starts the release workflow for a recorded build. Idempotent per build id. */
+/**
+ * Starts the release workflow for a recorded build. Idempotent per build id: the execution is
+ * named after the build (the release for a rollback), so starting it again while it runs, or
+ * after it ended, starts nothing new on AWS. Nothing stores the reference: it follows from the
+ * name (on AWS `arn:…:execution:<state machine>:<build id>`).
+ */
 export interface Workflow {
   /**
    * Returns a reference to the execution (an ARN on AWS). With `release`, a rollback: that
@@ -233,6 +246,30 @@ export interface GitlabApi {
   resolveRef(projectId: number, ref: string): Promise<GitlabResolvedRef>;
   /** GET /projects/:id/members/all/:user_id (inherited and invited members included): the user's access level (10 guest … 50 owner), undefined when not a member. */
   memberAccessLevel(project: number | string, userId: number): Promise<number | undefined>;
+  /** `GET /projects/:id/hooks/:hook_id`: the hook and whether GitLab delivers to it; undefined when gone. */
+  getHook(projectId: number, hookId: number): Promise<GitlabHookState | undefined>;
+  /**
+   * `POST /projects/:id/hooks/:hook_id/test/push_events`: GitLab delivers a test push (the default
+   * branch's latest commits) at once; a 2xx answer re-enables a hook GitLab disabled. A GitlabError
+   * (kind 'invalid') when the delivery did not get a 2xx.
+   */
+  testHook(projectId: number, hookId: number): Promise<void>;
+  /** `GET /projects/:id/deploy_keys/:key_id`: whether the deploy key is still enabled on the project. */
+  hasDeployKey(projectId: number, keyId: number): Promise<boolean>;
+}
+
+/**
+ * GitLab's `alert_status` of a hook: `temporarily_disabled` after 4 failed deliveries in a row
+ * (until `disabled_until`, backing off up to a day), `disabled` after 40 (until re-enabled).
+ */
+export type GitlabHookAlertStatus = 'executable' | 'temporarily_disabled' | 'disabled';
+
+export interface GitlabHookState {
+  id: number;
+  url: string;
+  alertStatus: GitlabHookAlertStatus;
+  /** ISO 8601, while temporarily disabled. */
+  disabledUntil?: string;
 }
 
 export interface GitlabResolvedRef {
@@ -317,6 +354,26 @@ export interface Builder {
   start(job: BuildJob): Promise<{ ref: string; logLocation: string }>;
   /** Stops a build that is no longer wanted (superseded); a build already ended is left alone. */
   cancel?(ref: string, reason: string): Promise<void>;
+  /**
+   * Asks the builder how a run stands (CodeBuild BatchGetBuilds; the local runner's memory).
+   * Only for the one recheck after a wait timed out: builds report their end by events.
+   */
+  describe?(ref: string): Promise<BuildRunState>;
+}
+
+/** How a run stands when asked: still running, or ended as it would have reported. */
+export type BuildRunState =
+  | { status: 'running' }
+  | { status: 'succeeded' | 'failed' | 'canceled'; images?: Record<string, string>; reason?: string };
+
+/**
+ * Completes the release workflow's waits (Step Functions task tokens: SendTaskSuccess on AWS,
+ * the local executor's waits in local mode). A wait is completed once; `succeed` answers false
+ * when nobody waits on the token any more (already completed, timed out, or unknown), which is
+ * not an error: events may come twice or late.
+ */
+export interface TaskTokens {
+  succeed(token: string, output: Record<string, unknown>): Promise<boolean>;
 }
 
 /** Image repositories, one per app. */
@@ -379,8 +436,32 @@ export interface RolloutStatus {
 export interface Deployer {
   /** Prepares what will run: a new task definition revision (its ARN) or a local run spec. */
   prepare(target: DeployTarget, images: Record<string, string>, imageRepository: string): Promise<{ revision: string }>;
-  /** Starts the rollout of a prepared revision; returns a reference to follow it. */
-  rollout(target: DeployTarget, revision: string): Promise<{ deployment: string }>;
+  /**
+   * Starts the rollout of a prepared revision; returns a reference to follow it (`deployment`)
+   * and the id the platform's rollout events name it by (`watch`: the ECS deployment id; the
+   * local container's name).
+   */
+  rollout(target: DeployTarget, revision: string): Promise<{ deployment: string; watch?: string }>;
   /** Where the rollout stands. */
   status(target: DeployTarget, deployment: string): Promise<RolloutStatus>;
+}
+
+/**
+ * What the deployment runs on, as `slipway doctor` checks it: the CodeBuild project and the state
+ * machine on AWS; locally the workflow definition, the buildspec and the docker CLI. Each finding
+ * is a fact with what to do about it; the adapter classifies its own errors.
+ */
+export interface PlatformProbe {
+  probe(): Promise<PlatformFinding[]>;
+}
+
+export interface PlatformFinding {
+  /** Stable id, e.g. `aws.codebuild-project`, `local.docker`. */
+  id: string;
+  title: string;
+  ok: boolean;
+  /** One line: what was found. */
+  detail: string;
+  /** One line: what to do, when not ok. */
+  advice?: string;
 }

@@ -2,10 +2,12 @@ import { startBuild } from './builds';
 import { ConflictError, NotFoundError, StaleWriteError, TransientError, ValidationError } from './errors';
 import { shortSha } from './events';
 import { newId } from './ids';
-import type { AppMode, Build, BuildStatus, Release, ReleaseOutcome } from './model';
-import type { Builder, Clock, Deployer, DeployTarget, Registry, RolloutState, Store } from './ports';
+import type { Build, Release, ReleaseOutcome, RolloutMode, RolloutTurn } from './model';
+import type { Builder, Clock, Deployer, DeployTarget, Registry, RolloutState, Store, TaskTokens } from './ports';
 import { type ReleaseReporting, reportBuildStarted, reportDeploying, reportFinal } from './release-reports';
+import { takeRolloutTurn } from './rollout';
 import { isTerminalBuild } from './states';
+import { type BuildWaitOutput, recheckBuild, rolloutWaitOutput } from './waits';
 
 /**
  * The release workflow's steps (PRODUCT.md step 5), one action per Task of
@@ -13,7 +15,7 @@ import { isTerminalBuild } from './states';
  * failed transiently, so running it twice must not record twice.
  *
  * Per app, one rollout at a time: a lock item taken with a conditional write
- * (`Store.acquireRollout`). In `superseded` mode a build that a newer push overtook before it
+ * (domain/rollout.ts decides whose turn it is; `Store.takeRolloutLock` writes). In `superseded` mode a build that a newer push overtook before it
  * took the lock is skipped; in `queued` mode it waits until older builds have had their turn.
  *
  * Decision: a superseded build has already `succeeded` (a terminal build state), so it is not
@@ -30,10 +32,10 @@ export interface ReleaseStepDeps {
   /** GitLab commit statuses and deployments, Slack notices (release-reports.ts). Never fails a release. */
   reporting?: ReleaseReporting;
   /**
-   * Where builds report in-process (local mode): resolves when the build has ended or after a
-   * while, so checkBuild notices the end at once instead of at the next Wait.
+   * Completes the workflow's waits (task tokens). A step that parks on a token stores it and
+   * then looks once itself, completing the token when what it waits for has already happened.
    */
-  awaitBuildEnd?: (app: string, build: string) => Promise<void>;
+  tasks?: TaskTokens;
   /** Likewise for a build told to wait for its rollout turn: resolves when the app's builds or lock changed, or after a while. */
   awaitTurn?: (app: string) => Promise<void>;
   /** Told how each execution ended, after it was recorded and reported (tests, benchmarks). */
@@ -66,15 +68,15 @@ export interface ReleaseStepInput {
   revision?: string;
   /** How many times this wait loop ran so far. */
   polls?: number;
+  /** The task token of a step the workflow parks on (`.waitForTaskToken`): startBuild, rollout. */
+  taskToken?: string;
   /** Why the rollout failed (recordRolledBack). */
   reason?: string;
   /** The caught error (recordFailure): Step Functions' `{Error, Cause}`. */
   error?: { Error?: string; Cause?: string };
 }
 
-export type RolloutTurn = 'acquired' | 'superseded' | 'wait';
-/** How a build takes its turn: the app's mode, or `immediate` (a rollback: only the lock counts). */
-export type RolloutMode = AppMode | 'immediate';
+export type { RolloutMode, RolloutTurn };
 
 export interface ReleaseSummary {
   app: string;
@@ -84,52 +86,10 @@ export interface ReleaseSummary {
   reason?: string;
 }
 
+export { QUEUE_WINDOW_MS, ROLLOUT_LEASE_MS, rolloutPolicy } from './rollout';
 export { TransientError };
 
-/** Seconds between rollout checks: 15 s, growing by half each time, at most 60 s. */
-export function rolloutWaitSeconds(polls: number): number {
-  return Math.min(60, Math.round(15 * 1.5 ** Math.max(0, polls)));
-}
-
-/**
- * How long the rollout lock holds without being given back. Longer than any rollout the
- * workflow waits for (120 checks, at most 60 s apart); a lock older than this belongs to an
- * execution that died holding it, and the next build takes it over.
- */
-export const ROLLOUT_LEASE_MS = 3 * 60 * 60 * 1000;
-
-/** How long an older build keeps its place in the queue (queued mode); older ones are history. */
-export const QUEUE_WINDOW_MS = 3 * 60 * 60 * 1000;
 const MAX_REASON_LENGTH = 1000;
-
-/**
- * The rollout-turn policy, decided over the app's recent builds and releases (newest first):
- * `superseded` when (superseded mode) a newer build of the app is queued, running or succeeded;
- * `wait` when (queued mode) an older build is still on its way (queued, running, or succeeded
- * without a release yet, within QUEUE_WINDOW_MS); `go` otherwise: the lock alone decides.
- */
-export function rolloutPolicy(
-  buildId: string,
-  mode: RolloutMode,
-  builds: readonly Build[],
-  releases: readonly Release[],
-  now: Date,
-): 'go' | 'superseded' | 'wait' {
-  if (mode === 'immediate') return 'go';
-  const live: ReadonlySet<BuildStatus> = new Set(['queued', 'running', 'succeeded']);
-  if (mode === 'superseded') {
-    return builds.some((b) => b.id > buildId && live.has(b.status)) ? 'superseded' : 'go';
-  }
-  const released = new Set(releases.map((r) => r.build));
-  const since = now.getTime() - QUEUE_WINDOW_MS;
-  const waiting = builds.some(
-    (b) =>
-      b.id < buildId &&
-      Date.parse(b.createdAt) >= since &&
-      (b.status === 'queued' || b.status === 'running' || (b.status === 'succeeded' && !released.has(b.id))),
-  );
-  return waiting ? 'wait' : 'go';
-}
 
 /** Runs one step of the release workflow. Transient failures are thrown as TransientError. */
 export async function runReleaseStep(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Record<string, unknown>> {
@@ -155,30 +115,36 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
     case 'startBuild': {
       if (!deps.builder || !deps.registry) throw new ValidationError('starting a build needs a builder and a registry');
       const overtaken = await supersedeIfOvertaken(deps, app, buildId, now());
-      if (overtaken) return { status: overtaken.status, polls: 0 };
-      const build = await startBuild(
+      if (overtaken) return completeNow(deps, input, { status: overtaken.status });
+      // The token first: the build's end event, whenever it comes, finds it (domain/waits.ts).
+      if (input.taskToken) await parkOnBuild(store, app, buildId, input.taskToken);
+      const started = await startBuild(
         { store, builder: deps.builder, registry: deps.registry, clock: deps.clock },
         app,
         buildId,
       );
-      if (!isTerminalBuild(build.status)) await reportBuildStarted(store, deps.reporting, app, buildId);
+      if (!isTerminalBuild(started.status)) {
+        await reportBuildStarted(store, deps.reporting, app, buildId);
+        await supersedeOlder(deps, app, buildId, now());
+      }
+      // A build that ended before its token was stored (or could not start) completes the wait here.
+      const build = isTerminalBuild(started.status) ? started : await mustGetBuild(store, app, buildId);
+      if (isTerminalBuild(build.status)) return completeNow(deps, input, { status: build.status });
       return { status: build.status, polls: 0 };
     }
     case 'checkBuild': {
+      // Only after the build wait timed out (its end event was lost): one look at the builder.
       let build = await mustGetBuild(store, app, buildId);
-      if (deps.awaitBuildEnd && !isTerminalBuild(build.status)) {
-        await deps.awaitBuildEnd(app, buildId);
-        build = await mustGetBuild(store, app, buildId);
-      }
+      if (!isTerminalBuild(build.status)) build = await recheckBuild(deps, build);
       if (!isTerminalBuild(build.status)) build = (await supersedeIfOvertaken(deps, app, buildId, now())) ?? build;
       return { status: build.status, polls: (input.polls ?? 0) + 1 };
     }
     case 'acquire': {
       const mode: RolloutMode = input.release ? 'immediate' : ((await store.getApp(app))?.mode ?? 'superseded');
-      let outcome = await store.acquireRollout(app, buildId, mode);
+      let outcome = await takeRolloutTurn(deps, app, buildId, mode);
       if (outcome === 'wait' && deps.awaitTurn) {
         await deps.awaitTurn(app);
-        outcome = await store.acquireRollout(app, buildId, mode);
+        outcome = await takeRolloutTurn(deps, app, buildId, mode);
       }
       return { outcome, polls: (input.polls ?? 0) + 1 };
     }
@@ -198,23 +164,34 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
     case 'rollout': {
       if (!input.revision) throw new ValidationError('rollout needs the prepared revision');
       const target = await deployTarget(store, app);
-      const { deployment } = await deps.deployer.rollout(target, input.revision);
-      return { deployment, state: 'in_progress', polls: 0, reason: '', waitSeconds: rolloutWaitSeconds(0) };
+      const { deployment, watch } = await deps.deployer.rollout(target, input.revision);
+      if (input.taskToken) {
+        const release = mustRelease(input);
+        // Where the rollout's events will look, then the token; then one look of our own, for a
+        // rollout that ended before the token was stored.
+        if (watch) await store.watchRollout(watch, { app, release });
+        await store.updateRelease(app, release, { rolloutRef: deployment, waitToken: input.taskToken });
+        const status = await deps.deployer.status(target, deployment);
+        if (status.state !== 'in_progress') return completeNow(deps, input, rolloutWaitOutput(deployment, status));
+      }
+      return { deployment, state: 'in_progress', polls: 0, reason: '' };
     }
     case 'checkRollout': {
-      if (!input.deployment) throw new ValidationError('checkRollout needs the deployment');
+      // Only after the rollout wait timed out (its end event was lost): one look at the deployer.
+      const deployment =
+        input.deployment || (input.release ? (await store.getRelease(app, input.release))?.rolloutRef : undefined);
+      if (!deployment) throw new ValidationError('checkRollout needs the deployment');
       const target = await deployTarget(store, app);
-      const status = await deps.deployer.status(target, input.deployment);
+      const status = await deps.deployer.status(target, deployment);
       const polls = (input.polls ?? 0) + 1;
       if (input.release && (status.running !== undefined || status.desired !== undefined)) {
         await store.updateRelease(app, input.release, { running: status.running, desired: status.desired });
       }
       return {
-        deployment: input.deployment,
+        deployment,
         state: status.state satisfies RolloutState,
         polls,
         reason: status.reason ?? '',
-        waitSeconds: rolloutWaitSeconds(polls),
       };
     }
     case 'recordLive':
@@ -265,9 +242,31 @@ async function supersedeIfOvertaken(
     (b) => b.id > buildId && (b.status === 'queued' || b.status === 'running' || b.status === 'succeeded'),
   );
   if (!newer) return undefined;
+  return supersede(deps, build, newer, at);
+}
+
+/**
+ * Superseded mode, from the newer side: a build that has just started supersedes the app's
+ * older builds still queued or running (their workflows wait on them, so nobody else would
+ * look), stops their runs and completes their waits with `superseded`.
+ */
+async function supersedeOlder(deps: ReleaseStepDeps, app: string, buildId: string, at: string): Promise<void> {
+  const settings = await deps.store.getApp(app);
+  if (settings?.mode !== 'superseded') return;
+  const builds = await deps.store.listBuilds(app, { limit: 20 });
+  const newer = builds.find((b) => b.id === buildId);
+  if (!newer) return;
+  for (const older of builds) {
+    if (older.id >= buildId || (older.status !== 'queued' && older.status !== 'running')) continue;
+    await supersede(deps, older, newer, at);
+  }
+}
+
+/** Records `build` superseded by `newer` (conditional on its status), stops its run, completes its wait. */
+async function supersede(deps: ReleaseStepDeps, build: Build, newer: Build, at: string): Promise<Build | undefined> {
   let superseded: Build;
   try {
-    superseded = await store.transitionBuild(app, buildId, build.status, 'superseded', {
+    superseded = await deps.store.transitionBuild(build.app, build.id, build.status, 'superseded', {
       endedAt: at,
       reason: `superseded by build ${newer.id}, a newer push of ${shortSha(newer.commit)}`,
     });
@@ -282,7 +281,33 @@ async function supersedeIfOvertaken(
       // Stopping is a saving, not a duty: the build's late end is ignored (it is superseded).
     }
   }
+  if (superseded.waitToken && deps.tasks) {
+    const output: BuildWaitOutput = { status: 'superseded' };
+    await deps.tasks.succeed(superseded.waitToken, output);
+  }
   return superseded;
+}
+
+/** Stores the task token the workflow waits on for this build; a build that already ended keeps none. */
+async function parkOnBuild(store: Store, app: string, buildId: string, token: string): Promise<void> {
+  try {
+    await store.updateBuildRun(app, buildId, { waitToken: token });
+  } catch (error) {
+    if (!(error instanceof StaleWriteError)) throw error; // ended meanwhile: the step completes the wait itself
+  }
+}
+
+/** Completes the step's own wait at once (what it waits for has already happened) and returns the output. */
+async function completeNow<T extends Record<string, unknown>>(
+  deps: ReleaseStepDeps,
+  input: ReleaseStepInput,
+  output: T,
+): Promise<T> {
+  if (input.taskToken) {
+    if (!deps.tasks) throw new ValidationError(`${input.action} waits on a task token but nothing can complete it`);
+    await deps.tasks.succeed(input.taskToken, output);
+  }
+  return output;
 }
 
 async function mustGetBuild(store: Store, app: string, id: string): Promise<Build> {

@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, StaleWriteError } from './errors';
+import { StaleWriteError } from './errors';
 import type { Store, Workflow } from './ports';
 import { rollbackOf } from './rollbacks';
 
@@ -13,7 +13,9 @@ import { rollbackOf } from './rollbacks';
  *
  * This reads the newest `recent` builds per app: builds that never started at all, however
  * old, are the sweep's (functions/domain/sweep.ts, which local mode runs right after this).
- * A build that had no execution recorded gets the one started here (and loses its start marker).
+ * Nothing is recorded about the execution started: it is named after the build. A build still
+ * queued keeps its start marker until the builder has it (or the sweep, starting the same
+ * execution, removes it).
  *
  * Returns what was resumed. Errors on one app do not stop the others; they are told to `onError`.
  */
@@ -37,14 +39,7 @@ export async function resumeInFlight(
             if (!(error instanceof StaleWriteError)) throw error;
           }
         }
-        const execution = await deps.workflow.startRelease({ app: app.name, build: build.id });
-        if (build.execution === undefined) {
-          try {
-            await deps.store.setBuildExecution(app.name, build.id, execution);
-          } catch (error) {
-            if (!(error instanceof ConflictError || error instanceof NotFoundError)) throw error;
-          }
-        }
+        await deps.workflow.startRelease({ app: app.name, build: build.id });
         resumed.builds.push(build.id);
       }
       for (const release of await deps.store.listReleases(app.name, { limit: recent })) {

@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from './errors';
+import { isStarted } from './ingest';
 import type { Clock, Store, Workflow } from './ports';
 
 /** A build younger than this may still be being started by the request that recorded it. */
@@ -11,7 +11,7 @@ export interface SweepDeps {
 }
 
 export interface SweepResult {
-  /** Builds whose workflow the sweep started (and recorded). */
+  /** Builds whose workflow the sweep started (their start marker removed). */
   started: string[];
   /** Start markers removed because their build had started, moved on, or is gone. */
   cleared: string[];
@@ -23,11 +23,12 @@ export interface SweepResult {
 
 /**
  * Every accepted build reaches a workflow (issue 13, point 9b). Finds ALL builds recorded but
- * never started — their start marker, written in the build's own transaction and removed when
- * its execution is recorded, is still there — older than `olderThanMs` (a minute), across all
- * apps and however long their history, and starts them. Starting is idempotent (executions are
- * named after the build id; local mode keeps one per build), so a sweep racing a request that
- * starts the same build at the same moment does no harm.
+ * not seen started — their start marker, written in the build's own transaction and removed
+ * once the build is handed to the builder or leaves `queued`, is still there — older than
+ * `olderThanMs` (a minute), across all apps and however long their history, and starts them.
+ * Starting is idempotent (executions are named after the build id; local mode keeps one per
+ * build), so a sweep racing a request that starts the same build at the same moment, or
+ * starting a build whose execution has not reached the builder yet, does no harm.
  *
  * One build's trouble does not stop the others: it is reported in `failed` and its marker
  * stays for the next sweep.
@@ -52,19 +53,15 @@ export async function sweepUnstartedBuilds(
     }
     try {
       const build = await deps.store.getBuild(app, id);
-      if (!build || build.execution !== undefined || build.status !== 'queued') {
+      if (!build || isStarted(build)) {
         await deps.store.clearUnstartedBuild(app, id);
         result.cleared.push(id);
         continue;
       }
-      const execution = await deps.workflow.startRelease({ app, build: id });
-      try {
-        await deps.store.setBuildExecution(app, id, execution);
-      } catch (error) {
-        // Started by someone else meanwhile (another execution recorded) or deleted: its marker goes.
-        if (!(error instanceof ConflictError || error instanceof NotFoundError)) throw error;
-        await deps.store.clearUnstartedBuild(app, id);
-      }
+      // Still queued and not with the builder: never started, or started and not that far yet.
+      // Either way one start: it is the same execution if there is one.
+      await deps.workflow.startRelease({ app, build: id });
+      await deps.store.clearUnstartedBuild(app, id);
       result.started.push(id);
     } catch (error) {
       result.failed.push({ app, build: id, error });

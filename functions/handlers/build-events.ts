@@ -1,17 +1,7 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoDbStore } from '../adapters/dynamodb/store';
-import { requireEnv } from '../commons/env';
-import { createLogger } from '../commons/logger';
 import { createBuildEventsHandler } from '../http/build-events';
+import { core } from '../wiring/aws/core';
+import { tasks } from '../wiring/aws/tasks';
+import { createServices } from '../wiring/services';
 
-/** Lambda entry for CodeBuild state and phase changes (EventBridge). Needs only TABLE_NAME. */
-const tableName = requireEnv('TABLE_NAME');
-const client = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-  marshallOptions: { removeUndefinedValues: true },
-});
-
-export const handler = createBuildEventsHandler({
-  store: new DynamoDbStore({ tableName, client }),
-  logger: createLogger(),
-});
+/** Lambda entry for CodeBuild state and phase changes (EventBridge). Needs TABLE_NAME, and completes the release workflow's build waits. */
+export const handler = createBuildEventsHandler(createServices({ ...core, tasks }).buildEvents());

@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import * as z from 'zod';
 import { issueWebhookSecret, newApp, toPublicApp, validateAppName } from '../domain/apps';
 import { deployRef, rollbackTo } from '../domain/deploys';
+import { runDoctor } from '../domain/doctor';
 import { NotFoundError, ValidationError } from '../domain/errors';
 import {
   connectGitlab,
@@ -14,7 +15,7 @@ import {
 import { ID_PATTERN } from '../domain/ids';
 import { DEFAULT_METRICS_DAYS, loadDeliveryMetrics, MAX_METRICS_DAYS } from '../domain/metrics';
 import type { App, Build, Release } from '../domain/model';
-import type { BuildLogs, Store, Vault, Workflow } from '../domain/ports';
+import type { BuildLogs, PlatformProbe, Store, Vault, Workflow } from '../domain/ports';
 import { isTerminalBuild } from '../domain/states';
 import { httpHandler } from './middleware';
 import { checkSize, HttpError, type HttpEvent, type HttpResult, json, parseJsonBody } from './responses';
@@ -30,7 +31,13 @@ export interface AdminDeps extends GitlabDeps {
   logs?: BuildLogs;
   /** Starts releases by hand (deploy, rollback): Step Functions on AWS, the local executor locally. */
   workflow: Workflow;
+  /** What `doctor` checks the platform with (CodeBuild + Step Functions, or local mode's); unchecked without. */
+  platform?: PlatformProbe;
+  /** Whether a Slack incoming webhook is set, for `doctor` (informational); unknown without. */
+  slackConfigured?: () => Promise<boolean | undefined>;
 }
+
+const doctorFixBody = z.strictObject({});
 
 const createAppBody = z.strictObject({
   name: z.string().max(64),
@@ -129,6 +136,25 @@ const SEGMENT = '([^/]+)';
 /** The `/v1` admin API used by the CLI; IAM-authorised on AWS, bearer token in local mode. */
 const routes: Route[] = [
   { method: 'GET', pattern: /^\/v1\/health$/, run: async () => json(200, { ok: true }) },
+  {
+    // Read-only: what is wrong and what to do. 200 either way; the report says whether all is well.
+    method: 'GET',
+    pattern: /^\/v1\/doctor$/,
+    run: async (deps, event) => json(200, await runDoctor(deps, { publicUrl: publicUrlOf(deps, event) })),
+  },
+  {
+    // The same checks, re-enabling the hooks GitLab disabled on the way.
+    method: 'POST',
+    pattern: /^\/v1\/doctor\/fix$/,
+    run: async (deps, event) => {
+      validate(doctorFixBody, parseJsonBody(event, { allowEmpty: true }));
+      const report = await runDoctor(deps, { publicUrl: publicUrlOf(deps, event), fix: true });
+      for (const fixed of report.checks.filter((c) => c.status === 'fixed')) {
+        deps.logger.info('doctor fixed', { check: fixed.id, ...(fixed.app ? { app: fixed.app } : {}) });
+      }
+      return json(200, report);
+    },
+  },
   {
     method: 'GET',
     pattern: /^\/v1\/apps$/,

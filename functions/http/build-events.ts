@@ -1,5 +1,7 @@
 import * as z from 'zod';
 import { applyBuildEvent, type BuildEvent, type BuildEventsStore, CODEBUILD_PHASES } from '../domain/build-events';
+import type { TaskTokens } from '../domain/ports';
+import { wakeBuildWait } from '../domain/waits';
 
 /**
  * EventBridge → build record: CodeBuild's `Build State Change` and `Build Phase Change` events
@@ -9,10 +11,15 @@ import { applyBuildEvent, type BuildEvent, type BuildEventsStore, CODEBUILD_PHAS
  * An event that is not one of ours, or malformed, is logged and dropped: throwing would only
  * make Lambda retry it. A failure to write the record is thrown, so Lambda retries the event.
  * The event carries the build's environment overrides; it is never logged whole.
+ *
+ * A build's end also completes the release workflow's wait on it (the task token on the build
+ * record, domain/waits.ts): that is how a release goes on the moment its build ends.
  */
 
 export interface BuildEventsDeps {
   store: BuildEventsStore;
+  /** Completes the workflow's wait on a build that ended (SendTaskSuccess). */
+  tasks: TaskTokens;
   /** Structured logs (the Powertools Logger on Lambda). */
   logger: BuildEventsLogger;
 }
@@ -114,6 +121,9 @@ export function createBuildEventsHandler(deps: BuildEventsDeps) {
     }
     const { event } = parsed;
     const result = await applyBuildEvent(deps.store, event);
+    // Also when the event was ignored as already ended: a redelivered end completes a wait the
+    // first delivery could not (it failed after recording), and completing twice is harmless.
+    const woken = event.kind === 'finished' ? await wakeBuildWait(deps, event.app, event.buildId) : undefined;
     deps.logger.info('build event', {
       app: event.app,
       buildId: event.buildId,
@@ -122,6 +132,7 @@ export function createBuildEventsHandler(deps: BuildEventsDeps) {
       ...(event.status ? { status: event.status } : {}),
       outcome: result.outcome,
       ...(result.outcome === 'ignored' ? { ignored: result.reason } : { buildStatus: result.build.status }),
+      ...(woken ? { workflow: woken } : {}),
     });
   };
 }

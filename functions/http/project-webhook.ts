@@ -5,6 +5,7 @@ import type { Store, Vault, Workflow } from '../domain/ports';
 import { PROJECT_PUSH_EVENTS, parsePush } from './gitlab-payloads';
 import { httpHandler } from './middleware';
 import { checkSize, HttpError, header, json, parseJsonBody, receivedAt } from './responses';
+import { UnknownHookIds } from './unknown-hooks';
 import { authenticate, deliveryKey } from './webhook-auth';
 import { logWorkflowFailure } from './workflow-failure';
 
@@ -13,6 +14,11 @@ export interface WebhookDeps {
   workflow: Workflow;
   vault: Vault;
   logger: Logger;
+  /**
+   * Hook ids known not to exist, consulted before any read. @default a new one per handler
+   * (one per Lambda container or local-mode process): 10,000 ids for 60 s each.
+   */
+  unknownHooks?: UnknownHookIds;
 }
 
 /**
@@ -20,11 +26,18 @@ export interface WebhookDeps {
  * domain decide, map the outcome to the contract's codes (202 started, 200 ignored/duplicate).
  */
 export function createProjectWebhookHandler(deps: WebhookDeps) {
+  const unknownHooks = deps.unknownHooks ?? new UnknownHookIds();
   return httpHandler(deps.logger, async (event) => {
     checkSize(event);
     const hookId = event.pathParameters?.hookId ?? '';
-    const app = HOOK_ID_PATTERN.test(hookId) ? await deps.store.findAppByHookId(hookId) : undefined;
-    if (!app) throw new HttpError(404, 'unknown hook');
+    // Malformed or recently found unknown: 404 without a read.
+    if (!HOOK_ID_PATTERN.test(hookId) || unknownHooks.has(hookId)) throw new HttpError(404, 'unknown hook');
+    // One read: the hook pointer carries what ingest needs of its app.
+    const app = await deps.store.findAppByHookId(hookId);
+    if (!app) {
+      unknownHooks.add(hookId);
+      throw new HttpError(404, 'unknown hook');
+    }
     // The signed webhook-id when the app signs: one more de-duplication key.
     const signedId = await authenticate(
       event,

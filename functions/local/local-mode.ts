@@ -10,13 +10,12 @@ import { LocalDeployer } from '../adapters/deploy/local-deployer';
 import { type DynamoDbLocalRestarts, superviseDynamoDbLocal } from '../adapters/dynamodb/local-server';
 import { DynamoDbStore } from '../adapters/dynamodb/store';
 import { ensureTable } from '../adapters/dynamodb/table';
-import { createGitlabApi } from '../adapters/gitlab/gitbeaker-client';
 import { FileBuildLogs } from '../adapters/logs/file-build-logs';
 import { ConsoleNotifier, SlackNotifier } from '../adapters/notify/slack-notifier';
+import { LocalPlatformProbe } from '../adapters/platform/local-platform';
 import { LocalRegistry } from '../adapters/registry/local-registry';
 import { LocalVault } from '../adapters/vault/local-vault';
 import { LocalReleaseWorkflow, type LocalReleaseWorkflowOptions } from '../adapters/workflow/local-workflow';
-import { gitlabDeps } from '../commons/gitlab-deps';
 import { createLogger } from '../commons/logger';
 import { findProjectRoot } from '../commons/project-root';
 import { FUNCTION_TIMEOUTS } from '../commons/timeouts';
@@ -31,6 +30,11 @@ import type { HttpHandler } from '../http/middleware';
 import { createProjectWebhookHandler } from '../http/project-webhook';
 import { json } from '../http/responses';
 import { createSystemHookHandler } from '../http/system-hook';
+import { gitlab } from '../wiring/gitlab';
+import { warnUndelivered } from '../wiring/notices';
+import { once, type Platform } from '../wiring/platform';
+import { createServices } from '../wiring/services';
+import { sshKeys } from '../wiring/ssh-keys';
 import { apiGatewayListener } from './http-adapter';
 import { StateDir } from './state-dir';
 
@@ -138,8 +142,6 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     const vault = LocalVault.open(state.vaultKeyFile);
     const logger = createLogger();
     // Builds run here with the same buildspec CodeBuild runs; their progress comes back as the
-    // same build events the AWS build-events Lambda applies.
-    // Builds run here with the same buildspec CodeBuild runs; their progress comes back as the
     // same build events the AWS build-events Lambda applies, and wakes the workflow waiting on them.
     const apply = async (event: BuildEvent): Promise<void> => {
       try {
@@ -147,9 +149,24 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       } catch (error) {
         logger.error('build event not applied', { error: error as Error, build: event.buildId });
       }
-      // (Builds start only once the workflow below exists.)
-      if (event.kind === 'finished') workflow.buildEnded(event.app, event.buildId);
+      // (Builds start only once the workflow below exists.) As the build-events function does
+      // on AWS: the build's end completes the release workflow's wait on it.
+      if (event.kind === 'finished') {
+        await workflow.buildEnded(event.app, event.buildId).catch((error: unknown) => {
+          logger.error('build end not told to its release', { error: error as Error, build: event.buildId });
+        });
+      }
     };
+    // Rollouts run here with docker; the deployer reports each one's end as ECS's events do on
+    // AWS, and the rollout-events logic (domain/waits.ts) completes the release's wait.
+    const localDeployer = new LocalDeployer({
+      onRolloutEvent: async (watch) => {
+        await workflow.rolloutEvent(watch).catch((error: unknown) => {
+          logger.error('rollout end not told to its release', { error: error as Error, deployment: watch });
+        });
+      },
+      log: (message) => logger.warn(message),
+    });
     const builder = new LocalBuilder({
       root: state.root,
       vaultKeyFile: state.vaultKeyFile,
@@ -169,39 +186,46 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     });
     const slackUrl = options.slackWebhookUrl;
     const notifier = slackUrl
-      ? new SlackNotifier({
-          webhookUrl: async () => slackUrl,
-          onOutcome: (outcome) => {
-            if (!outcome.delivered) logger.warn('Slack notice not delivered', { ...outcome });
-          },
-        })
+      ? new SlackNotifier({ webhookUrl: async () => slackUrl, onOutcome: warnUndelivered(logger) })
       : new ConsoleNotifier(options.console ?? process.stdout);
     // The public URL is known once listening; commit statuses link to the build in the admin API.
-    let buildLinkBase = '';
-    const workflow = new LocalReleaseWorkflow(
-      {
-        store,
+    let publicUrl: string | undefined;
+    const sessionKey = state.sessionKey();
+    const buildLogs = new FileBuildLogs(state.buildsDir);
+    // Local mode's platform: the same services as the Lambda functions get (functions/wiring/).
+    const platform: Platform = {
+      logger: () => logger,
+      store: () => store,
+      vault: () => vault,
+      workflow: () => workflow,
+      // The local executor's waits; the workflow hands its own to the steps it runs.
+      tasks: () => ({ succeed: (token, output) => workflow.tasks.succeed(token, output) }),
+      gitlab,
+      sshKeys,
+      // Local builds are already one process per app: no per-app cloud role to make.
+      buildRights: () => localBuildRights,
+      buildLogs: () => buildLogs,
+      publicUrl: () => publicUrl,
+      sessionKey: () => async () => sessionKey,
+      deployer: () => options.adapters?.deployer ?? localDeployer,
+      release: once(() => ({
         builder: options.adapters?.builder ?? builder,
         registry: new LocalRegistry(),
-        deployer: options.adapters?.deployer ?? new LocalDeployer(),
-        reporting: {
-          vault,
-          gitlab: createGitlabApi,
-          notifier,
-          targetUrl: (build) =>
-            buildLinkBase ? `${buildLinkBase}/v1/apps/${encodeURIComponent(build.app)}/builds/${build.id}` : undefined,
-          log: (message, detail) => logger.warn(message, { ...detail }),
-        },
-      },
-      {
-        ...options.workflow,
-        onEnded: (input, result) =>
-          logger.info('release did not go live', {
-            ...input,
-            ...(result.status === 'FAILED' ? { error: result.cause } : {}),
-          }),
-      },
-    );
+        deployer: options.adapters?.deployer ?? localDeployer,
+        notifier,
+        targetUrl: (build) =>
+          publicUrl ? `${publicUrl}/v1/apps/${encodeURIComponent(build.app)}/builds/${build.id}` : undefined,
+      })),
+    };
+    const services = createServices(platform);
+    const workflow = new LocalReleaseWorkflow(services.releaseSteps(), {
+      ...options.workflow,
+      onEnded: (input, result) =>
+        logger.info('release did not go live', {
+          ...input,
+          ...(result.status === 'FAILED' ? { error: result.cause } : {}),
+        }),
+    });
     const adminToken = state.adminToken();
     const adminTokenHash = sha256Hex(adminToken);
     const authorize = (req: IncomingMessage) => {
@@ -209,7 +233,6 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       return value.startsWith('Bearer ') && matchesHash(value.slice(7).trim(), adminTokenHash);
     };
 
-    const deps = { store, vault, workflow, logger };
     // The admin handler needs the public URL, which needs the port: bound once listening.
     let admin: HttpHandler = async () => json(503, { error: 'starting' });
     let consoleHandler: HttpHandler = async () => json(503, { error: 'starting' });
@@ -220,13 +243,13 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
           {
             method: 'POST',
             path: '/hooks/gitlab/{hookId}',
-            handler: createProjectWebhookHandler(deps),
+            handler: createProjectWebhookHandler(services.webhook()),
             timeoutMs: FUNCTION_TIMEOUTS.webhook,
           },
           {
             method: 'POST',
             path: '/hooks/gitlab-system',
-            handler: createSystemHookHandler(deps),
+            handler: createSystemHookHandler(services.webhook()),
             timeoutMs: FUNCTION_TIMEOUTS.webhook,
           },
           // The console's three routes, as the HTTP API has them (infra/constructs/api.ts).
@@ -254,25 +277,14 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     });
     const { port } = server.address() as AddressInfo;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    const publicUrl = options.publicUrl ?? url;
-    buildLinkBase = publicUrl;
+    publicUrl = options.publicUrl ?? url;
     admin = createAdminHandler({
-      ...deps,
-      ...gitlabDeps(),
-      // Local builds are already one process per app: no per-app cloud role to make.
-      buildRights: localBuildRights,
-      publicUrl,
-      logs: new FileBuildLogs(state.buildsDir),
-      warn: (message, detail) => logger.warn(message, { ...detail }),
+      ...services.admin(),
+      // `slipway doctor`: the workflow definition, the buildspec and docker, as local mode uses them.
+      platform: new LocalPlatformProbe({ root: findProjectRoot() }),
+      slackConfigured: async () => slackUrl !== undefined,
     });
-    const sessionKey = state.sessionKey();
-    consoleHandler = createConsoleHandler({
-      ...deps,
-      gitlab: gitlabDeps().gitlab,
-      publicUrl,
-      logs: new FileBuildLogs(state.buildsDir),
-      sessionKey: async () => sessionKey,
-    });
+    consoleHandler = createConsoleHandler(services.console());
     // Executions live in this process: what a previous run left in flight starts again.
     const resumed = await resumeInFlight(
       { store, workflow },
@@ -287,7 +299,7 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     // (all of them at start, whatever their age; then every minute those older than a minute).
     let sweeping: Promise<void> | undefined;
     const sweep = (olderThanMs: number): Promise<void> => {
-      sweeping ??= sweepUnstartedBuilds({ store, workflow }, { olderThanMs })
+      sweeping ??= sweepUnstartedBuilds(services.sweep(), { olderThanMs })
         .then((result) => {
           if (result.started.length > 0) {
             log(`slipway: started ${result.started.length} build(s) whose release workflow had not started`);
@@ -326,10 +338,11 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
         await sweeping;
         // Releases in flight get a moment to finish and report; local mode does not hang on them.
         await Promise.race([
-          Promise.all([workflow.whenIdle(), builder.whenIdle()]),
+          Promise.all([workflow.whenIdle(), builder.whenIdle(), localDeployer.whenIdle()]),
           new Promise((resolve) => setTimeout(resolve, 10_000).unref()),
         ]);
         workflow.abortAll();
+        localDeployer.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { findProjectRoot } from '../commons/project-root';
 import { type ReleaseStepDeps, type ReleaseStepInput, runReleaseStep } from '../domain/releases';
+import { LocalTaskTokens } from './local-task-tokens';
 
 /**
  * Local mode's Step Functions: runs `workflow/release.asl.json` (the very definition CDK
@@ -11,12 +12,19 @@ import { type ReleaseStepDeps, type ReleaseStepInput, runReleaseStep } from '../
  * handled in-process by runReleaseStep, and its result wrapped as Lambda's invoke result
  * (`{ Payload }`) so the definition's ResultSelectors (`$.Payload.…`) apply unchanged. Errors
  * keep their `.name` (TransientError, …) so the definition's Retry and Catch match them.
+ *
+ * A Task whose resource ends in `.waitForTaskToken` parks, as on AWS: the executor issues a
+ * token (the definition's `$$.Task.Token`), runs the step with it, and the state's result is
+ * what completes the token (LocalTaskTokens.succeed), not the step's return value. The state's
+ * TimeoutSeconds (or a shorter local override) ends the wait with `States.Timeout`.
  */
 
 export const RELEASE_DEFINITION_PATH = join('workflow', 'release.asl.json');
 
 interface AslState {
   Type: string;
+  Resource?: string;
+  TimeoutSeconds?: number;
   Retry?: unknown[];
 }
 interface AslDefinition {
@@ -37,16 +45,32 @@ export function releaseMachine(): StateMachine {
   return machineCache;
 }
 
-let kindsCache: { tasks: string[]; waits: string[]; retried: string[] } | undefined;
+interface StateKinds {
+  tasks: string[];
+  waits: string[];
+  retried: string[];
+  /** Tasks that park on a task token, with their TimeoutSeconds in ms. */
+  parked: Map<string, number>;
+}
+
+let kindsCache: StateKinds | undefined;
+
+/** Marks a Task state that waits for its task token to be completed. */
+export const WAIT_FOR_TASK_TOKEN = '.waitForTaskToken';
 
 /** The definition's Task, Wait and retrying states by name, read once (they set each run's overrides). */
-function stateKinds(): { tasks: string[]; waits: string[]; retried: string[] } {
+function stateKinds(): StateKinds {
   if (!kindsCache) {
     const states = Object.entries(loadReleaseDefinition().States);
     kindsCache = {
       tasks: states.filter(([, state]) => state.Type === 'Task').map(([name]) => name),
       waits: states.filter(([, state]) => state.Type === 'Wait').map(([name]) => name),
       retried: states.filter(([, state]) => state.Retry).map(([name]) => name),
+      parked: new Map(
+        states
+          .filter(([, state]) => state.Type === 'Task' && state.Resource?.endsWith(WAIT_FOR_TASK_TOKEN))
+          .map(([name, state]) => [name, (state.TimeoutSeconds ?? 99_999_999) * 1000]),
+      ),
     };
   }
   return kindsCache;
@@ -85,6 +109,14 @@ export interface LocalExecutionOptions {
    * has been told. An error it throws is ignored: it never changes the execution.
    */
   onEvent?: (event: ExecutionEvent) => void;
+  /**
+   * The task tokens parked steps wait on; the steps (`deps.tasks`) and the events that end
+   * builds and rollouts must complete the same ones. @default `deps.tasks` when it is a
+   * LocalTaskTokens
+   */
+  tasks?: LocalTaskTokens;
+  /** How long each parked state waits locally, in ms, by state name (default: its TimeoutSeconds). */
+  taskTimeoutsMs?: Record<string, number>;
 }
 
 type StepResult = Record<string, unknown>;
@@ -110,20 +142,48 @@ export function startLocalExecution(
 ): LocalExecution {
   const machine = releaseMachine();
   const kinds = stateKinds();
-  const handler = async (taskInput: unknown) => {
-    const payload = (taskInput as { Payload?: ReleaseStepInput }).Payload;
-    if (!payload) throw Object.assign(new Error('the task has no Payload'), { name: 'ValidationError' });
+  const tasks = options.tasks ?? (deps.tasks instanceof LocalTaskTokens ? deps.tasks : undefined);
+  const runStep = async (payload: ReleaseStepInput) => {
     const result = await (options.aroundStep
       ? options.aroundStep(payload, () => runReleaseStep(deps, payload))
       : runReleaseStep(deps, payload));
     options.onStep?.(payload, result);
+    return result;
+  };
+  const payloadOf = (taskInput: unknown): ReleaseStepInput => {
+    const payload = (taskInput as { Payload?: ReleaseStepInput }).Payload;
+    if (!payload) throw Object.assign(new Error('the task has no Payload'), { name: 'ValidationError' });
+    return payload;
+  };
+  const handler = async (taskInput: unknown) => {
+    const result = await runStep(payloadOf(taskInput));
     // lambda:invoke's result shape; JSON round trip as over the wire.
     return { Payload: JSON.parse(JSON.stringify(result)), StatusCode: 200 };
   };
-  const taskResourceLocalHandlers: Record<string, typeof handler> = {};
+  /** A parked state: a fresh token, the wait registered before the step runs, the token's output as the result. */
+  const parkedHandler = (state: string, timeoutMs: number) => async (taskInput: unknown) => {
+    if (!tasks)
+      throw Object.assign(new Error(`${state} waits on a task token: give the executor its LocalTaskTokens`), {
+        name: 'ValidationError',
+      });
+    const payload = payloadOf(taskInput);
+    const token = tasks.issue();
+    const wait = tasks.wait(token, options.taskTimeoutsMs?.[state] ?? timeoutMs);
+    try {
+      await runStep({ ...payload, taskToken: token });
+    } catch (error) {
+      wait.cancel();
+      throw error;
+    }
+    return wait.done;
+  };
+  const taskResourceLocalHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   const waitTimeOverrides: Record<string, number> = {};
   const retryIntervalOverrides: Record<string, number> = {};
-  for (const name of kinds.tasks) taskResourceLocalHandlers[name] = handler;
+  for (const name of kinds.tasks) {
+    const parked = kinds.parked.get(name);
+    taskResourceLocalHandlers[name] = parked === undefined ? handler : parkedHandler(name, parked);
+  }
   for (const name of kinds.waits) waitTimeOverrides[name] = options.waits?.[name] ?? options.waitMs ?? 10;
   for (const name of kinds.retried) retryIntervalOverrides[name] = options.retryMs ?? 5;
   const executionId = `local:${input.app}:${input.build}:${randomBytes(4).toString('hex')}`;
@@ -134,6 +194,8 @@ export function startLocalExecution(
       retryIntervalOverrides,
     },
     noThrowOnAbort: true,
+    // `$$.Task.Token` must resolve; each parked step is given a fresh token of its own instead.
+    context: { Task: { Token: 'issued-per-task' } },
   });
   const outcome = execution.result.then(
     (output): LocalExecutionResult => ({ status: 'SUCCEEDED', output }),

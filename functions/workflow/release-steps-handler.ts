@@ -1,11 +1,18 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { type ReleaseStepDeps, type ReleaseStepInput, runReleaseStep } from '../domain/releases';
+import { isFailedRelease, RELEASE_METRICS } from './release-metrics';
 
 export interface ReleaseStepsHandlerDeps {
   /** What the steps run against (DynamoDB, CodeBuild, ECR, ECS, reporting on AWS). */
   steps: ReleaseStepDeps;
   logger: Logger;
+  /**
+   * Where a failed or rolled-back release is counted (`ReleasesFailed`, release-metrics.ts).
+   * @default - not counted (local mode)
+   */
+  metrics?: Pick<Metrics, 'addMetric' | 'addMetadata' | 'publishStoredMetrics'>;
 }
 
 /**
@@ -21,7 +28,7 @@ export interface ReleaseStepsHandlerDeps {
  * Every step is logged with its action, app, build and outcome; never a secret (the steps'
  * inputs and results hold ids, states and reasons only).
  */
-export function createReleaseStepsHandler({ steps, logger }: ReleaseStepsHandlerDeps) {
+export function createReleaseStepsHandler({ steps, logger, metrics }: ReleaseStepsHandlerDeps) {
   return async (event: ReleaseStepInput, context?: Context): Promise<Record<string, unknown>> => {
     if (context) logger.addContext(context);
     const keys = stepKeys(event);
@@ -29,6 +36,7 @@ export function createReleaseStepsHandler({ steps, logger }: ReleaseStepsHandler
     try {
       const result = await runReleaseStep(steps, event);
       logger.info('release step done', { ...keys, ms: Date.now() - started, result });
+      if (metrics && isFailedRelease(event?.action, result)) countFailedRelease(metrics, event, result);
       return result;
     } catch (thrown) {
       const error = thrown instanceof Error ? thrown : new Error(String(thrown));
@@ -38,6 +46,20 @@ export function createReleaseStepsHandler({ steps, logger }: ReleaseStepsHandler
       throw error;
     }
   };
+}
+
+/** One EMF line: `ReleasesFailed` = 1, with the app, build, release and outcome as metadata (not dimensions). */
+function countFailedRelease(
+  metrics: NonNullable<ReleaseStepsHandlerDeps['metrics']>,
+  event: ReleaseStepInput,
+  result: Record<string, unknown>,
+): void {
+  metrics.addMetric(RELEASE_METRICS.releasesFailed, MetricUnit.Count, 1);
+  metrics.addMetadata('app', String(event.app));
+  metrics.addMetadata('build', String(event.build));
+  if (event.release) metrics.addMetadata('release', String(event.release));
+  metrics.addMetadata('outcome', String(result.outcome));
+  metrics.publishStoredMetrics();
 }
 
 /** What identifies a step in the logs (the caught error only by its name: its cause can be long). */

@@ -51,6 +51,14 @@ export interface ApiProps {
   readonly throttle?: apigw.ThrottleSettings;
 
   /**
+   * Request rate limits of the two GitLab hook routes, each its own token bucket, apart from the
+   * stage's: noise on `/v1` or `/console` never turns GitLab's deliveries into 429s, which GitLab
+   * counts as failures and, 4 in a row, answers by disabling the hook (docs/SECURITY.md).
+   * @default { project: { rateLimit: 20, burstLimit: 100 }, system: { rateLimit: 50, burstLimit: 200 } }
+   */
+  readonly hookThrottle?: { readonly project?: apigw.ThrottleSettings; readonly system?: apigw.ThrottleSettings };
+
+  /**
    * How long access logs are kept.
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -101,6 +109,18 @@ export class Api extends Construct {
     const systemHook = this.route('SystemHookRoute', 'POST', '/hooks/gitlab-system', {
       integration: new HttpLambdaIntegration('SystemHook', props.systemHookHandler),
     });
+    // Route-level throttling for the hook routes (the L2 stage has no route settings: set on the L1).
+    const hookThrottle = {
+      project: props.hookThrottle?.project ?? { rateLimit: 20, burstLimit: 100 },
+      system: props.hookThrottle?.system ?? { rateLimit: 50, burstLimit: 200 },
+    };
+    const cfnStage = this.stage.node.defaultChild as apigw.CfnStage;
+    cfnStage.routeSettings = {
+      'POST /hooks/gitlab/{hookId}': routeThrottle(hookThrottle.project),
+      'POST /hooks/gitlab-system': routeThrottle(hookThrottle.system),
+    };
+    // A stage's route settings name routes that must exist first.
+    cfnStage.node.addDependency(projectWebhook, systemHook);
     for (const publicRoute of [projectWebhook, systemHook]) {
       Validations.of(publicRoute).acknowledge({
         id: 'AwsSolutions-APIG4',
@@ -145,4 +165,11 @@ export class Api extends Construct {
       ...options,
     });
   }
+}
+
+function routeThrottle(throttle: apigw.ThrottleSettings): Record<string, number> {
+  return {
+    ...(throttle.rateLimit !== undefined ? { ThrottlingRateLimit: throttle.rateLimit } : {}),
+    ...(throttle.burstLimit !== undefined ? { ThrottlingBurstLimit: throttle.burstLimit } : {}),
+  };
 }

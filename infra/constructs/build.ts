@@ -16,6 +16,7 @@ import { Construct } from 'constructs';
 import { BUILD_ROLE_APP_TAG, BUILD_ROLE_PATH } from '../../functions/adapters/builder/build-roles';
 import { ECR_REPOSITORY_PREFIX } from '../../functions/adapters/registry/ecr-registry';
 import { bundleToolsSync } from '../../functions/build/bundle-tools';
+import { ENV } from '../../functions/commons/env-names';
 import { HANDLERS, PROJECT_ROOT } from '../bundling';
 import { SlipwayFunction } from './slipway-function';
 
@@ -284,7 +285,8 @@ export class Build extends Construct {
       entry: HANDLERS.buildEvents,
       description: 'Records CodeBuild state and phase changes in the build records',
     });
-    this.eventsFunction.bindTable(props.table, 'readWrite');
+    // Read and update the build, clear its start marker: no Put, no Query, no batch.
+    this.eventsFunction.bindTable(props.table, ['GetItem', 'UpdateItem', 'DeleteItem']);
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -330,17 +332,18 @@ export class Build extends Construct {
 
   /** Lets `fn` start builds (`codebuild:StartBuild` on this project) and tells it the project and log group. */
   public grantStartBuild(fn: SlipwayFunction): void {
-    fn.addEnvironment('BUILD_PROJECT_NAME', this.project.projectName);
-    fn.addEnvironment('BUILD_LOG_GROUP', this.logGroup.logGroupName);
+    fn.addEnvironment(ENV.buildProjectName, this.project.projectName);
+    fn.addEnvironment(ENV.buildLogGroup, this.logGroup.logGroupName);
     fn.addToRolePolicy(
-      // StopBuild: a build a newer push overtook is stopped (superseded mode).
+      // StopBuild: a build a newer push overtook is stopped (superseded mode). BatchGetBuilds:
+      // the one recheck of a build whose end event was lost (docs/RELEASE.md, "Waits").
       new iam.PolicyStatement({
-        actions: ['codebuild:StartBuild', 'codebuild:StopBuild'],
+        actions: ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:BatchGetBuilds'],
         resources: [this.project.projectArn],
       }),
     );
     // Each build runs with its app's role: StartBuild's serviceRoleOverride passes it.
-    fn.addEnvironment('BUILD_ROLE_ARN_PREFIX', this.appRoleArnPrefix);
+    fn.addEnvironment(ENV.buildRoleArnPrefix, this.appRoleArnPrefix);
     if (!fn.role) throw new Error(`${fn.node.path} has no role`);
     const passRoles = new iam.Policy(fn, 'PassAppBuildRolesPolicy', {
       roles: [fn.role],
@@ -370,14 +373,14 @@ export class Build extends Construct {
    */
   public grantManageAppRoles(fn: SlipwayFunction): iam.Policy {
     if (!fn.role) throw new Error(`${fn.node.path} has no role`);
-    fn.addEnvironment('BUILD_ROLE_PATH', BUILD_ROLE_PATH);
-    fn.addEnvironment('BUILD_ROLE_NAME_PREFIX', this.appRoleNamePrefix);
-    fn.addEnvironment('BUILD_ROLE_BOUNDARY_ARN', this.appBuildBoundary.managedPolicyArn);
+    fn.addEnvironment(ENV.buildRolePath, BUILD_ROLE_PATH);
+    fn.addEnvironment(ENV.buildRoleNamePrefix, this.appRoleNamePrefix);
+    fn.addEnvironment(ENV.buildRoleBoundaryArn, this.appBuildBoundary.managedPolicyArn);
     fn.addEnvironment(
-      'BUILD_ROLE_POLICY_ARNS',
+      ENV.buildRolePolicyArns,
       Fn.join(',', [this.appBuildPolicy.managedPolicyArn, this.ecrLoginPolicy.managedPolicyArn]),
     );
-    fn.addEnvironment('BUILD_PROJECT_ARN', this.project.projectArn);
+    fn.addEnvironment(ENV.buildProjectArn, this.project.projectArn);
     const policy = new iam.Policy(fn, 'AppBuildRolesPolicy', {
       roles: [fn.role],
       statements: [

@@ -25,6 +25,13 @@ export interface MonitoringProps {
   readonly stateMachines?: Readonly<Record<string, sfn.IStateMachine>>;
 
   /**
+   * Metrics the functions emit themselves (CloudWatch Embedded Metric Format) whose every
+   * occurrence raises an alarm, by a short name used in alarm ids (`<name>Alarm`).
+   * @default - none
+   */
+  readonly emittedMetrics?: Readonly<Record<string, EmittedMetric>>;
+
+  /**
    * An address subscribed to the alarm topic (it must confirm the subscription).
    * @default - no subscription; subscribe to `alarmTopic` yourself
    */
@@ -37,10 +44,18 @@ export interface MonitoringProps {
   readonly period?: Duration;
 }
 
+/** A metric a function emits, and what its alarm says. */
+export interface EmittedMetric {
+  /** The metric, with the period and statistic the alarm asks for. */
+  readonly metric: (options: cloudwatch.MetricOptions) => cloudwatch.IMetric;
+  readonly description: string;
+}
+
 /**
  * Alarms that tell an operator Slipway is failing: the API answering 5xx (the contract says
  * bad input never does), any function erroring or being throttled, and any release execution
- * failing, timing out or being throttled. Every alarm notifies
+ * failing, timing out or being throttled, and any release recorded failed or rolled back (a metric
+ * the release-steps function emits: those executions end Succeeded). Every alarm notifies
  * one SNS topic, encrypted with a key of its own whose policy lets CloudWatch publish to it.
  * (CloudWatch cannot publish to a topic encrypted with the AWS-managed `aws/sns` key, and the
  * secrets key stays reserved for secrets.)
@@ -89,7 +104,7 @@ export class Monitoring extends Construct {
         this.alarm(
           `${name}ExecutionsFailedAlarm`,
           machine.metricFailed({ period }),
-          `A ${name} execution ended failed: a build failed, a rollout failed or was rolled back, or a step failed beyond its retries (the build or release record says why)`,
+          `A ${name} execution ended failed: it could not record how its release ended (see the execution's history and the release-steps function's logs)`,
         ),
         this.alarm(
           `${name}ExecutionsTimedOutAlarm`,
@@ -102,6 +117,9 @@ export class Monitoring extends Construct {
           `${name} executions were throttled by Step Functions`,
         ),
       );
+    }
+    for (const [name, emitted] of Object.entries(props.emittedMetrics ?? {})) {
+      alarms.push(this.alarm(`${name}Alarm`, emitted.metric({ period, statistic: 'Sum' }), emitted.description));
     }
     this.alarms = alarms;
   }

@@ -1,14 +1,26 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { ENV } from '../../functions/commons/env-names';
+import {
+  DEPLOYMENT_EVENT_NAMES,
+  DEPLOYMENT_STATE_CHANGE,
+  TASK_STATE_CHANGE,
+} from '../../functions/http/rollout-events';
+import { RELEASE_METRICS } from '../../functions/workflow/release-metrics';
 import { HANDLERS, PROJECT_ROOT } from '../bundling';
 import type { Build } from './build';
 import { SlipwayFunction } from './slipway-function';
@@ -115,6 +127,15 @@ export class Release extends Construct {
   public readonly logGroup: logs.LogGroup;
   /** The Slack incoming-webhook URL, `{"url": "https://hooks.slack.com/…"}`; `{}` until someone puts one. */
   public readonly slackSecret: secretsmanager.Secret;
+  /**
+   * Completes the workflow's rollout waits (`functions/handlers/rollout-events.ts`): ECS
+   * deployment state changes and service task state changes, from EventBridge.
+   */
+  public readonly rolloutEventsFunction: SlipwayFunction;
+  /** ECS events the rollout-events function could not handle after its retries. */
+  public readonly rolloutEventsDeadLetters: sqs.Queue;
+  /** Raised when there is any message in the rollout events' dead-letter queue. */
+  public readonly rolloutEventsDeadLetterAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: ReleaseProps) {
     super(scope, id);
@@ -127,7 +148,7 @@ export class Release extends Construct {
       timeout: RELEASE_STEPS_TIMEOUT,
     });
     this.stepsFunction = fn;
-    fn.bindTable(props.table, 'readWrite');
+    fn.bindTable(props.table, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
     // GitLab tokens only, to report commit statuses and deployments. Deploy keys are decrypted
     // inside the build, by the build role; webhook secrets are the hooks' business.
     fn.bindKey(props.secretsKey, ['Decrypt'], ['gitlab-token']);
@@ -150,7 +171,7 @@ export class Release extends Construct {
         'It is rotated by creating a new webhook in Slack and putting its URL into this secret (docs/OPERATIONS.md).',
     });
     // GetSecretValue on this secret, and the key only through Secrets Manager for this secret.
-    fn.bindSecret('SLACK_SECRET_ARN', this.slackSecret, 'SlackSecret');
+    fn.bindSecret(ENV.slackSecretArn, this.slackSecret, 'SlackSecret');
 
     // The state machine: the one definition local mode runs too.
     this.logGroup = new logs.LogGroup(this, 'WorkflowLogs', {
@@ -187,24 +208,83 @@ export class Release extends Construct {
     });
     // Step Functions checks log delivery and the role when the state machine is created.
     this.stateMachine.node.addDependency(...policies);
+    // A step that finds what it parks on already ended completes its own wait. In a policy of its
+    // own: the function's default policy may not name the state machine, which names the function.
+    new iam.Policy(fn, 'CompleteOwnWaitsPolicy', {
+      roles: [fn.role as iam.IRole],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'CompleteOwnWaits',
+          actions: ['states:SendTaskSuccess'],
+          resources: [this.stateMachine.stateMachineArn],
+        }),
+      ],
+    });
+
+    // Rollout waits are told, not polled: ECS's events for the deployments Slipway started.
+    const rolloutEvents = new SlipwayFunction(this, 'RolloutEventsFunction', {
+      entry: HANDLERS.rolloutEvents,
+      description: 'Completes the release workflow rollout waits from ECS deployment and task state changes',
+    });
+    this.rolloutEventsFunction = rolloutEvents;
+    // The rollout's event id → its release (GetItem), the app and release (GetItem), task counts (UpdateItem).
+    rolloutEvents.bindTable(props.table, ['GetItem', 'UpdateItem']);
+    this.grantDescribeServices(rolloutEvents, props);
+    this.grantTaskResponse(rolloutEvents);
+    this.rolloutEventsDeadLetters = new sqs.Queue(this, 'RolloutEventsDeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.rolloutEventsDeadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the ECS event rules and the rollout-events function; ' +
+        'its messages are inspected by hand, and its alarm says when there are any.',
+    });
+    rolloutEvents.configureAsyncInvoke({
+      retryAttempts: 2,
+      onFailure: new destinations.SqsDestination(this.rolloutEventsDeadLetters),
+    });
+    const target = new targets.LambdaFunction(rolloutEvents, {
+      deadLetterQueue: this.rolloutEventsDeadLetters,
+      retryAttempts: 8,
+      maxEventAge: Duration.hours(2),
+    });
+    new events.Rule(this, 'EcsDeploymentEvents', {
+      description: 'ECS service deployment state changes: a Slipway rollout started, ended or was rolled back',
+      eventPattern: {
+        source: ['aws.ecs'],
+        detailType: [DEPLOYMENT_STATE_CHANGE],
+        detail: { eventName: [...DEPLOYMENT_EVENT_NAMES] },
+      },
+      targets: [target],
+    });
+    new events.Rule(this, 'EcsServiceTaskEvents', {
+      description: 'ECS tasks of service deployments running: rollout progress for slipway deploy --wait',
+      eventPattern: {
+        source: ['aws.ecs'],
+        detailType: [TASK_STATE_CHANGE],
+        detail: { startedBy: [{ prefix: 'ecs-svc/' }], lastStatus: ['RUNNING'] },
+      },
+      targets: [target],
+    });
+    this.rolloutEventsDeadLetterAlarm = new cloudwatch.Alarm(this, 'RolloutEventsDeadLettersAlarm', {
+      metric: this.rolloutEventsDeadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      alarmDescription:
+        'An ECS event could not be handled (see the rollout events dead-letter queue); a release waiting on it goes on after its rollout wait times out',
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 
-  /** Lets `fn` start release executions of this state machine only, and tells it which (`STATE_MACHINE_ARN`). */
-  public grantStartRelease(fn: SlipwayFunction): iam.Grant {
-    fn.addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
-    return this.stateMachine.grantStartExecution(fn);
-  }
-
-  /**
-   * ECS: new task definition revisions (copied from the service's current one, images pinned by
-   * digest) and UpdateService on tagged services only; the roles those revisions name, passed to
-   * ECS tasks only.
-   */
-  private grantDeploy(fn: SlipwayFunction, props: ReleaseProps): void {
+  /** `actions` on the ECS services tagged `slipway:managed=true` in the given clusters, in a policy of their own. */
+  private taggedServicesPolicy(fn: SlipwayFunction, props: ReleaseProps, sid: string, actions: string[]): iam.Policy {
     const stack = Stack.of(this);
     const role = fn.role;
     if (!role) throw new Error(`${fn.node.path} has no role`);
-
     const clusters = props.ecsClusters && props.ecsClusters.length > 0 ? [...props.ecsClusters] : ['*'];
     for (const cluster of clusters) {
       if (cluster !== '*' && !CLUSTER_NAME.test(cluster)) {
@@ -218,8 +298,8 @@ export class Release extends Construct {
       roles: [role],
       statements: [
         new iam.PolicyStatement({
-          sid: 'DeployTaggedServicesOnly',
-          actions: ['ecs:DescribeServices', 'ecs:UpdateService'],
+          sid,
+          actions,
           resources: serviceArns,
           conditions: {
             StringEquals: { [`aws:ResourceTag/${MANAGED_SERVICE_TAG.key}`]: MANAGED_SERVICE_TAG.value },
@@ -236,6 +316,56 @@ export class Release extends Construct {
           `and only those tagged ${MANAGED_SERVICE_TAG.key}=${MANAGED_SERVICE_TAG.value} (aws:ResourceTag condition); this policy holds nothing else.`,
       });
     }
+    return services;
+  }
+
+  /** Rollout events read the service (DescribeServices) to see where a rollout stands, and change nothing. */
+  private grantDescribeServices(fn: SlipwayFunction, props: ReleaseProps): void {
+    this.taggedServicesPolicy(fn, props, 'DescribeTaggedServicesOnly', ['ecs:DescribeServices']);
+  }
+
+  /**
+   * Lets `fn` complete the workflow's waits: `states:SendTaskSuccess` on this state machine only
+   * (Slipway never fails a wait nor sends heartbeats, so not the other task responses).
+   */
+  public grantTaskResponse(fn: SlipwayFunction): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['states:SendTaskSuccess'],
+      resourceArns: [this.stateMachine.stateMachineArn],
+    });
+  }
+
+  /**
+   * Releases recorded failed or rolled back: the count the steps function emits in Embedded
+   * Metric Format (functions/workflow/release-metrics.ts), same namespace, name and dimension.
+   */
+  public metricReleasesFailed(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: RELEASE_METRICS.namespace,
+      metricName: RELEASE_METRICS.releasesFailed,
+      dimensionsMap: { service: RELEASE_METRICS.service },
+      statistic: 'Sum',
+      ...options,
+    });
+  }
+
+  /** Lets `fn` start release executions of this state machine only, and tells it which (`STATE_MACHINE_ARN`). */
+  public grantStartRelease(fn: SlipwayFunction): iam.Grant {
+    fn.addEnvironment(ENV.stateMachineArn, this.stateMachine.stateMachineArn);
+    return this.stateMachine.grantStartExecution(fn);
+  }
+
+  /**
+   * ECS: new task definition revisions (copied from the service's current one, images pinned by
+   * digest) and UpdateService on tagged services only; the roles those revisions name, passed to
+   * ECS tasks only.
+   */
+  private grantDeploy(fn: SlipwayFunction, props: ReleaseProps): void {
+    const stack = Stack.of(this);
+    const role = fn.role;
+    if (!role) throw new Error(`${fn.node.path} has no role`);
+    this.taggedServicesPolicy(fn, props, 'DeployTaggedServicesOnly', ['ecs:DescribeServices', 'ecs:UpdateService']);
 
     const taskDefinitionArns = stack.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: '*' });
     const taskDefinitions = new iam.Policy(fn, 'EcsTaskDefinitionsPolicy', {

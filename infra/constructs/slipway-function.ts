@@ -8,11 +8,27 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { ENV } from '../../functions/commons/env-names';
 import type { VaultContext } from '../../functions/domain/ports';
 import { nodejsBundlingOptions, PROJECT_ROOT } from '../bundling';
 
-/** How much of a table a function may touch. */
-export type TableAccess = 'read' | 'readWrite';
+/** The item-level DynamoDB actions a function may be granted on the table. */
+export type TableAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'Query'
+  | 'ConditionCheckItem'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'BatchWriteItem';
+
+/**
+ * How much of a table a function may touch: a preset, or exactly the actions its code calls
+ * (a transaction needs the single-item action of each of its items: DynamoDB has no IAM action
+ * for TransactWriteItems). test/infra/sdk-grants.test.ts checks the list against the bundle.
+ */
+export type TableAccess = 'read' | 'readWrite' | readonly TableAction[];
 
 /** The KMS operations the vault performs. */
 export type KeyAction = 'Encrypt' | 'Decrypt';
@@ -23,7 +39,7 @@ export type KeyPurpose = VaultContext['purpose'];
 /** Powertools log levels. */
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
-const TABLE_ACTIONS: Record<TableAccess, readonly string[]> = {
+const TABLE_ACTIONS: Record<'read' | 'readWrite', readonly string[]> = {
   read: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
   readWrite: [
     'dynamodb:GetItem',
@@ -36,6 +52,13 @@ const TABLE_ACTIONS: Record<TableAccess, readonly string[]> = {
     'dynamodb:BatchWriteItem',
   ],
 };
+
+const WRITE_ACTIONS: readonly TableAction[] = ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'];
+
+function writesTable(access: TableAccess): boolean {
+  if (typeof access === 'string') return access === 'readWrite';
+  return access.some((action) => WRITE_ACTIONS.includes(action));
+}
 
 /** X-Ray's write actions accept no resource but `*`. */
 const TRACING_ACTIONS = ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'];
@@ -103,6 +126,8 @@ export interface BindTableOptions {
  * `AWSLambdaBasicExecutionRole` managed policy off it.
  */
 export class SlipwayFunction extends NodejsFunction {
+  /** The handler's entry file (what test/infra/sdk-grants.test.ts bundles to check the grants). */
+  public readonly entry: string;
   private readonly bound = new Map<string, string>();
 
   constructor(scope: Construct, id: string, props: SlipwayFunctionProps) {
@@ -128,11 +153,12 @@ export class SlipwayFunction extends NodejsFunction {
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       bundling: nodejsBundlingOptions(),
       environment: {
-        POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'slipway',
-        LOG_LEVEL: props.logLevel ?? 'INFO',
+        [ENV.serviceName]: props.serviceName ?? 'slipway',
+        [ENV.logLevel]: props.logLevel ?? 'INFO',
         NODE_OPTIONS: '--enable-source-maps',
       },
     });
+    this.entry = props.entry;
     logGroup.grantWrite(role);
     this.enableTracing(role);
     Validations.of(this).acknowledge({
@@ -150,18 +176,21 @@ export class SlipwayFunction extends NodejsFunction {
    * DynamoDB on the function's behalf.
    */
   public bindTable(table: dynamodb.ITable, access: TableAccess, options: BindTableOptions = {}): void {
-    this.bindEnvironment('TABLE_NAME', table.tableName);
+    if (typeof access !== 'string' && access.length === 0) {
+      throw new Error(`${this.node.path}: bindTable needs at least one action`);
+    }
+    this.bindEnvironment(ENV.tableName, table.tableName);
     const indexArns = (options.indexNames ?? []).map((name) => `${table.tableArn}/index/${name}`);
     this.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: [...TABLE_ACTIONS[access]],
+        actions: typeof access === 'string' ? [...TABLE_ACTIONS[access]] : access.map((a) => `dynamodb:${a}`),
         resources: [table.tableArn, ...indexArns],
       }),
     );
     if (table.encryptionKey) {
       this.addToRolePolicy(
         new iam.PolicyStatement({
-          actions: access === 'read' ? ['kms:Decrypt'] : ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+          actions: writesTable(access) ? ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
           resources: [table.encryptionKey.keyArn],
           conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` } },
         }),
@@ -177,7 +206,7 @@ export class SlipwayFunction extends NodejsFunction {
   public bindKey(key: kms.IKey, actions: readonly KeyAction[], purposes: readonly KeyPurpose[]): void {
     if (actions.length === 0) throw new Error(`${this.node.path}: bindKey needs at least one action`);
     if (purposes.length === 0) throw new Error(`${this.node.path}: bindKey needs at least one purpose`);
-    this.bindEnvironment('KMS_KEY_ID', key.keyArn);
+    this.bindEnvironment(ENV.kmsKeyId, key.keyArn);
     this.addToRolePolicy(
       new iam.PolicyStatement({
         actions: actions.map((action) => `kms:${action}`),

@@ -42,7 +42,8 @@ export class Sweep extends Construct {
       description: 'Starts the release workflow of every build recorded but never started (every 5 minutes)',
       timeout: SWEEP_TIMEOUT,
     });
-    this.function.bindTable(props.table, 'readWrite');
+    // Query the start markers, read the build, delete a marker whose build has started.
+    this.function.bindTable(props.table, ['GetItem', 'Query', 'DeleteItem']);
     props.release.grantStartRelease(this.function);
 
     this.rule = new events.Rule(this, 'Schedule', {

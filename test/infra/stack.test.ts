@@ -5,6 +5,9 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { ENV } from '../../functions/commons/env-names';
+import { RELEASE_METRICS } from '../../functions/workflow/release-metrics';
+import type { SlipwayFunction } from '../../infra/constructs/slipway-function';
 import { createSlipwayApp } from '../../infra/slipway-app';
 import type { SlipwayStack } from '../../infra/stack';
 
@@ -54,6 +57,23 @@ function statementsOf(fn: { role?: IConstruct }): Statement[] {
 // biome-ignore lint/suspicious/noExplicitAny: a raw CloudFormation template is untyped JSON
 const resourceOf = (construct: IConstruct): any => template.toJSON().Resources[logicalId(construct)];
 
+/**
+ * The environment variables a Lambda entry requires: every `requireEnv(ENV.…)` in the entry and
+ * in the AWS platform parts it imports (functions/wiring/aws/, one module per part).
+ */
+function requiredEnv(entry: string): string[] {
+  const functions = path.join(__dirname, '../../functions');
+  const source = readFileSync(path.join(functions, 'handlers', entry), 'utf8');
+  const parts = [...source.matchAll(/from '\.\.\/wiring\/aws\/([a-z-]+)'/g)].map((m) => m[1] ?? '');
+  const sources = [
+    source,
+    ...parts.map((part) => readFileSync(path.join(functions, 'wiring/aws', `${part}.ts`), 'utf8')),
+  ];
+  return sources.flatMap((text) =>
+    [...text.matchAll(/requireEnv\(ENV\.(\w+)\)/g)].map((m) => ENV[m[1] as keyof typeof ENV]),
+  );
+}
+
 const actionsOf = (statements: Statement[]): string[] => statements.flatMap((s) => asList(s.Action));
 const keyArn = (): unknown => ({ 'Fn::GetAtt': [logicalId(stack.state.key), 'Arn'] });
 /** The API functions, the build-events function, the release-steps function and the sweep. */
@@ -61,6 +81,7 @@ const allFunctions = () => [
   ...Object.values(stack.functions),
   stack.build.eventsFunction,
   stack.release.stepsFunction,
+  stack.release.rolloutEventsFunction,
   stack.sweep.function,
 ];
 /** The functions that start release executions. */
@@ -158,7 +179,7 @@ describe('the Slipway stack', () => {
 
   describe('functions', () => {
     it('runs every function on nodejs22.x, arm64, with active tracing and source maps', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 7);
+      template.resourceCountIs('AWS::Lambda::Function', 8);
       template.allResourcesProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
@@ -297,22 +318,27 @@ describe('the Slipway stack', () => {
       expect(decrypters).toEqual([stack.functions.console.node.path]);
     });
 
-    it('grants item access on the table and its one index only: no Scan, no table management', () => {
+    it('grants each API function the item actions it calls, the index to the system hook only: no Scan, no table management', () => {
+      // test/infra/sdk-grants.test.ts derives these from the bundles; here they are spelled out.
       const tableArn = { 'Fn::GetAtt': [logicalId(stack.state.table), 'Arn'] };
-      for (const fn of [stack.functions.projectWebhook, stack.functions.systemHook, stack.functions.admin]) {
+      const expected: Array<[SlipwayFunction, unknown[], string[]]> = [
+        [stack.functions.projectWebhook, [tableArn], ['DeleteItem', 'GetItem', 'PutItem']],
+        [
+          stack.functions.systemHook,
+          [tableArn, { 'Fn::Join': ['', [tableArn, '/index/byProject']] }],
+          ['DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
+        ],
+        [
+          stack.functions.admin,
+          [tableArn],
+          ['BatchWriteItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
+        ],
+      ];
+      for (const [fn, resources, actions] of expected) {
         const dynamo = statementsOf(fn).filter((s) => actionsOf([s]).some((a) => a.startsWith('dynamodb:')));
         expect(dynamo).toHaveLength(1);
-        expect(dynamo[0]?.Resource).toEqual([tableArn, { 'Fn::Join': ['', [tableArn, '/index/byProject']] }]);
-        expect(actionsOf(dynamo).sort()).toEqual([
-          'dynamodb:BatchGetItem',
-          'dynamodb:BatchWriteItem',
-          'dynamodb:ConditionCheckItem',
-          'dynamodb:DeleteItem',
-          'dynamodb:GetItem',
-          'dynamodb:PutItem',
-          'dynamodb:Query',
-          'dynamodb:UpdateItem',
-        ]);
+        expect(asList(dynamo[0]?.Resource)).toEqual(resources);
+        expect(actionsOf(dynamo).sort()).toEqual(actions.map((a) => `dynamodb:${a}`));
       }
     });
 
@@ -452,6 +478,21 @@ describe('the Slipway stack', () => {
       expect(resourceOf(stack.api.accessLogs).Properties.RetentionInDays).toBe(30);
     });
 
+    it('throttles each GitLab hook route on its own, apart from /v1 and the console', () => {
+      const stage = resourceOf(stack.api.stage);
+      expect(stage.Properties.RouteSettings).toEqual({
+        'POST /hooks/gitlab/{hookId}': { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 100 },
+        'POST /hooks/gitlab-system': { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 200 },
+      });
+      // The keys name routes that exist, made before the stage refers to them.
+      const routes = template.findResources('AWS::ApiGatewayV2::Route');
+      for (const key of Object.keys(stage.Properties.RouteSettings)) {
+        const [id] = Object.entries(routes).find(([, route]) => route.Properties.RouteKey === key) ?? [];
+        expect(id).toBeDefined();
+        expect(stage.DependsOn).toContain(id);
+      }
+    });
+
     it('logs the route template, never the request path that carries the hook id', () => {
       const format = resourceOf(stack.api.stage).Properties.AccessLogSettings.Format;
       expect(format).toContain('$context.routeKey');
@@ -474,8 +515,7 @@ describe('the Slipway stack', () => {
         SLIPWAY_PUBLIC_URL: apiEndpoint(),
         SESSION_SECRET_ARN: secretRef(),
       });
-      const entry = readFileSync(path.join(__dirname, '../../functions/handlers/console.ts'), 'utf8');
-      const required = [...entry.matchAll(/requireEnv\('([A-Z_]+)'\)/g)].map((m) => m[1] ?? '');
+      const required = requiredEnv('console.ts');
       expect(required.length).toBeGreaterThan(0);
       for (const name of required)
         expect(resourceOf(consoleFn()).Properties.Environment.Variables).toHaveProperty(name);
@@ -551,9 +591,6 @@ describe('the Slipway stack', () => {
       expect(reads.map((s) => actionsOf([s]))).toEqual([['logs:GetLogEvents']]);
       expect(JSON.stringify(reads[0]?.Resource)).toContain(logicalId(stack.build.logGroup));
       expect([...new Set(actionsOf(statements()))].sort()).toEqual([
-        'dynamodb:BatchGetItem',
-        'dynamodb:BatchWriteItem',
-        'dynamodb:ConditionCheckItem',
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
@@ -777,12 +814,16 @@ describe('the Slipway stack', () => {
       });
     });
 
-    it('lets the build-events function update items of the table only, and park failures in the dead-letter queue', () => {
+    it('lets the build-events function update items of the table only, complete release waits, and park failures in the dead-letter queue', () => {
       const statements = statementsOf(stack.build.eventsFunction);
       const dynamo = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [logicalId(stack.state.table), 'Arn'] }]);
       const services = new Set(actionsOf(statements).map((a) => a.split(':')[0]));
-      expect([...services].sort()).toEqual(['dynamodb', 'logs', 'sqs', 'xray']);
+      expect([...services].sort()).toEqual(['dynamodb', 'logs', 'sqs', 'states', 'xray']);
+      // A build's end completes the release's wait: SendTaskSuccess on this state machine, nothing else of Step Functions.
+      expect(statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('states:')))).toEqual([
+        { Effect: 'Allow', Action: 'states:SendTaskSuccess', Resource: { Ref: logicalId(stack.release.stateMachine) } },
+      ]);
       template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
         FunctionName: { Ref: logicalId(stack.build.eventsFunction) },
         DestinationConfig: {
@@ -817,7 +858,10 @@ describe('the Slipway stack', () => {
 
     it('lets the admin API read build logs, and neither start builds nor touch repositories', () => {
       const statements = statementsOf(stack.functions.admin);
-      expect(actionsOf(statements).filter((a) => a.startsWith('codebuild:') || a.startsWith('ecr:'))).toEqual([]);
+      // `slipway doctor` only checks that the project is there.
+      expect(actionsOf(statements).filter((a) => a.startsWith('codebuild:') || a.startsWith('ecr:'))).toEqual([
+        'codebuild:BatchGetProjects',
+      ]);
       const reads = statements.filter((s) => actionsOf([s]).includes('logs:GetLogEvents'));
       expect(reads).toHaveLength(1);
       expect(actionsOf(reads)).toEqual(['logs:GetLogEvents']);
@@ -834,7 +878,7 @@ describe('the Slipway stack', () => {
       expect(byService('codebuild:')).toEqual([
         {
           Effect: 'Allow',
-          Action: ['codebuild:StartBuild', 'codebuild:StopBuild'],
+          Action: ['codebuild:BatchGetBuilds', 'codebuild:StartBuild', 'codebuild:StopBuild'],
           Resource: { 'Fn::GetAtt': [logicalId(stack.build.project), 'Arn'] },
         },
       ]);
@@ -987,8 +1031,11 @@ describe('the Slipway stack', () => {
       }[];
       const tasks = states.filter((s) => s.Type === 'Task');
       expect(tasks.length).toBeGreaterThan(8);
+      // StartBuild and Rollout park on a task token until their end event completes it.
+      const parked = ['arn:aws:states:::lambda:invoke.waitForTaskToken'];
+      expect(tasks.filter((t) => parked.includes(t.Resource ?? ''))).toHaveLength(2);
       for (const task of tasks) {
-        expect(task.Resource).toBe('arn:aws:states:::lambda:invoke');
+        expect(['arn:aws:states:::lambda:invoke', ...parked]).toContain(task.Resource);
         expect(task.Parameters?.FunctionName).toBe(['${', 'ReleaseStepsFunctionArn}'].join(''));
       }
     });
@@ -1028,11 +1075,19 @@ describe('the Slipway stack', () => {
     it('lets hooks, admin API and console start executions of this state machine only, and tells them which', () => {
       for (const fn of starters()) {
         const states = statementsOf(fn).filter((s) => actionsOf([s]).some((a) => a.startsWith('states:')));
-        expect(states).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: machineRef() }]);
+        // The admin API also reads the state machine (`slipway doctor`), nothing more.
+        const actions =
+          fn === stack.functions.admin
+            ? ['states:DescribeStateMachine', 'states:StartExecution']
+            : 'states:StartExecution';
+        expect(states).toEqual([{ Effect: 'Allow', Action: actions, Resource: machineRef() }]);
         expect(resourceOf(fn).Properties.Environment.Variables.STATE_MACHINE_ARN).toEqual(machineRef());
       }
-      const others = [stack.build.eventsFunction, stack.release.stepsFunction];
-      for (const fn of others) expect(actionsOf(statementsOf(fn)).filter((a) => a.startsWith('states:'))).toEqual([]);
+      // The event functions and the steps complete waits, and do nothing else with Step Functions.
+      const others = [stack.build.eventsFunction, stack.release.stepsFunction, stack.release.rolloutEventsFunction];
+      for (const fn of others) {
+        expect(actionsOf(statementsOf(fn)).filter((a) => a.startsWith('states:'))).toEqual(['states:SendTaskSuccess']);
+      }
     });
 
     it('lets the release-steps function decrypt GitLab tokens only, and the Slack secret only through Secrets Manager', () => {
@@ -1139,11 +1194,9 @@ describe('the Slipway stack', () => {
 
     it('gives the release-steps function exactly the actions its steps call, and no index', () => {
       expect([...new Set(actionsOf(steps()))].sort()).toEqual([
+        'codebuild:BatchGetBuilds',
         'codebuild:StartBuild',
         'codebuild:StopBuild',
-        'dynamodb:BatchGetItem',
-        'dynamodb:BatchWriteItem',
-        'dynamodb:ConditionCheckItem',
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
@@ -1163,6 +1216,7 @@ describe('the Slipway stack', () => {
         'logs:CreateLogStream',
         'logs:PutLogEvents',
         'secretsmanager:GetSecretValue',
+        'states:SendTaskSuccess',
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',
       ]);
@@ -1239,8 +1293,7 @@ describe('the Slipway stack', () => {
         STATE_MACHINE_ARN: { Ref: logicalId(stack.release.stateMachine) },
       });
       expect(variables).not.toHaveProperty('KMS_KEY_ID');
-      const entry = readFileSync(path.join(__dirname, '../../functions/handlers/sweep.ts'), 'utf8');
-      const required = [...entry.matchAll(/requireEnv\('([A-Z_]+)'\)/g)].map((m) => m[1] ?? '');
+      const required = requiredEnv('sweep.ts');
       expect(required.length).toBeGreaterThan(0);
       for (const name of required) expect(variables).toHaveProperty(name);
     });
@@ -1287,7 +1340,26 @@ describe('the Slipway stack', () => {
           );
         }
       }
-      expect(alarms()).toHaveLength(1 + 2 * 7 + 3 + 1);
+      expect(alarms()).toHaveLength(1 + 2 * 8 + 3 + 1 + 1 + 1);
+    });
+
+    it('raises an alarm on every release recorded failed or rolled back, on the metric the steps function emits', () => {
+      // The same namespace, name and dimension as the EMF line test/unit/release-steps-handler.test.ts captures.
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: RELEASE_METRICS.namespace,
+        MetricName: RELEASE_METRICS.releasesFailed,
+        Dimensions: [{ Name: 'service', Value: RELEASE_METRICS.service }],
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [{ Ref: logicalId(stack.monitoring.alarmTopic) }],
+      });
+      // Powertools takes the service dimension from this variable unless told; the steps function is told, and agrees.
+      expect(resourceOf(stack.release.stepsFunction).Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).toBe(
+        RELEASE_METRICS.service,
+      );
     });
 
     it('sends every alarm to one KMS-encrypted topic that only accepts TLS', () => {
@@ -1427,6 +1499,10 @@ describe('cdk-nag (AwsSolutions)', () => {
       'Slipway/ConsoleSessionSecret AwsSolutions-SMG4',
       'Slipway/ProjectWebhook AwsSolutions-L1',
       'Slipway/ProjectWebhook/TracingPolicy AwsSolutions-IAM5[Resource::*]',
+      'Slipway/Release/RolloutEventsDeadLetters AwsSolutions-SQS3',
+      'Slipway/Release/RolloutEventsFunction AwsSolutions-L1',
+      'Slipway/Release/RolloutEventsFunction/EcsServicesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*/*]',
+      'Slipway/Release/RolloutEventsFunction/TracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/Release/SlackWebhook AwsSolutions-SMG4',
       `Slipway/Release/StateMachineInvokePolicy AwsSolutions-IAM5[Resource::<${logicalId(stack.release.stepsFunction)}.Arn>:*]`,
       'Slipway/Release/StateMachineLogDeliveryPolicy AwsSolutions-IAM5[Resource::*]',

@@ -3,6 +3,7 @@ import { applyBuildEvent, type BuildEvent } from '../../functions/domain/build-e
 import { newId } from '../../functions/domain/ids';
 import type { Build } from '../../functions/domain/model';
 import { createBuildEventsHandler, parseCodeBuildEvent } from '../../functions/http/build-events';
+import { LocalTaskTokens } from '../../functions/workflow/local-task-tokens';
 import { DOC_PHASE_CHANGE, DOC_STATE_CHANGE, phasesUpTo, slipwayEvent } from '../support/codebuild-events';
 import { type FreshTable, freshTable } from '../support/dynamodb';
 
@@ -47,11 +48,15 @@ interface LogLine {
   detail: unknown;
 }
 
+/** Waits the workflow parks on (the same completion rules as Step Functions' task tokens). */
+const tasks = new LocalTaskTokens();
+
 /** The handler with a logger that keeps what it was told. */
 function handlerWithLog(): { handle: (event: unknown) => Promise<void>; log: LogLine[] } {
   const log: LogLine[] = [];
   const handle = createBuildEventsHandler({
     store,
+    tasks,
     logger: {
       info: (message, detail) => log.push({ level: 'info', message, detail }),
       warn: (message, detail) => log.push({ level: 'warn', message, detail }),
@@ -61,6 +66,24 @@ function handlerWithLog(): { handle: (event: unknown) => Promise<void>; log: Log
 }
 
 describe('CodeBuild events into build records', () => {
+  it('completes the release workflow waiting on the build once it ends, with its status; a redelivery completes nothing', async () => {
+    const build = await aQueuedBuild();
+    const token = tasks.issue();
+    const wait = tasks.wait(token, 10_000);
+    await records.updateBuildRun(build.app, build.id, { waitToken: token });
+    const { handle, log } = handlerWithLog();
+    const ids = { app: build.app, buildId: build.id };
+    await handle(slipwayEvent({ ...ids, status: 'IN_PROGRESS', phases: phasesUpTo('PROVISIONING') }));
+    expect(tasks.open).toBeGreaterThan(0); // a start does not end the wait
+    const exported = { SLIPWAY_IMAGES: JSON.stringify(IMAGES) };
+    await handle(slipwayEvent({ ...ids, status: 'SUCCEEDED', phases: phasesUpTo('COMPLETED'), exported }));
+    await expect(wait.done).resolves.toEqual({ status: 'succeeded' });
+    expect(log.at(-1)?.detail).toMatchObject({ workflow: 'woken' });
+    // EventBridge delivers at least once: the same end again finds nobody waiting, and says so.
+    await handle(slipwayEvent({ ...ids, status: 'SUCCEEDED', phases: phasesUpTo('COMPLETED'), exported }));
+    expect(log.at(-1)?.detail).toMatchObject({ outcome: 'ignored', workflow: 'no_wait' });
+  });
+
   it('records a build’s life: running from its start time, its phases, then succeeded with the digests', async () => {
     const build = await aQueuedBuild();
     const { handle } = handlerWithLog();

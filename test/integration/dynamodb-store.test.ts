@@ -1,5 +1,5 @@
 import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../functions/adapters/dynamodb/local-server';
 import { TABLE_SCHEMA } from '../../functions/adapters/dynamodb/schema';
 import { DELIVERY_TTL_SECONDS, DynamoDbStore } from '../../functions/adapters/dynamodb/store';
@@ -13,7 +13,7 @@ import {
 } from '../../functions/domain/errors';
 import { newHookId, newId } from '../../functions/domain/ids';
 import type { App, Build, Release } from '../../functions/domain/model';
-import { ROLLOUT_LEASE_MS } from '../../functions/domain/releases';
+import { ROLLOUT_LEASE_MS, takeRolloutTurn } from '../../functions/domain/rollout';
 import { type FreshTable, freshTable } from '../support/dynamodb';
 
 let table: FreshTable;
@@ -80,6 +80,19 @@ function aRelease(app: string, build: string, overrides: Partial<Release> = {}):
     createdAt: '2026-11-01T10:05:00.000Z',
     ...overrides,
   };
+}
+
+/** Counts what the store sends from now on: returns the command names so far. */
+function countSends(): () => string[] {
+  const sent: string[] = [];
+  const send = table.client.send.bind(table.client);
+  const spied = (command: { constructor: { name: string } }, ...rest: unknown[]) => {
+    sent.push(command.constructor.name);
+    return (send as (...args: unknown[]) => unknown)(command, ...rest);
+  };
+  const client = Object.assign(Object.create(table.client), { send: spied }) as DynamoDBDocumentClient;
+  store = new DynamoDbStore({ tableName: table.tableName, client });
+  return () => [...sent];
 }
 
 async function rawItem(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
@@ -155,6 +168,37 @@ describe('apps', () => {
 
     expect(await store.findAppByHookId(app.hookId)).toEqual(app);
     expect(await store.findAppByHookId(newHookId())).toBeUndefined();
+  });
+
+  it('keeps a copy of the app on its hook pointer, in step with every update, so one read finds it', async () => {
+    const app = anApp({ tags: 'v*', hookSecretHash: 'a'.repeat(64) });
+    await store.createApp(app);
+    const updated = await store.updateApp(app.name, 1, { status: 'disabled', tags: undefined, branch: 'release/*' });
+
+    const pointer = await rawItem(`HOOK#${app.hookId}`, 'HOOK');
+    expect(pointer?.appCopy).toEqual(updated);
+    const reads = countSends();
+    expect(await store.findAppByHookId(app.hookId)).toEqual(updated);
+    expect(reads()).toEqual(['GetCommand']);
+  });
+
+  it('still finds an app through a hook pointer written without the copy, reading the app', async () => {
+    const app = anApp();
+    await store.createApp(app);
+    // A pointer as versions before the copy wrote it.
+    await table.client.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: { pk: `HOOK#${app.hookId}`, sk: 'HOOK', app: app.name, entity: 'hook' },
+      }),
+    );
+
+    const reads = countSends();
+    expect(await store.findAppByHookId(app.hookId)).toEqual(app);
+    expect(reads()).toEqual(['GetCommand', 'GetCommand']);
+    // Its next update writes the copy.
+    const updated = await store.updateApp(app.name, 1, { branch: 'develop' });
+    expect((await rawItem(`HOOK#${app.hookId}`, 'HOOK'))?.appCopy).toEqual(updated);
   });
 
   it('finds apps by GitLab project id once the id is known', async () => {
@@ -571,16 +615,25 @@ describe('builds', () => {
     await expect(store.transitionBuild(app.name, newId(), 'queued', 'running')).rejects.toBeInstanceOf(NotFoundError);
   });
 
-  it('records the workflow execution once and accepts the same value again', async () => {
-    const build = aBuild(app.name);
+  it("keeps a build's start marker until the builder has it", async () => {
+    const build = aBuild(app.name, { createdAt: new Date(Date.now() - 60_000).toISOString() });
+    await store.recordBuild(build);
+    const unstarted = async () =>
+      (await store.listUnstartedBuilds(new Date().toISOString())).filter((m) => m.build === build.id);
+
+    await store.updateBuildRun(app.name, build.id, { phase: 'QUEUED' });
+    expect(await unstarted()).toEqual([{ app: app.name, build: build.id }]);
+    await store.updateBuildRun(app.name, build.id, { builderRef: 'run-1', logLocation: 'log' });
+    expect(await unstarted()).toEqual([]);
+  });
+
+  it("removes a build's start marker when it leaves queued", async () => {
+    const build = aBuild(app.name, { createdAt: new Date(Date.now() - 60_000).toISOString() });
     await store.recordBuild(build);
 
-    await store.setBuildExecution(app.name, build.id, 'arn:execution:1');
-    await store.setBuildExecution(app.name, build.id, 'arn:execution:1');
+    await store.transitionBuild(app.name, build.id, 'queued', 'superseded', { reason: 'newer push' });
 
-    expect((await store.getBuild(app.name, build.id))?.execution).toBe('arn:execution:1');
-    await expect(store.setBuildExecution(app.name, build.id, 'arn:execution:2')).rejects.toBeInstanceOf(ConflictError);
-    await expect(store.setBuildExecution(app.name, newId(), 'arn:execution:3')).rejects.toBeInstanceOf(NotFoundError);
+    expect((await store.listUnstartedBuilds(new Date().toISOString())).map((m) => m.build)).not.toContain(build.id);
   });
 });
 
@@ -723,20 +776,22 @@ describe('the rollout lock lease and the outcome fields', () => {
     const app = anApp();
     await timed.createApp(app);
 
-    expect(await timed.acquireRollout(app.name, 'build-dead', 'immediate')).toBe('acquired');
+    expect(await takeRolloutTurn({ store: timed, clock }, app.name, 'build-dead', 'immediate')).toBe('acquired');
     now = new Date(now.getTime() + ROLLOUT_LEASE_MS - 1000);
-    expect(await timed.acquireRollout(app.name, 'build-b', 'immediate')).toBe('wait');
+    expect(await takeRolloutTurn({ store: timed, clock }, app.name, 'build-b', 'immediate')).toBe('wait');
 
     now = new Date(now.getTime() + 2000);
     const takers = Array.from({ length: 8 }, (_, i) => `build-${i}`);
-    const turns = await Promise.all(takers.map((b) => timed.acquireRollout(app.name, b, 'immediate')));
+    const turns = await Promise.all(
+      takers.map((b) => takeRolloutTurn({ store: timed, clock }, app.name, b, 'immediate')),
+    );
     expect(turns.filter((t) => t === 'acquired')).toHaveLength(1);
     const winner = takers[turns.indexOf('acquired')] as string;
     // The new holder holds a fresh lease: nobody else gets in, and the dead holder cannot give it back.
     await timed.releaseRollout(app.name, 'build-dead');
-    expect(await timed.acquireRollout(app.name, 'build-late', 'immediate')).toBe('wait');
+    expect(await takeRolloutTurn({ store: timed, clock }, app.name, 'build-late', 'immediate')).toBe('wait');
     await timed.releaseRollout(app.name, winner);
-    expect(await timed.acquireRollout(app.name, 'build-late', 'immediate')).toBe('acquired');
+    expect(await takeRolloutTurn({ store: timed, clock }, app.name, 'build-late', 'immediate')).toBe('acquired');
   });
 
   it('records a build outcome and release progress without touching their status', async () => {

@@ -4,7 +4,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CodeBuildClient, StartBuildCommand, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
+import {
+  BatchGetBuildsCommand,
+  CodeBuildClient,
+  StartBuildCommand,
+  type StartBuildCommandInput,
+} from '@aws-sdk/client-codebuild';
 import {
   CreateRepositoryCommand,
   type CreateRepositoryCommandInput,
@@ -27,6 +32,7 @@ import {
   UpdateServiceCommand,
   type UpdateServiceCommandInput,
 } from '@aws-sdk/client-ecs';
+import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { CodeBuildBuilder } from '../../functions/adapters/builder/codebuild-builder';
 import { EcsDeployer } from '../../functions/adapters/deploy/ecs-deployer';
@@ -35,11 +41,19 @@ import { createGitlabApi } from '../../functions/adapters/gitlab/gitbeaker-clien
 import { SlackNotifier } from '../../functions/adapters/notify/slack-notifier';
 import { EcrRegistry } from '../../functions/adapters/registry/ecr-registry';
 import { LocalVault } from '../../functions/adapters/vault/local-vault';
-import { applyBuildEvent } from '../../functions/domain/build-events';
+import { StepFunctionsTaskTokens } from '../../functions/adapters/workflow/sfn-task-tokens';
 import { newHookId, newId } from '../../functions/domain/ids';
 import type { App, Build, Release } from '../../functions/domain/model';
 import { type ReleaseStepDeps, rollbackRelease } from '../../functions/domain/releases';
+import { createBuildEventsHandler } from '../../functions/http/build-events';
+import {
+  createRolloutEventsHandler,
+  DEPLOYMENT_STATE_CHANGE,
+  TASK_STATE_CHANGE,
+} from '../../functions/http/rollout-events';
 import { startLocalExecution } from '../../functions/workflow/local-executor';
+import { LocalTaskTokens } from '../../functions/workflow/local-task-tokens';
+import { slipwayEvent } from '../support/codebuild-events';
 import { type FreshTable, freshTable } from '../support/dynamodb';
 import { type GitlabStandin, startGitlabStandin } from '../support/gitlab-standin';
 
@@ -63,6 +77,13 @@ const BREAKER_REASON = 'ECS deployment circuit breaker: tasks failed to start.';
 const SLACK_ATTEMPTS = 4;
 
 const ecs = mockClient(ECSClient);
+/**
+ * Step Functions' SendTaskSuccess, answered as the service does for the executor's tokens: the
+ * waiting state goes on, and a token nobody waits on any more is `TaskTimedOut`.
+ */
+const sfn = mockClient(SFNClient);
+const localTasks = new LocalTaskTokens();
+const quietLogger = { info: () => undefined, warn: () => undefined };
 const codebuild = mockClient(CodeBuildClient);
 const ecr = mockClient(ECRClient);
 
@@ -90,6 +111,12 @@ interface FakeService {
   rollingBack: boolean;
   /** UpdateService calls still to reject with ThrottlingException. */
   throttleUpdates: number;
+  /** Where the service's events go (EventBridge → the rollout-events function). */
+  onEvent?: (event: Record<string, unknown>) => Promise<void>;
+  /** Its events are lost. */
+  silent?: boolean;
+  /** How long each step of a rollout takes, in ms. @default 5 */
+  stepMs?: number;
 }
 
 class FakeEcs {
@@ -146,8 +173,60 @@ class FakeEcs {
     if (!service || service.cluster !== input.cluster) {
       return { services: [], failures: [{ arn: name, reason: 'MISSING' }] };
     }
-    this.advance(service);
     return { services: [this.present(service)], failures: [] };
+  }
+
+  /** The service's rollout moves on by itself, a step every few ms, as ECS's does, telling its events. */
+  private run(service: FakeService): void {
+    const step = async () => {
+      const events = this.advance(service);
+      for (const event of events) if (!service.silent) await service.onEvent?.(event);
+      const settled = !service.rollingBack && !service.deployments.some((d) => d.rolloutState === 'IN_PROGRESS');
+      if (!settled) setTimeout(() => void step(), service.stepMs ?? 5);
+    };
+    setTimeout(() => void step(), service.stepMs ?? 5);
+  }
+
+  /** ECS's event for a deployment of the service (EventBridge's envelope, ECS's detail). */
+  private deploymentEvent(service: FakeService, eventName: string, deploymentId: string): Record<string, unknown> {
+    return {
+      version: '0',
+      id: randomBytes(8).toString('hex'),
+      'detail-type': DEPLOYMENT_STATE_CHANGE,
+      source: 'aws.ecs',
+      account: '123456789012',
+      time: new Date().toISOString(),
+      region: 'eu-west-1',
+      resources: [`${ACCOUNT_ARN}:service/${service.cluster}/${service.name}`],
+      detail: {
+        eventType: eventName.endsWith('FAILED') ? 'ERROR' : 'INFO',
+        eventName,
+        deploymentId,
+        updatedAt: new Date().toISOString(),
+        reason: `ECS deployment ${deploymentId} ${eventName.toLowerCase()}`,
+      },
+    };
+  }
+
+  /** ECS's event for a task of the service that a deployment started. */
+  private taskEvent(service: FakeService, deploymentId: string): Record<string, unknown> {
+    return {
+      version: '0',
+      id: randomBytes(8).toString('hex'),
+      'detail-type': TASK_STATE_CHANGE,
+      source: 'aws.ecs',
+      account: '123456789012',
+      time: new Date().toISOString(),
+      region: 'eu-west-1',
+      resources: [`${ACCOUNT_ARN}:task/${service.cluster}/${randomBytes(16).toString('hex')}`],
+      detail: {
+        clusterArn: `${ACCOUNT_ARN}:cluster/${service.cluster}`,
+        group: `service:${service.name}`,
+        startedBy: deploymentId,
+        lastStatus: 'RUNNING',
+        desiredStatus: 'RUNNING',
+      },
+    };
   }
 
   describeTaskDefinition(input: DescribeTaskDefinitionCommandInput) {
@@ -200,11 +279,12 @@ class FakeEcs {
     });
     service.deploymentConfiguration = copy(input.deploymentConfiguration);
     service.pollsLeft = 2;
+    this.run(service);
     return { service: this.present(service) };
   }
 
-  /** What a look at the service finds: the rollout moves on one step per DescribeServices. */
-  private advance(service: FakeService): void {
+  /** One step of the rollout (every few ms): what changed, as ECS's events about it. */
+  private advance(service: FakeService): Array<Record<string, unknown>> {
     if (service.rollingBack) {
       // The breaker's deployment of the old revision has finished; the failed one is gone.
       const primary = service.deployments.find((d) => d.status === 'PRIMARY');
@@ -215,14 +295,17 @@ class FakeEcs {
         message: `(service ${service.name}) has reached a steady state.`,
       });
       service.rollingBack = false;
-      return;
+      return primary?.id ? [this.deploymentEvent(service, 'SERVICE_DEPLOYMENT_COMPLETED', primary.id)] : [];
     }
     const ours = service.deployments.find((d) => d.status === 'PRIMARY' && d.rolloutState === 'IN_PROGRESS');
-    if (!ours) return;
+    if (!ours?.id) return [];
     if (service.pollsLeft > 1) {
       service.pollsLeft -= 1;
       ours.runningCount = 1;
-      return;
+      return [
+        this.deploymentEvent(service, 'SERVICE_DEPLOYMENT_IN_PROGRESS', ours.id),
+        this.taskEvent(service, ours.id),
+      ];
     }
     service.pollsLeft = 0;
     if (service.plan === 'complete') {
@@ -233,7 +316,7 @@ class FakeEcs {
         id: randomBytes(4).toString('hex'),
         message: `(service ${service.name}) has reached a steady state.`,
       });
-      return;
+      return [this.taskEvent(service, ours.id), this.deploymentEvent(service, 'SERVICE_DEPLOYMENT_COMPLETED', ours.id)];
     }
     // The circuit breaker: our deployment FAILED, and ECS at once deploys the previous revision again.
     const previous = service.taskDefinition;
@@ -265,6 +348,10 @@ class FakeEcs {
       },
     );
     service.rollingBack = true;
+    return [
+      this.deploymentEvent(service, 'SERVICE_DEPLOYMENT_FAILED', ours.id),
+      this.deploymentEvent(service, 'SERVICE_DEPLOYMENT_IN_PROGRESS', `ecs-svc/${this.seq}`),
+    ];
   }
 
   private present(service: FakeService): Service {
@@ -327,6 +414,9 @@ const tables: FreshTable[] = [];
 const started = new Map<string, string>();
 /** The store each app lives in (CodeBuild's fake reports build events there). */
 const storeOfApp = new Map<string, DynamoDbStore>();
+/** Apps whose CodeBuild events are lost. */
+const silentBuilds = new Set<string>();
+const sfnClient = new SFNClient({ region: 'eu-west-1' });
 
 async function standinWithProject(): Promise<GitlabStandin> {
   const standin = await startGitlabStandin();
@@ -346,6 +436,14 @@ beforeAll(async () => {
   ecs.on(RegisterTaskDefinitionCommand).callsFake(async (input) => fakeEcs.registerTaskDefinition(input));
   ecs.on(UpdateServiceCommand).callsFake(async (input) => fakeEcs.updateService(input));
 
+  sfn.on(SendTaskSuccessCommand).callsFake(async (input: { taskToken?: string; output?: string }) => {
+    const woken = await localTasks.succeed(input.taskToken ?? '', JSON.parse(input.output ?? '{}'));
+    if (!woken) {
+      throw Object.assign(new Error('Task Timed Out'), { name: 'TaskTimedOut', $metadata: { httpStatusCode: 400 } });
+    }
+    return {};
+  });
+
   ecr.on(CreateRepositoryCommand).callsFake(async (input: CreateRepositoryCommandInput) => ({
     repository: { repositoryName: input.repositoryName, repositoryUri: `${REGISTRY}/${input.repositoryName}` },
   }));
@@ -362,23 +460,17 @@ beforeAll(async () => {
       started.set(buildId, app);
       const store = storeOfApp.get(app);
       setTimeout(() => {
-        if (!store) return;
+        if (!store || silentBuilds.has(app)) return;
+        // EventBridge → the build-events function, with CodeBuild's own event shape.
+        const handler = createBuildEventsHandler({
+          store,
+          tasks: new StepFunctionsTaskTokens(sfnClient),
+          logger: quietLogger,
+        });
+        const exported = { SLIPWAY_IMAGES: JSON.stringify({ app: digestOf(buildId) }) };
         void (async () => {
-          await applyBuildEvent(store, {
-            app,
-            buildId,
-            kind: 'started',
-            phase: 'PROVISIONING',
-            at: new Date().toISOString(),
-          });
-          await applyBuildEvent(store, {
-            app,
-            buildId,
-            kind: 'finished',
-            status: 'succeeded',
-            images: { app: digestOf(buildId) },
-            at: new Date().toISOString(),
-          });
+          await handler(slipwayEvent({ app, buildId, status: 'IN_PROGRESS' }));
+          await handler(slipwayEvent({ app, buildId, status: 'SUCCEEDED', exported }));
         })();
       }, 5);
     }
@@ -393,6 +485,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   ecs.restore();
+  sfn.restore();
   codebuild.restore();
   ecr.restore();
   for (const table of tables) table.raw.destroy();
@@ -408,12 +501,15 @@ interface World {
   service: FakeService;
   push(commit?: Partial<Pick<Build, 'commit' | 'message' | 'author'>>): Promise<Build>;
   run(input: { app: string; build: string; release?: string }): ReturnType<typeof startLocalExecution>['done'];
+  /** How long the parked states wait for their event locally (tests of lost events shorten them). */
+  taskTimeoutsMs: Record<string, number>;
   /** The Slack bodies about this app. */
   slackBodies(): SlackBody[];
 }
 
 /** A fresh table with a GitLab connection to `standin`, and a linked app on its own ECS service. */
 async function world(standin: GitlabStandin = gitlab): Promise<World> {
+  const taskTimeoutsMs: Record<string, number> = {};
   const table = await freshTable();
   tables.push(table);
   const store = new DynamoDbStore({ tableName: table.tableName, client: table.client });
@@ -465,6 +561,8 @@ async function world(standin: GitlabStandin = gitlab): Promise<World> {
     }),
     registry: new EcrRegistry({ client: new ECRClient({ region: 'eu-west-1' }) }),
     deployer: new EcsDeployer({ client: new ECSClient({ region: 'eu-west-1' }) }),
+    // Steps complete their own waits through Step Functions too.
+    tasks: new StepFunctionsTaskTokens(sfnClient),
     reporting: {
       vault,
       gitlab: createGitlabApi,
@@ -473,11 +571,20 @@ async function world(standin: GitlabStandin = gitlab): Promise<World> {
     },
   };
 
+  // EventBridge → the rollout-events function, for this service's ECS events.
+  service.onEvent = createRolloutEventsHandler({
+    store,
+    deployer: deps.deployer,
+    tasks: new StepFunctionsTaskTokens(sfnClient),
+    logger: quietLogger,
+  });
+
   return {
     store,
     deps,
     app,
     service,
+    taskTimeoutsMs,
     async push(commit = {}) {
       const build: Build = {
         id: newId(),
@@ -495,7 +602,7 @@ async function world(standin: GitlabStandin = gitlab): Promise<World> {
       return build;
     },
     run(input) {
-      return startLocalExecution(deps, input, { waitMs: 5, retryMs: 5 }).done;
+      return startLocalExecution(deps, input, { waitMs: 5, retryMs: 5, tasks: localTasks, taskTimeoutsMs }).done;
     },
     slackBodies() {
       return slack.received.filter((b) => b.text.includes(name));
@@ -790,4 +897,36 @@ describe('the release workflow on the AWS adapters (SDK mocked), DynamoDB Local,
     expect(releases[0]?.report).toEqual({ gitlab: 'ok', slack: 'ok' });
     expect(w.service.taskDefinition).toBe(updates[1]?.taskDefinition);
   });
+
+  it('lost events: CodeBuild and ECS events never come; each wait times out, looks once, and the release goes live', async () => {
+    const w = await world();
+    silentBuilds.add(w.app.name);
+    w.service.silent = true;
+    w.service.stepMs = 500; // still rolling out when the step looks, done before the wait times out
+    sfn.resetHistory();
+    w.taskTimeoutsMs.StartBuild = 1500;
+    w.taskTimeoutsMs.Rollout = 1500;
+    // What BatchGetBuilds says of the build once asked: it succeeded and exported its digest.
+    codebuild.on(BatchGetBuildsCommand).callsFake(async (input: { ids?: string[] }) => ({
+      builds: (input.ids ?? []).map((id) => ({
+        id,
+        buildStatus: 'SUCCEEDED',
+        exportedEnvironmentVariables: [{ name: 'SLIPWAY_IMAGES', value: JSON.stringify({ app: digestOf(lastBuild) }) }],
+      })),
+    }));
+    const build = await w.push();
+    lastBuild = build.id;
+    const result = await w.run({ app: w.app.name, build: build.id });
+    expect(result).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'live' } } });
+    expect(codebuild.commandCalls(BatchGetBuildsCommand)).toHaveLength(1);
+    expect(await w.store.getBuild(w.app.name, build.id)).toMatchObject({
+      status: 'succeeded',
+      images: { app: digestOf(build.id) },
+    });
+    expect((await w.store.listReleases(w.app.name)).map((r) => r.status)).toEqual(['live']);
+    // Nothing was told, and the steps found nothing ended when they looked: no wait was completed.
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
 });
+
+let lastBuild = '';

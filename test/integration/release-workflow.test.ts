@@ -4,14 +4,19 @@ import { newHookId, newId } from '../../functions/domain/ids';
 import type { App, AppMode, Build } from '../../functions/domain/model';
 import type { Builder, BuildJob, Deployer, DeployTarget, Registry, RolloutStatus } from '../../functions/domain/ports';
 import { type ReleaseStepDeps, rollbackRelease } from '../../functions/domain/releases';
+import { takeRolloutTurn } from '../../functions/domain/rollout';
+import { onRolloutEvent, wakeBuildWait } from '../../functions/domain/waits';
 import { startLocalExecution } from '../../functions/workflow/local-executor';
+import { LocalTaskTokens } from '../../functions/workflow/local-task-tokens';
 import { type FreshTable, freshTable } from '../support/dynamodb';
 
 /**
  * The release workflow end to end: the real definition (workflow/release.asl.json) run by the
  * local executor, against DynamoDB Local. Builds finish through applyBuildEvent as builder
- * reports would; the Deployer is a small in-test one (the ECS deployer has its own tests with
- * ECS mocked) that counts rollouts in flight per app.
+ * reports would, and their end event completes the workflow's wait (wakeBuildWait); the Deployer
+ * is a small in-test one (the ECS deployer has its own tests with ECS mocked) that counts
+ * rollouts in flight per app and reports its rollouts' ends as events (onRolloutEvent). Either
+ * may lose its events, to show the waits' timeouts and rechecks.
  */
 
 let table: FreshTable;
@@ -36,62 +41,108 @@ afterAll(() => {
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 
-/** Finishes each build as the test says (succeeded by default) through build events. */
+type BuildPlan = {
+  status: 'succeeded' | 'failed';
+  reason?: string;
+  delayMs?: number;
+  /** The end is never recorded nor told (a lost event); only `describe` knows it. */
+  lost?: boolean;
+  /** Still running when asked (`describe`), and never ends. */
+  hangs?: boolean;
+};
+
+/** Finishes each build as the test says (succeeded by default) through build events, which wake the workflow. */
 class ScriptedBuilder implements Builder {
-  readonly outcomes = new Map<string, { status: 'succeeded' | 'failed'; reason?: string; delayMs?: number }>();
+  readonly outcomes = new Map<string, BuildPlan>();
   readonly started: string[] = [];
+  constructor(private readonly tasks: LocalTaskTokens) {}
+  private plan(buildId: string): BuildPlan {
+    return this.outcomes.get(buildId) ?? { status: 'succeeded' };
+  }
+  private images(buildId: string, plan: BuildPlan): Record<string, string> {
+    return plan.status === 'succeeded' ? { app: digest(buildId.at(-1)?.toLowerCase() === 'f' ? 'f' : 'a') } : {};
+  }
   async start(job: BuildJob): Promise<{ ref: string; logLocation: string }> {
     this.started.push(job.buildId);
-    const plan = this.outcomes.get(job.buildId) ?? { status: 'succeeded' };
+    const plan = this.plan(job.buildId);
     setTimeout(async () => {
       const at = new Date().toISOString();
       await applyBuildEvent(store, { app: job.app, buildId: job.buildId, kind: 'started', at });
+      if (plan.lost || plan.hangs) return;
       await applyBuildEvent(store, {
         app: job.app,
         buildId: job.buildId,
         kind: 'finished',
         status: plan.status,
         reason: plan.reason,
-        images:
-          plan.status === 'succeeded' ? { app: digest(job.buildId.at(-1)?.toLowerCase() === 'f' ? 'f' : 'a') } : {},
+        images: this.images(job.buildId, plan),
         at: new Date().toISOString(),
       });
+      await wakeBuildWait({ store, tasks: this.tasks }, job.app, job.buildId);
     }, plan.delayMs ?? 5);
     return { ref: `local-run-${job.buildId}`, logLocation: `/tmp/${job.buildId}.log` };
   }
+  describeCalls = 0;
+  async describe(ref: string) {
+    this.describeCalls += 1;
+    const buildId = ref.replace('local-run-', '');
+    const plan = this.plan(buildId);
+    if (plan.hangs) return { status: 'running' as const };
+    return { status: plan.status, images: this.images(buildId, plan), ...(plan.reason ? { reason: plan.reason } : {}) };
+  }
 }
 
-/** Rolls out in memory: a few in_progress polls, then completed (or rolled back when told). */
+/**
+ * Rolls out in memory: in progress for `rolloutMs`, then completed (or rolled back when told),
+ * told as events (one on the way, one at the end) unless the app's events are lost.
+ */
 class TestDeployer implements Deployer {
   readonly failing = new Set<string>();
+  /** Apps whose rollout events are lost. */
+  readonly silent = new Set<string>();
+  /** Apps whose rollouts never end. */
+  readonly stuck = new Set<string>();
   readonly deployed: Array<{ app: string; revision: string }> = [];
   readonly active = new Map<string, number>();
   maxActive = 0;
-  private readonly polls = new Map<string, number>();
+  rolloutMs = 15;
+  tasks?: LocalTaskTokens;
+  private readonly startedAt = new Map<string, number>();
+  private readonly ended = new Map<string, RolloutStatus>();
   private seq = 0;
   async prepare(target: DeployTarget, images: Record<string, string>): Promise<{ revision: string }> {
     return { revision: `${target.app}:${++this.seq}:${Object.values(images).join(',')}` };
   }
-  async rollout(target: DeployTarget, revision: string): Promise<{ deployment: string }> {
+  async rollout(target: DeployTarget, revision: string): Promise<{ deployment: string; watch: string }> {
     const now = (this.active.get(target.app) ?? 0) + 1;
     this.active.set(target.app, now);
     this.maxActive = Math.max(this.maxActive, now);
-    const deployment = `dep-${++this.seq}|${revision}`;
-    this.polls.set(deployment, 0);
-    return { deployment };
+    const watch = `dep-${++this.seq}`;
+    const deployment = `${watch}|${revision}`;
+    this.startedAt.set(deployment, Date.now());
+    const tasks = this.tasks;
+    if (tasks && !this.silent.has(target.app)) {
+      const tell = () => void onRolloutEvent({ store, deployer: this, tasks }, watch);
+      setTimeout(tell, 2);
+      setTimeout(tell, this.rolloutMs + 5);
+    }
+    return { deployment, watch };
   }
   async status(target: DeployTarget, deployment: string): Promise<RolloutStatus> {
-    const polls = (this.polls.get(deployment) ?? 0) + 1;
-    this.polls.set(deployment, polls);
-    if (polls < 3) return { state: 'in_progress', running: 0, desired: 1 };
-    if (polls === 3) {
-      this.active.set(target.app, (this.active.get(target.app) ?? 1) - 1);
-      if (this.failing.has(target.app)) {
-        return { state: 'rolled_back', reason: 'circuit breaker: tasks failed to start; rolled back' };
-      }
+    const done = this.ended.get(deployment);
+    if (done) return done;
+    const elapsed = Date.now() - (this.startedAt.get(deployment) ?? 0);
+    if (elapsed < this.rolloutMs || this.stuck.has(target.app)) return { state: 'in_progress', running: 0, desired: 1 };
+    this.active.set(target.app, (this.active.get(target.app) ?? 1) - 1);
+    let status: RolloutStatus;
+    if (this.failing.has(target.app)) {
+      status = { state: 'rolled_back', reason: 'circuit breaker: tasks failed to start; rolled back' };
+    } else {
       this.deployed.push({ app: target.app, revision: deployment.split('|')[1] ?? '' });
+      status = { state: 'completed', running: 1, desired: 1 };
     }
-    return this.failing.has(target.app) ? { state: 'rolled_back', reason: 'rolled back' } : { state: 'completed' };
+    this.ended.set(deployment, status);
+    return status;
   }
 }
 
@@ -137,11 +188,14 @@ async function aBuild(app: string): Promise<Build> {
 }
 
 function world() {
-  const builder = new ScriptedBuilder();
+  const tasks = new LocalTaskTokens();
+  const builder = new ScriptedBuilder(tasks);
   const deployer = new TestDeployer();
-  const deps: ReleaseStepDeps = { store, builder, registry, deployer };
-  const release = (app: string, build: string) => startLocalExecution(deps, { app, build }, { waitMs: 5 }).done;
-  return { builder, deployer, deps, release };
+  deployer.tasks = tasks;
+  const deps: ReleaseStepDeps = { store, builder, registry, deployer, tasks };
+  const release = (app: string, build: string, taskTimeoutsMs?: Record<string, number>) =>
+    startLocalExecution(deps, { app, build }, { waitMs: 5, ...(taskTimeoutsMs ? { taskTimeoutsMs } : {}) }).done;
+  return { builder, deployer, deps, release, tasks };
 }
 
 describe('release workflow (local executor, DynamoDB Local)', () => {
@@ -246,7 +300,7 @@ describe('release workflow (local executor, DynamoDB Local)', () => {
     });
     const [failed] = await store.listReleases(app.name);
     expect(failed).toMatchObject({ status: 'failed', reason: 'task definition has no container named web' });
-    expect(await deps.store.acquireRollout(app.name, 'someone-else', 'immediate')).toBe('acquired');
+    expect(await takeRolloutTurn(deps, app.name, 'someone-else', 'immediate')).toBe('acquired');
   });
 
   it('never lets two executions of one app roll out at once; queued mode deploys every build in order', async () => {
@@ -268,7 +322,9 @@ describe('release workflow (local executor, DynamoDB Local)', () => {
     const build = await aBuild(app.name);
     const other = await aBuild(app.name);
     const turns = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => store.acquireRollout(app.name, i % 2 ? build.id : other.id, 'immediate')),
+      Array.from({ length: 10 }, (_, i) =>
+        takeRolloutTurn({ store }, app.name, i % 2 ? build.id : other.id, 'immediate'),
+      ),
     );
     const winners = new Set(turns.flatMap((t, i) => (t === 'acquired' ? [i % 2 ? build.id : other.id] : [])));
     expect(winners.size).toBe(1);
@@ -287,7 +343,7 @@ describe('release workflow (local executor, DynamoDB Local)', () => {
   });
 
   it('superseded mode: a build overtaken while it runs is stopped and recorded superseded', async () => {
-    const { deployer } = world();
+    const { deployer, tasks: slowTasks } = world();
     const app = await anApp('superseded');
     const canceled: Array<{ ref: string; reason: string }> = [];
     // Runs until told otherwise: started at once, finished only if not stopped within 2 s.
@@ -299,9 +355,9 @@ describe('release workflow (local executor, DynamoDB Local)', () => {
           kind: 'started',
           at: new Date().toISOString(),
         });
-        setTimeout(() => {
+        setTimeout(async () => {
           if (canceled.some((c) => c.ref === `slow-${job.buildId}`)) return;
-          void applyBuildEvent(store, {
+          await applyBuildEvent(store, {
             app: job.app,
             buildId: job.buildId,
             kind: 'finished',
@@ -309,6 +365,7 @@ describe('release workflow (local executor, DynamoDB Local)', () => {
             images: { app: digest('b') },
             at: new Date().toISOString(),
           });
+          await wakeBuildWait({ store, tasks: slowTasks }, job.app, job.buildId);
         }, 2000);
         return { ref: `slow-${job.buildId}`, logLocation: '/dev/null' };
       },
@@ -316,7 +373,7 @@ describe('release workflow (local executor, DynamoDB Local)', () => {
         canceled.push({ ref, reason });
       },
     };
-    const deps: ReleaseStepDeps = { store, builder: slow, registry, deployer };
+    const deps: ReleaseStepDeps = { store, builder: slow, registry, deployer, tasks: slowTasks };
     const older = await aBuild(app.name);
     const olderRun = startLocalExecution(deps, { app: app.name, build: older.id }, { waitMs: 5 }).done;
     for (let i = 0; i < 100 && (await store.getBuild(app.name, older.id))?.status !== 'running'; i++) {
@@ -349,6 +406,156 @@ describe('release workflow (local executor, DynamoDB Local)', () => {
       [newer.id, 'live'],
       [older.id, 'replaced'],
     ]);
+  });
+
+  describe('waits told by events, with a timeout and one recheck when an event is lost', () => {
+    const parkedStates = (entered: string[]) => entered.filter((n) => /Build|Rollout|TimedOut/.test(n));
+    const observe = (entered: string[]) => (event: { type: string }) => {
+      const name = (event as { state?: { name?: string } }).state?.name;
+      if (event.type === 'StateEntered' && name) entered.push(name);
+    };
+
+    it('goes on the moment the build ends and the rollout ends: no Wait state, no recheck', async () => {
+      const { deps, builder } = world();
+      const app = await anApp();
+      const build = await aBuild(app.name);
+      const entered: string[] = [];
+      const result = await startLocalExecution(
+        deps,
+        { app: app.name, build: build.id },
+        { onEvent: observe(entered), taskTimeoutsMs: { StartBuild: 60_000, Rollout: 60_000 } },
+      ).done;
+      expect(result).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'live' } } });
+      expect(parkedStates(entered)).toEqual([
+        'StartBuild',
+        'BuildStatus',
+        'AcquireRollout',
+        'RolloutTurn',
+        'Rollout',
+        'RolloutStatus',
+      ]);
+      expect(builder.describeCalls).toBe(0);
+      // The tokens were kept on the records while waiting.
+      expect((await store.getBuild(app.name, build.id))?.waitToken).toMatch(/^local-task-/);
+      const [release] = await store.listReleases(app.name);
+      expect(release).toMatchObject({
+        status: 'live',
+        rolloutRef: expect.stringMatching(/^dep-/),
+        running: 1,
+        desired: 1,
+      });
+    });
+
+    it('a build whose end was recorded but whose wake-up was lost: the recheck finds it ended', async () => {
+      const { release, builder, tasks } = world();
+      const app = await anApp();
+      const build = await aBuild(app.name);
+      // The end event is recorded, but nobody completes the wait (as if SendTaskSuccess were lost).
+      const succeed = tasks.succeed.bind(tasks);
+      let dropped = 0;
+      tasks.succeed = async (token, output) => {
+        if ((await store.getBuild(app.name, build.id))?.waitToken === token && output.status === 'succeeded') {
+          dropped += 1;
+          return false;
+        }
+        return succeed(token, output);
+      };
+      const result = await release(app.name, build.id, { StartBuild: 1500 });
+      expect(dropped).toBeGreaterThan(0);
+      expect(result).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'live' } } });
+      expect(builder.describeCalls).toBe(0); // the record already knew
+    });
+
+    it('a build whose end event was lost altogether: the recheck asks the builder and records it', async () => {
+      const { release, builder } = world();
+      const app = await anApp();
+      const build = await aBuild(app.name);
+      builder.outcomes.set(build.id, { status: 'succeeded', lost: true });
+      const result = await release(app.name, build.id, { StartBuild: 1500 });
+      expect(result).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'live' } } });
+      expect(builder.describeCalls).toBe(1);
+      expect(await store.getBuild(app.name, build.id)).toMatchObject({
+        status: 'succeeded',
+        images: expect.any(Object),
+      });
+    });
+
+    it('a build still running when its wait times out fails the release as timed out, once', async () => {
+      const { release, builder, deployer } = world();
+      const app = await anApp();
+      const build = await aBuild(app.name);
+      builder.outcomes.set(build.id, { status: 'succeeded', hangs: true });
+      const result = await release(app.name, build.id, { StartBuild: 1500 });
+      expect(result).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'failed' } } });
+      expect(builder.describeCalls).toBe(1);
+      expect(await store.getBuild(app.name, build.id)).toMatchObject({
+        status: 'failed',
+        reason: expect.stringMatching(/did not end/),
+      });
+      expect(deployer.deployed).toEqual([]);
+    });
+
+    it('a build that ends before its token is stored still completes the wait (the step looks itself)', async () => {
+      const { deps } = world();
+      const app = await anApp();
+      const build = await aBuild(app.name);
+      // Ends inside start(): before startBuild returns, so before anything but the step could see it.
+      const instant: Builder = {
+        async start(job) {
+          const at = new Date().toISOString();
+          await store.updateBuildRun(job.app, job.buildId, { waitToken: 'overwritten-before-start' });
+          await applyBuildEvent(store, { app: job.app, buildId: job.buildId, kind: 'started', at });
+          await applyBuildEvent(store, {
+            app: job.app,
+            buildId: job.buildId,
+            kind: 'finished',
+            status: 'succeeded',
+            images: { app: digest('c') },
+            at,
+          });
+          return { ref: `instant-${job.buildId}`, logLocation: '/dev/null' };
+        },
+      };
+      const result = await startLocalExecution(
+        { ...deps, builder: instant },
+        { app: app.name, build: build.id },
+        { taskTimeoutsMs: { StartBuild: 60_000 } },
+      ).done;
+      expect(result).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'live' } } });
+    });
+
+    it('a rollout whose events were lost: the recheck after the timeout finds it ended', async () => {
+      const { release, deployer } = world();
+      const app = await anApp();
+      deployer.silent.add(app.name);
+      deployer.rolloutMs = 400; // still going when the step looks after storing its token
+      const build = await aBuild(app.name);
+      const started = Date.now();
+      const result = await release(app.name, build.id, { Rollout: 1500 });
+      expect(result).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'live' } } });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1500); // it waited out the timeout, then looked
+      expect(deployer.deployed).toHaveLength(1);
+    });
+
+    it('a rollout still going when its wait times out fails the release as timed out', async () => {
+      const { release, deployer } = world();
+      const app = await anApp();
+      deployer.stuck.add(app.name);
+      const build = await aBuild(app.name);
+      const result = await release(app.name, build.id, { Rollout: 1500 });
+      expect(result).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'failed' } } });
+      const [failed] = await store.listReleases(app.name);
+      expect(failed).toMatchObject({ status: 'failed', reason: expect.stringMatching(/rollout did not finish/) });
+    });
+
+    it('a rollout event for a deployment Slipway does not know, or twice, changes nothing', async () => {
+      const { deployer, tasks } = world();
+      expect(await onRolloutEvent({ store, deployer, tasks }, 'ecs-svc/0000000000000000000')).toEqual({
+        outcome: 'ignored',
+        reason: 'not a rollout of Slipway',
+      });
+      expect(await tasks.succeed('local-task-unknown', { status: 'succeeded' })).toBe(false);
+    });
   });
 
   it('rolls back to an earlier release by copying it forward as a new release', async () => {

@@ -27,6 +27,14 @@ import sshpk from 'sshpk';
  * Project membership: `GET /projects/:id/members/all/:user_id` answers a user's role (`setMember`
  * changes it at run time).
  *
+ * Hook health as GitLab keeps it (`WebHooks::AutoDisabling`): every failed delivery counts, the 4th
+ * in a row disables the hook temporarily (`alert_status: temporarily_disabled`, `disabled_until`
+ * one minute on, doubling with each further failure up to a day), the 40th for good (`disabled`);
+ * a delivery answered 2xx re-enables it. `failDeliveries` records failed deliveries the way
+ * GitLab does; `POST /projects/:id/hooks/:hook_id/test/:trigger` really delivers a test push (the
+ * default branch's latest commits) to the hook's URL, synchronously, and answers 201 when it got
+ * a 2xx, else 422 (5 tests a minute per user, then 429, as GitLab limits them).
+ *
  * GitLab as an OpenID Connect provider (Doorkeeper + doorkeeper-openid_connect): discovery at
  * `/.well-known/openid-configuration`, an RS256 JWKS at `/oauth/discovery/keys`, the
  * authorization code flow at `/oauth/authorize` (a consent page with "Authorize" and "Deny",
@@ -210,6 +218,13 @@ export interface GitlabStandin {
   revoke(token: string): void;
   hooks(projectId: number): StandinHook[];
   deployKeys(projectId: number): StandinDeployKey[];
+  /**
+   * Records `count` failed deliveries of the hook, in a row, as GitLab does after a delivery that
+   * timed out or got no 2xx/3xx (4 make it `temporarily_disabled`, 40 `disabled`).
+   */
+  failDeliveries(hookId: number, count: number): void;
+  /** Every test delivery the stand-in made (`POST …/hooks/:hook_id/test/:trigger`), oldest first. */
+  testDeliveries: Array<{ hookId: number; trigger: string; status: number; body: Record<string, unknown> }>;
   /** Every accepted commit status post for the project (and sha), oldest first. */
   statuses(projectId: number, sha?: string): StandinCommitStatus[];
   /** The project's deployments, oldest first. */
@@ -493,6 +508,11 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
   const environments: EnvironmentRecord[] = [];
   const deploymentRecords: DeploymentRecord[] = [];
   const seq = { user: 0, token: 0, project: 0, hook: 1000, key: 2000 };
+  /** hook id → its failure state (GitLab's `recent_failures`, `backoff_count`, `disabled_until`). */
+  const hookHealth = new Map<number, { recentFailures: number; backoffCount: number; disabledUntil: number | null }>();
+  const testDeliveries: GitlabStandin['testDeliveries'] = [];
+  /** user id → when it tested hooks (epoch ms), for GitLab's 5-a-minute limit. */
+  const hookTests = new Map<number, number[]>();
   const reportSeq = { status: 5000, pipeline: 300, deployment: 700, environment: 90 };
   const oauthApplications = new Map<string, OauthApplicationRecord>();
   /** authenticity token of a consent page shown → the request and the user it was shown to. */
@@ -553,8 +573,140 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
 
   /** GitLab never shows a hook's secret token. */
   function presentHook(hook: StandinHook): Record<string, unknown> {
-    const { token: _secret, ...shown } = hook;
+    const { token: _secret, ...shown } = withHealth(hook);
     return shown;
+  }
+
+  /** The hook with its `alert_status` and `disabled_until` as of now. */
+  function withHealth(hook: StandinHook): StandinHook {
+    const health = hookHealth.get(hook.id);
+    if (!health) return { ...hook, alert_status: 'executable', disabled_until: null };
+    // GitLab: more than 39 failures in a row is for good; more than 3 until `disabled_until`.
+    if (health.recentFailures > 39) return { ...hook, alert_status: 'disabled', disabled_until: null };
+    const until = health.disabledUntil;
+    if (health.recentFailures > 3 && until !== null && until > Date.now()) {
+      return { ...hook, alert_status: 'temporarily_disabled', disabled_until: new Date(until).toISOString() };
+    }
+    return { ...hook, alert_status: 'executable', disabled_until: null };
+  }
+
+  /** A failed delivery, as `WebHooks::AutoDisabling#backoff!` counts it. */
+  function deliveryFailed(hookId: number): void {
+    const health = hookHealth.get(hookId) ?? { recentFailures: 0, backoffCount: 0, disabledUntil: null };
+    health.recentFailures += 1;
+    if (health.recentFailures > 3) {
+      health.backoffCount += 1;
+      const backoffMs = Math.min(60_000 * 2 ** (health.backoffCount - 1), 24 * 3600_000);
+      health.disabledUntil = Date.now() + backoffMs;
+    }
+    hookHealth.set(hookId, health);
+  }
+
+  /**
+   * `POST /projects/:id/hooks/:hook_id/test/:trigger` (`API::Hooks::Test`): delivers a sample
+   * event now, as GitLab does from the UI's "Test" button, whatever the hook's state; a 2xx
+   * answer re-enables the hook (`enable!`), anything else counts as a failed delivery.
+   */
+  async function testHook(req: IncomingMessage, url: URL, rawId: string, rawHookId: string, trigger: string) {
+    const query = Object.fromEntries(url.searchParams);
+    const user = authenticate(req, query, ['api']);
+    const project = projectFor(user, safeDecode(rawId), true);
+    const hook = hooks.get(Number(rawHookId));
+    if (!/^\d+$/.test(rawHookId) || !hook || hook.project_id !== project.id) {
+      return new Reply(404, { message: '404 Not found' });
+    }
+    const triggers = Object.keys(HOOK_EVENTS).filter((name) => name !== 'enable_ssl_verification');
+    if (!triggers.includes(trigger)) return new Reply(400, { error: 'trigger does not have a valid value' });
+    const recent = (hookTests.get(user.id) ?? []).filter((at) => at > Date.now() - 60_000);
+    if (recent.length >= 5) {
+      return new Reply(429, { message: 'This endpoint has been requested too many times. Try again later.' });
+    }
+    hookTests.set(user.id, [...recent, Date.now()]);
+    if (trigger !== 'push_events') {
+      // Only the push sample is modelled; GitLab's other samples need issues, notes, pipelines…
+      return new Reply(422, { message: `the stand-in cannot test ${trigger}` });
+    }
+    const repository = repositoryOf(project.id);
+    const tip = repository.branches.get(project.defaultBranch);
+    if (!tip) return new Reply(422, { message: 'Ensure the project has at least one commit.' });
+    // `Gitlab::DataBuilder::Push.build_sample`: the default branch's last (up to) 3 commits.
+    const commits: CommitRecord[] = [];
+    for (let sha: string | undefined = tip; sha && commits.length < 3; ) {
+      const c = repository.commits.get(sha);
+      if (!c) break;
+      commits.push(c);
+      sha = c.parentIds[0];
+    }
+    const oldest = commits[commits.length - 1];
+    const body = {
+      object_kind: 'push',
+      event_name: 'push',
+      before: oldest?.parentIds[0] ?? '0'.repeat(40),
+      after: tip,
+      ref: `refs/heads/${project.defaultBranch}`,
+      ref_protected: true,
+      checkout_sha: tip,
+      message: null,
+      user_id: user.id,
+      user_name: user.username,
+      user_username: user.username,
+      user_email: null,
+      user_avatar: null,
+      project_id: project.id,
+      project: {
+        id: project.id,
+        name: project.path.split('/').at(-1),
+        web_url: `${base}/${project.path}`,
+        git_ssh_url: project.sshUrl,
+        git_http_url: `${base}/${project.path}.git`,
+        path_with_namespace: project.path,
+        default_branch: project.defaultBranch,
+      },
+      commits: commits.map((c) => ({
+        id: c.sha,
+        message: c.message,
+        title: c.title,
+        timestamp: c.createdAt,
+        url: `${base}/${project.path}/-/commit/${c.sha}`,
+        author: { name: c.authorName, email: c.authorEmail },
+        added: [],
+        modified: [],
+        removed: [],
+      })),
+      total_commits_count: commits.length,
+      push_options: {},
+      repository: { name: project.path.split('/').at(-1), url: project.sshUrl, git_ssh_url: project.sshUrl },
+    };
+    let status = 0;
+    try {
+      const answer = await fetch(hook.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': `GitLab/${version}`,
+          'x-gitlab-event': 'Push Hook',
+          'x-gitlab-instance': base,
+          'x-gitlab-webhook-uuid': randomUUID(),
+          'x-gitlab-event-uuid': randomUUID(),
+          'idempotency-key': randomUUID(),
+          ...(hook.token ? { 'x-gitlab-token': hook.token } : {}),
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+        redirect: 'manual',
+      });
+      status = answer.status;
+      await answer.arrayBuffer().catch(() => undefined);
+    } catch {
+      status = 0;
+    }
+    testDeliveries.push({ hookId: hook.id, trigger, status, body });
+    if (status >= 200 && status < 300) {
+      hookHealth.delete(hook.id);
+      return new Reply(201, { message: '201 Created' });
+    }
+    deliveryFailed(hook.id);
+    return new Reply(422, { message: status ? `Hook execution failed: ${status}` : 'Hook execution failed' });
   }
 
   function presentKey(key: KeyRecord, canPush: boolean): StandinDeployKey {
@@ -1257,6 +1409,15 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
       hooks.set(hook.id, hook);
       return new Reply(201, presentHook(hook));
     }
+    if (sub === 'hooks' && rawSubId !== undefined && method === 'GET') {
+      const user = authenticate(req, query, READ_SCOPES);
+      const project = projectFor(user, id, true);
+      const hook = hooks.get(Number(rawSubId));
+      if (!/^\d+$/.test(rawSubId) || !hook || hook.project_id !== project.id) {
+        return new Reply(404, { message: '404 Not found' });
+      }
+      return new Reply(200, presentHook(hook));
+    }
     if (sub === 'hooks' && rawSubId !== undefined && method === 'DELETE') {
       const user = authenticate(req, query, ['api']);
       const project = projectFor(user, id, true);
@@ -1265,6 +1426,7 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
         return new Reply(404, { message: '404 Not found' });
       }
       hooks.delete(hook.id);
+      hookHealth.delete(hook.id);
       return new Reply(204, undefined);
     }
 
@@ -1318,6 +1480,17 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
       keys.set(key.id, key);
       links.set(key.id, canPush);
       return new Reply(201, presentKey(key, canPush));
+    }
+    if (sub === 'deploy_keys' && rawSubId !== undefined && method === 'GET') {
+      const user = authenticate(req, query, READ_SCOPES);
+      const project = projectFor(user, id, true);
+      const keyId = Number(rawSubId);
+      const key = keys.get(keyId);
+      const links = keyLinks.get(project.id);
+      if (!/^\d+$/.test(rawSubId) || !key || !links?.has(keyId)) {
+        return new Reply(404, { message: '404 Deploy Key Not Found' });
+      }
+      return new Reply(200, presentKey(key, links.get(keyId) ?? false));
     }
     if (sub === 'deploy_keys' && rawSubId !== undefined && method === 'DELETE') {
       const user = authenticate(req, query, ['api']);
@@ -1781,7 +1954,12 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
         if (raw.length > 0 && typeof body === 'string') throw new Reply(400, { error: 'body is not valid JSON' });
         const form = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
         const params = { ...recorded.query, ...form };
-        reply = isOauthPath(url.pathname) ? await routeOauth(req, url, form) : route(req, url, params);
+        const test = /^\/api\/v4\/projects\/([^/]+)\/hooks\/([^/]+)\/test\/([^/]+)$/.exec(url.pathname);
+        reply = isOauthPath(url.pathname)
+          ? await routeOauth(req, url, form)
+          : test && recorded.method === 'POST'
+            ? await testHook(req, url, test[1] ?? '', test[2] ?? '', test[3] ?? '')
+            : route(req, url, params);
       } catch (error) {
         if (!(error instanceof Reply)) throw error;
         reply = error;
@@ -1900,8 +2078,13 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
       record.revoked = true;
     },
     hooks(projectId) {
-      return [...hooks.values()].filter((h) => h.project_id === projectId).map((h) => ({ ...h }));
+      return [...hooks.values()].filter((h) => h.project_id === projectId).map(withHealth);
     },
+    failDeliveries(hookId, count) {
+      if (!hooks.has(hookId)) throw new Error(`stand-in: no hook ${hookId}`);
+      for (let i = 0; i < count; i += 1) deliveryFailed(hookId);
+    },
+    testDeliveries,
     deployKeys(projectId) {
       return deployKeysOf(projectId);
     },

@@ -94,7 +94,7 @@ export async function startLinkedAppWorld(
   gitlab.addProject({ path: 'mike/diaspora', id: projectId, sshUrl: sshd.gitUrl });
   const local = await startTestLocalMode({
     slackWebhookUrl: slack.url,
-    workflow: { rolloutWaitMs: 50, retryMs: 50 },
+    workflow: { retryMs: 50 },
     ...options.local,
   });
   const env = { SLIPWAY_HOME: local.home };

@@ -9,6 +9,9 @@ const validator = require('asl-validator') as (definition: unknown) => { isValid
 interface State {
   Type: string;
   Resource?: string;
+  TimeoutSeconds?: number;
+  Default?: string;
+  Choices?: Array<{ Next: string }>;
   Parameters?: { FunctionName?: string; Payload?: Record<string, unknown> };
   Retry?: Array<{ ErrorEquals: string[]; BackoffRate?: number; MaxAttempts?: number }>;
   Catch?: Array<{ ErrorEquals: string[]; Next: string }>;
@@ -22,6 +25,54 @@ const definition = JSON.parse(readFileSync(join(findProjectRoot(), 'workflow/rel
 /** Substituted by CDK with the release-steps Lambda's ARN. */
 const ARN_PLACEHOLDER = ['${', 'ReleaseStepsFunctionArn}'].join('');
 const tasks = Object.entries(definition.States).filter(([, s]) => s.Type === 'Task');
+/** The states that park on a task token, and the one recheck each goes to when its wait times out. */
+const PARKED: Record<string, string> = { StartBuild: 'CheckBuild', Rollout: 'CheckRollout' };
+const catchAll = (state: State | undefined) => state?.Catch?.find((c) => c.ErrorEquals.includes('States.ALL'));
+
+/** Every state reachable in one step from `state`: Next, Default, each Choice and each Catch. */
+function successors(state: State): string[] {
+  return [
+    ...(state.Next ? [state.Next] : []),
+    ...(state.Default ? [state.Default] : []),
+    ...(state.Choices ?? []).map((c) => c.Next),
+    ...(state.Catch ?? []).map((c) => c.Next),
+  ];
+}
+
+/** The states on some cycle of the definition's graph (Tarjan's strongly connected components). */
+function statesOnCycles(states: Record<string, State>): Set<string> {
+  let index = 0;
+  const order = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cyclic = new Set<string>();
+  const visit = (name: string) => {
+    order.set(name, index);
+    low.set(name, index++);
+    stack.push(name);
+    onStack.add(name);
+    const next = successors(states[name] as State);
+    for (const to of next) {
+      if (!order.has(to)) {
+        visit(to);
+        low.set(name, Math.min(low.get(name) ?? 0, low.get(to) ?? 0));
+      } else if (onStack.has(to)) low.set(name, Math.min(low.get(name) ?? 0, order.get(to) ?? 0));
+    }
+    if (low.get(name) === order.get(name)) {
+      const component: string[] = [];
+      for (;;) {
+        const top = stack.pop() as string;
+        onStack.delete(top);
+        component.push(top);
+        if (top === name) break;
+      }
+      if (component.length > 1 || next.includes(name)) for (const c of component) cyclic.add(c);
+    }
+  };
+  for (const name of Object.keys(states)) if (!order.has(name)) visit(name);
+  return cyclic;
+}
 
 describe('workflow/release.asl.json', () => {
   it('is valid ASL (asl-validator, on a clone: it mutates its argument)', () => {
@@ -44,7 +95,9 @@ describe('workflow/release.asl.json', () => {
   it('invokes the release-steps Lambda with a known action in every Task', () => {
     expect(tasks.length).toBeGreaterThan(8);
     for (const [name, state] of tasks) {
-      expect({ name, resource: state.Resource }).toEqual({ name, resource: 'arn:aws:states:::lambda:invoke' });
+      const resource =
+        name in PARKED ? 'arn:aws:states:::lambda:invoke.waitForTaskToken' : 'arn:aws:states:::lambda:invoke';
+      expect({ name, resource: state.Resource }).toEqual({ name, resource });
       expect(state.Parameters?.FunctionName).toBe(ARN_PLACEHOLDER);
       expect(RELEASE_ACTIONS).toContain(state.Parameters?.Payload?.action);
       expect(state.Parameters?.Payload?.['app.$']).toBe('$.app');
@@ -64,14 +117,38 @@ describe('workflow/release.asl.json', () => {
         ]),
       });
       expect(retry?.BackoffRate).toBeGreaterThan(1);
-      expect(state.Catch?.[0]?.ErrorEquals).toEqual(['States.ALL']);
-      expect(definition.States[state.Catch?.[0]?.Next ?? '']).toBeDefined();
+      expect(retry?.ErrorEquals).not.toContain('States.Timeout');
+      expect(state.Catch?.at(-1)?.ErrorEquals).toEqual(['States.ALL']);
+      expect(definition.States[state.Catch?.at(-1)?.Next ?? '']).toBeDefined();
     }
+  });
+
+  it('waits for builds and rollouts on task tokens, with a timeout that leads to one recheck', () => {
+    for (const [name, recheck] of Object.entries(PARKED)) {
+      const state = definition.States[name] as State;
+      expect(state.Parameters?.Payload?.['taskToken.$']).toBe('$$.Task.Token');
+      expect(state.TimeoutSeconds).toBeGreaterThan(0);
+      expect(state.Catch?.[0]).toMatchObject({ ErrorEquals: ['States.Timeout'], Next: recheck });
+      // The recheck is a Task whose result goes to the same Choice as the wait's, which ends
+      // (timed out) when the recheck finds it still running: it never loops back.
+      const after = definition.States[recheck] as State;
+      expect(after.Type).toBe('Task');
+      expect(after.Next).toBe(state.Next);
+    }
+    expect(definition.States.BuildStatus?.Default).toBe('BuildTimedOut');
+    expect(definition.States.RolloutStatus?.Default).toBe('RolloutTimedOut');
+  });
+
+  it('has no polling loop for builds or rollouts: the only cycle is the rollout lock wait', () => {
+    const cyclic = statesOnCycles(definition.States);
+    expect([...cyclic].sort()).toEqual(['AcquireRollout', 'RolloutTurn', 'WaitForTurn']);
+    const waits = Object.entries(definition.States).filter(([, s]) => s.Type === 'Wait');
+    expect(waits.map(([name]) => name)).toEqual(['WaitForTurn']);
   });
 
   it('sends every failure through RecordFailure, then the lock and the report', () => {
     const main = ['StartBuild', 'CheckBuild', 'AcquireRollout', 'Prepare', 'Rollout', 'CheckRollout', 'RecordLive'];
-    for (const name of main) expect(definition.States[name]?.Catch?.[0]?.Next).toBe('RecordFailure');
+    for (const name of main) expect(catchAll(definition.States[name])?.Next).toBe('RecordFailure');
     expect(definition.States.RecordFailure?.Next).toBe('ReleaseLock');
     expect(definition.States.ReleaseLock?.Next).toBe('Report');
     expect(definition.States.Report?.Next).toBe('Done');
@@ -95,8 +172,9 @@ describe('workflow/release.asl.json', () => {
 
   it('has an execution timeout beyond every bounded wait, so only a stuck execution times out', () => {
     const raw = definition as unknown as { TimeoutSeconds?: number };
-    // Build checks 10 s apart, turn checks 10 s apart, rollout checks at most 60 s apart.
-    const bounded = 360 * 10 + 720 * 10 + 120 * 60;
+    // The build wait, turn checks 10 s apart, the rollout wait (each recheck takes seconds).
+    const parked = Object.keys(PARKED).map((name) => definition.States[name]?.TimeoutSeconds ?? Number.NaN);
+    const bounded = (parked[0] ?? Number.NaN) + 720 * 10 + (parked[1] ?? Number.NaN);
     expect(raw.TimeoutSeconds).toBeGreaterThan(bounded);
     expect(raw.TimeoutSeconds).toBeLessThanOrEqual(8 * 3600);
   });

@@ -1,8 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { codeBuildConsoleUrl } from '../../functions/commons/aws-release';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { TransientError } from '../../functions/domain/errors';
 import type { Deployer, Store } from '../../functions/domain/ports';
 import type { ReleaseStepDeps, ReleaseStepInput } from '../../functions/domain/releases';
+import { codeBuildConsoleUrl } from '../../functions/wiring/aws/release';
+import { RELEASE_METRICS } from '../../functions/workflow/release-metrics';
 import { createReleaseStepsHandler } from '../../functions/workflow/release-steps-handler';
 
 /**
@@ -180,5 +182,101 @@ describe('the CodeBuild console link of a build', () => {
     expect(codeBuildConsoleUrl('local:01B')).toBeUndefined();
     expect(codeBuildConsoleUrl(arn.replace('arn:aws:', 'arn:aws-cn:'))).toBeUndefined();
     expect(codeBuildConsoleUrl('arn:aws:codebuild:eu-west-1:123456789012:project/SlipwayBuild')).toBeUndefined();
+  });
+});
+
+describe('the release-steps handler’s metric of releases that did not go live', () => {
+  /** Runs `act` with a real Powertools Metrics and returns the EMF lines it wrote to stdout. */
+  // biome-ignore lint/suspicious/noExplicitAny: an EMF line is untyped JSON
+  async function emfLines(act: (metrics: Metrics) => Promise<unknown>): Promise<Array<Record<string, any>>> {
+    const metrics = new Metrics({ namespace: RELEASE_METRICS.namespace, serviceName: RELEASE_METRICS.service });
+    const lines: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      await act(metrics);
+    } finally {
+      write.mockRestore();
+    }
+    return lines.filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line));
+  }
+
+  function handlerWith(store: Partial<Store>, metrics: Metrics) {
+    const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+    return createReleaseStepsHandler({ steps: { store: store as Store } as ReleaseStepDeps, logger, metrics });
+  }
+
+  /** The one metric of an EMF line as CloudWatch reads it: namespace, name, dimensions, value. */
+  // biome-ignore lint/suspicious/noExplicitAny: an EMF line is untyped JSON
+  function metricOf(line: Record<string, any>) {
+    const [directive] = line._aws.CloudWatchMetrics;
+    const [definition] = directive.Metrics;
+    const dimensions = Object.fromEntries(directive.Dimensions[0].map((name: string) => [name, line[name]]));
+    return { namespace: directive.Namespace, name: definition.Name, dimensions, value: line[definition.Name] };
+  }
+
+  it('counts a release recorded failed after its build failed (RecordFailure)', async () => {
+    const build = { app: 'web', id: '01B', status: 'running' };
+    const store = {
+      listReleases: jest.fn(async () => []),
+      getBuild: jest.fn(async () => build),
+      transitionBuild: jest.fn(async () => ({ ...build, status: 'failed' })),
+    } as unknown as Partial<Store>;
+
+    const lines = await emfLines((metrics) =>
+      handlerWith(
+        store,
+        metrics,
+      )({
+        action: 'recordFailure',
+        app: 'web',
+        build: '01B',
+        release: '',
+        error: { Error: 'BuildFailed', Cause: 'the build failed in phase BUILD' },
+      }),
+    );
+
+    expect(store.transitionBuild).toHaveBeenCalledWith('web', '01B', 'running', 'failed', expect.anything());
+    expect(lines).toHaveLength(1);
+    expect(metricOf(lines[0] ?? {})).toEqual({
+      namespace: 'Slipway',
+      name: 'ReleasesFailed',
+      dimensions: { service: 'slipway' },
+      value: 1,
+    });
+    expect(lines[0]).toMatchObject({ app: 'web', build: '01B', outcome: 'failed' });
+  });
+
+  it('counts a release whose rollout ECS rolled back (RecordRolledBack)', async () => {
+    const store = {
+      getRelease: jest.fn(async () => ({ app: 'web', id: '01R', status: 'deploying' })),
+      transitionRelease: jest.fn(async () => ({})),
+    } as unknown as Partial<Store>;
+
+    const lines = await emfLines((metrics) =>
+      handlerWith(store, metrics)({ action: 'recordRolledBack', app: 'web', build: '01B', release: '01R' }),
+    );
+
+    expect(lines.map(metricOf)).toEqual([
+      { namespace: 'Slipway', name: 'ReleasesFailed', dimensions: { service: 'slipway' }, value: 1 },
+    ]);
+    expect(lines[0]).toMatchObject({ release: '01R', outcome: 'rolled_back' });
+  });
+
+  it('counts nothing for a release that went live, nor for a step that is not an outcome', async () => {
+    const store = {
+      getRelease: jest.fn(async () => ({ app: 'web', id: '01R', status: 'live' })),
+      releaseRollout: jest.fn(async () => undefined),
+    } as unknown as Partial<Store>;
+
+    const lines = await emfLines(async (metrics) => {
+      const handler = handlerWith(store, metrics);
+      await handler({ action: 'recordLive', app: 'web', build: '01B', release: '01R' });
+      await handler({ action: 'releaseLock', app: 'web', build: '01B', release: '' });
+    });
+
+    expect(lines).toEqual([]);
   });
 });

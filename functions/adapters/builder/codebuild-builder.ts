@@ -1,12 +1,14 @@
 import {
+  BatchGetBuildsCommand,
   type CodeBuildClient,
+  type Build as CodeBuildRun,
   type EnvironmentVariable,
   StartBuildCommand,
   StopBuildCommand,
 } from '@aws-sdk/client-codebuild';
 import { buildspecInputs } from '../../build/buildspec-env';
 import { TransientError } from '../../domain/errors';
-import type { Builder, BuildJob } from '../../domain/ports';
+import type { Builder, BuildJob, BuildRunState } from '../../domain/ports';
 import { buildRoleArn } from './build-roles';
 
 export interface CodeBuildBuilderOptions {
@@ -62,15 +64,63 @@ export class CodeBuildBuilder implements Builder {
     return { ref: build.arn, logLocation: `${group}:${stream}` };
   }
 
+  /** BatchGetBuilds: how the run stands, as its state-change event would have said. */
+  async describe(ref: string): Promise<BuildRunState> {
+    const out = await this.options.client.send(new BatchGetBuildsCommand({ ids: [buildIdOf(ref)] }));
+    const run = out.builds?.[0];
+    if (!run) return { status: 'failed', reason: `CodeBuild has no build ${buildIdOf(ref)}` };
+    return runState(run);
+  }
+
   /** StopBuild; a build that has already ended (CodeBuild answers InvalidInputException) is left alone. */
   async cancel(ref: string): Promise<void> {
-    // The ref is the build ARN (`arn:…:build/<project>:<uuid>`); StopBuild wants `<project>:<uuid>`.
-    const id = ref.slice(ref.indexOf(':build/') + 1).replace(/^build\//, '');
+    const id = buildIdOf(ref);
     try {
       await this.options.client.send(new StopBuildCommand({ id }));
     } catch (error) {
       if (!(error instanceof Error && error.name === 'InvalidInputException')) throw error;
     }
+  }
+}
+
+/** The ref is the build ARN (`arn:…:build/<project>:<uuid>`); the API wants `<project>:<uuid>`. */
+function buildIdOf(ref: string): string {
+  return ref.slice(ref.indexOf(':build/') + 1).replace(/^build\//, '');
+}
+
+/** A BatchGetBuilds build as a run state: the images it exported, or its first failed phase. */
+export function runState(run: CodeBuildRun): BuildRunState {
+  switch (run.buildStatus) {
+    case 'SUCCEEDED': {
+      const exported = run.exportedEnvironmentVariables?.find((v) => v.name === 'SLIPWAY_IMAGES')?.value;
+      let images: Record<string, string> | undefined;
+      try {
+        const parsed: unknown = exported ? JSON.parse(exported) : undefined;
+        if (parsed && typeof parsed === 'object' && Object.values(parsed).every((v) => typeof v === 'string')) {
+          images = parsed as Record<string, string>;
+        }
+      } catch {
+        images = undefined;
+      }
+      return { status: 'succeeded', ...(images ? { images } : {}) };
+    }
+    case 'STOPPED':
+      return { status: 'canceled', reason: 'the build was stopped in CodeBuild' };
+    case 'FAILED':
+    case 'FAULT':
+    case 'TIMED_OUT': {
+      const failed = run.phases?.find((p) => p.phaseStatus && p.phaseStatus !== 'SUCCEEDED');
+      const context = (failed?.contexts ?? [])
+        .map((c) => [c.statusCode, c.message].filter(Boolean).join(': '))
+        .filter(Boolean)
+        .join('; ');
+      const reason = failed
+        ? `${failed.phaseType}: ${context || String(failed.phaseStatus).toLowerCase()}`
+        : `the build ended ${run.buildStatus}`;
+      return { status: 'failed', reason };
+    }
+    default:
+      return { status: 'running' };
   }
 }
 

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { buildspecInputs } from '../../build/buildspec-env';
 import { bundleTools } from '../../build/bundle-tools';
 import { APP_NAME } from '../../domain/apps';
-import type { Builder, BuildJob, BuildOutcome } from '../../domain/ports';
+import type { Builder, BuildJob, BuildOutcome, BuildRunState } from '../../domain/ports';
 import { type BuildspecResult, runBuildspec } from './buildspec-runner';
 
 export interface LocalBuilderOptions {
@@ -72,6 +72,8 @@ export class LocalBuilder implements Builder {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   private readonly controllers = new Map<string, AbortController>();
+  /** How the last builds ended, for `describe` (bounded: the oldest are forgotten). */
+  private readonly outcomes = new Map<string, BuildOutcome>();
 
   constructor(private readonly options: LocalBuilderOptions) {
     this.slots = Math.max(1, Math.floor(options.maxConcurrent ?? availableParallelism()));
@@ -116,6 +118,15 @@ export class LocalBuilder implements Builder {
     this.controllers.get(ref.replace(/^local:/, ''))?.abort(reason);
   }
 
+  /** How a run stands: from memory; a run this process does not know was lost with an earlier process. */
+  async describe(ref: string): Promise<BuildRunState> {
+    const id = ref.replace(/^local:/, '');
+    const outcome = this.outcomes.get(id);
+    if (outcome) return { ...outcome };
+    if (this.controllers.has(id)) return { status: 'running' };
+    return { status: 'failed', reason: 'the local build is gone: local mode stopped while it ran' };
+  }
+
   /** Resolves when no build is running (and every callback has returned). */
   async whenIdle(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
@@ -153,6 +164,8 @@ export class LocalBuilder implements Builder {
     } finally {
       if (!this.options.keepWorkDirs) rmSync(work, { recursive: true, force: true });
     }
+    this.outcomes.set(job.buildId, outcome);
+    if (this.outcomes.size > 1000) this.outcomes.delete(this.outcomes.keys().next().value as string);
     await this.notify(() => this.options.onFinished?.(job.buildId, job.app, outcome));
   }
 

@@ -101,7 +101,8 @@ export class EcsDeployer implements Deployer {
       deployments.find((d) => d.status === 'PRIMARY' && d.taskDefinition === revision) ??
       deployments.find((d) => d.status === 'PRIMARY');
     if (!primary?.id) throw new Error(`ECS started no deployment for service ${service} in cluster ${cluster}`);
-    return { deployment: `${primary.id}|${revision}` };
+    // ECS's deployment state change events name the deployment by its id alone.
+    return { deployment: `${primary.id}|${revision}`, watch: primary.id };
   }
 
   async status(target: DeployTarget, deployment: string): Promise<RolloutStatus> {

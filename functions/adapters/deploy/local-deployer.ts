@@ -24,6 +24,14 @@ export interface LocalDeployerOptions {
   env?: NodeJS.ProcessEnv;
   /** Runs the docker CLI with these arguments; `execFile` by default. */
   run?(args: string[]): Promise<CommandResult>;
+  /**
+   * Told when a rollout has ended (healthy, or rolled back), naming it by its `watch` id: local
+   * mode's stand-in for ECS's deployment state change events. Without it nobody watches: the
+   * workflow's own look after parking, or its recheck after the wait's timeout, sees the end.
+   */
+  onRolloutEvent?(watch: string): void | Promise<void>;
+  /** Where a failing watcher or callback is reported. */
+  log?(message: string): void;
 }
 
 /** The label every container this deployer starts carries, with the app's name. */
@@ -64,6 +72,9 @@ export class LocalDeployer implements Deployer {
   /** When this process started each container (ms), and how each finished rollout ended. */
   private readonly started = new Map<string, number>();
   private readonly finished = new Map<string, RolloutStatus>();
+  private readonly watchers = new Set<Promise<void>>();
+  private readonly looking = new Map<string, Promise<RolloutStatus>>();
+  private stopped = false;
 
   constructor(private readonly options: LocalDeployerOptions = {}) {
     this.docker = options.docker ?? 'docker';
@@ -109,13 +120,54 @@ export class LocalDeployer implements Deployer {
       );
     }
     this.started.set(name, Date.now());
-    return { deployment: name };
+    if (this.options.onRolloutEvent) this.watch(target, name);
+    return { deployment: name, watch: name };
   }
 
-  async status(target: DeployTarget, deployment: string): Promise<RolloutStatus> {
-    const app = appName(target);
+  /** Follows a rollout in the background, as ECS does, and reports its end once. */
+  private watch(target: DeployTarget, name: string): void {
+    const watcher = (async () => {
+      for (;;) {
+        if (this.stopped) return;
+        const status = await this.status(target, name);
+        if (status.state !== 'in_progress') break;
+        await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+      }
+      await this.options.onRolloutEvent?.(name);
+    })()
+      .catch((error: unknown) => {
+        this.options.log?.(`rollout ${name}: ${error instanceof Error ? error.message : String(error)}`);
+      })
+      .finally(() => this.watchers.delete(watcher));
+    this.watchers.add(watcher);
+  }
+
+  /** Resolves when every rollout being watched has ended and been reported. */
+  async whenIdle(): Promise<void> {
+    while (this.watchers.size > 0) await Promise.all([...this.watchers]);
+  }
+
+  /** Stops watching (local mode shutting down); rollouts in flight are left as they are. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * One look at a time per rollout: the watcher, the workflow's own look and a rollout event may
+   * ask at once, and a look that finds the new container healthy removes the old ones.
+   */
+  status(target: DeployTarget, deployment: string): Promise<RolloutStatus> {
     const done = this.finished.get(deployment);
-    if (done) return done;
+    if (done) return Promise.resolve(done);
+    const current = this.looking.get(deployment);
+    if (current) return current;
+    const look = this.look(target, deployment).finally(() => this.looking.delete(deployment));
+    this.looking.set(deployment, look);
+    return look;
+  }
+
+  private async look(target: DeployTarget, deployment: string): Promise<RolloutStatus> {
+    const app = appName(target);
     const out = await this.exec(['inspect', '--format', '{{json .State}}', deployment]);
     if (out.code !== 0) {
       return this.finish(deployment, { state: 'rolled_back', reason: `the new container ${deployment} is gone` });
@@ -193,7 +245,8 @@ export class LocalDeployer implements Deployer {
     for (const name of others) {
       await this.exec(['stop', name]);
       const removed = await this.exec(['rm', '-f', name]);
-      if (removed.code !== 0)
+      // Gone already (removed meanwhile) is what was wanted.
+      if (removed.code !== 0 && !/no such container/i.test(removed.stderr))
         throw new Error(`removing the old container ${name} failed: ${firstLine(removed.stderr)}`);
     }
   }

@@ -23,9 +23,9 @@ import type {
   ReleaseOutcome,
   ReleaseStatus,
   ReportRecord,
+  RolloutLock,
 } from '../../domain/model';
 import type { Clock, Store } from '../../domain/ports';
-import { ROLLOUT_LEASE_MS, type RolloutMode, type RolloutTurn, rolloutPolicy } from '../../domain/releases';
 import { assertBuildTransition, assertReleaseTransition } from '../../domain/states';
 import { TABLE_SCHEMA } from './schema';
 
@@ -47,6 +47,10 @@ const KEY_ATTRIBUTES: ReadonlySet<string> = new Set([PK, SK, GSI.partitionKey, G
  * DynamoDB's TTL deletes an item only after its expiry, never before).
  */
 export const DELIVERY_TTL_SECONDS = 30 * 24 * 60 * 60;
+/** How long a rollout's event id leads to its release: longer than any rollout is waited for. */
+export const ROLLOUT_WATCH_TTL_SECONDS = 3 * 24 * 60 * 60;
+/** The hook pointer's attribute holding a copy of its app (docs/DATA-MODEL.md). */
+const HOOK_APP_COPY = 'appCopy';
 /** The partition of start markers: one small item per build recorded and not yet started. */
 const UNSTARTED_PARTITION = 'UNSTARTED';
 /** Bound on retries of a transaction that lost to a concurrent one (TransactionConflict). */
@@ -77,6 +81,8 @@ export const keys = {
   release: (app: string, id: string): Key => ({ [PK]: `APP#${app}`, [SK]: `RELEASE#${id}` }),
   appChildren: (app: string): string => `APP#${app}`,
   delivery: (source: string, key: string): Key => ({ [PK]: `DELIVERY#${source}#${key}`, [SK]: 'DELIVERY' }),
+  /** A rollout's events name it by the platform's id (ECS deployment id, local container). */
+  rolloutWatch: (watch: string): Key => ({ [PK]: `WATCH#${watch}`, [SK]: 'WATCH' }),
   /** A build's start marker: the ULID first, so the partition's key order is creation order. */
   unstarted: (app: string, id: string): Key => ({ [PK]: UNSTARTED_PARTITION, [SK]: `BUILD#${id}#${app}` }),
   gitlab: (): Key => ({ [PK]: 'CONFIG', [SK]: 'GITLAB' }),
@@ -136,7 +142,7 @@ export class DynamoDbStore implements Store {
       [GSI.sortKey]: `APP#${app.name}`,
       [ENTITY]: 'app',
     };
-    const pointer = { ...keys.hook(app.hookId), app: app.name, [ENTITY]: 'hook' };
+    const pointer = hookPointer(app);
     await this.transact(
       [item, pointer].map((Item) => ({
         Put: {
@@ -167,10 +173,16 @@ export class DynamoDbStore implements Store {
     });
   }
 
+  /**
+   * One consistent GetItem: the hook pointer carries a copy of its app, written in the same
+   * transaction as every change of the app. A pointer without the copy (written before it
+   * existed) falls back to reading the app; the app's next update adds the copy.
+   */
   async findAppByHookId(hookId: string): Promise<App | undefined> {
     const pointer = await this.getRaw(keys.hook(hookId));
     if (!pointer || typeof pointer.app !== 'string') return undefined;
-    const app = await this.getApp(pointer.app);
+    const copy = pointer[HOOK_APP_COPY];
+    const app = isRecord(copy) && copy.name === pointer.app ? fromItem<App>(copy) : await this.getApp(pointer.app);
     // A pointer always names the app it was created with; guard against a stale one anyway.
     return app?.hookId === hookId ? app : undefined;
   }
@@ -207,8 +219,18 @@ export class DynamoDbStore implements Store {
     set.updatedAt = patch.updatedAt ?? this.clock.now().toISOString();
     set.version = expectedVersion + 1;
 
+    // The app as it will be: its hook pointer gets the same copy in the same transaction.
+    const stored = await this.getRaw(keys.app(name));
+    if (!stored) throw new NotFoundError(`app ${name} not found`);
+    if (stored.version !== expectedVersion) {
+      throw new StaleWriteError(`app ${name} is at version ${String(stored.version)}, not ${expectedVersion}`);
+    }
+    const next: Item = { ...stored, ...set };
+    for (const key of remove) delete next[key];
+    const app = fromItem<App>(next);
     if (Object.hasOwn(patch, 'project') || Object.hasOwn(patch, 'projectId')) {
-      set[GSI.partitionKey] = await this.projectPartitionAfter(name, expectedVersion, patch);
+      // The update is conditional on the version read, so what was read still holds then.
+      set[GSI.partitionKey] = keys.project(app);
     }
 
     const names: Record<string, string> = { '#version': 'version' };
@@ -222,26 +244,45 @@ export class DynamoDbStore implements Store {
       names[`#r${i}`] = key;
       return `#r${i}`;
     });
+    // The app's condition failed: read again below to tell a stale version from a deleted app.
+    const changed = new StaleWriteError(`app ${name} changed meanwhile`);
     try {
-      const result = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.app(name),
-          UpdateExpression: `SET ${setClauses.join(', ')}${removeClauses.length ? ` REMOVE ${removeClauses.join(', ')}` : ''}`,
-          ConditionExpression: '#version = :expected',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
+      await this.transact(
+        [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: keys.app(name),
+              UpdateExpression: `SET ${setClauses.join(', ')}${removeClauses.length ? ` REMOVE ${removeClauses.join(', ')}` : ''}`,
+              ConditionExpression: '#version = :expected',
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
+            },
+          },
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: hookPointer(app),
+              // Never take over a pointer that (against all odds) belongs to another app.
+              ConditionExpression: 'attribute_not_exists(#pk) OR #app = :app',
+              ExpressionAttributeNames: { '#pk': PK, '#app': 'app' },
+              ExpressionAttributeValues: { ':app': name },
+            },
+          },
+        ],
+        (reasons) => {
+          if (isConditionFailure(reasons[0])) return changed;
+          if (isConditionFailure(reasons[1])) return new ConflictError(`hook pointer of app ${name} names another app`);
+          return undefined;
+        },
       );
-      return fromItem<App>(result.Attributes ?? {});
     } catch (error) {
-      const old = conditionFailureItem(error);
-      if (old === null) throw error;
-      if (old === undefined) throw new NotFoundError(`app ${name} not found`);
-      throw new StaleWriteError(`app ${name} is at version ${String(old.version)}, not ${expectedVersion}`);
+      if (error !== changed) throw error;
+      const now = await this.getRaw(keys.app(name));
+      if (!now) throw new NotFoundError(`app ${name} not found`);
+      throw new StaleWriteError(`app ${name} is at version ${String(now.version)}, not ${expectedVersion}`);
     }
+    return app;
   }
 
   async deleteApp(name: string): Promise<void> {
@@ -297,7 +338,7 @@ export class DynamoDbStore implements Store {
         ExpressionAttributeNames: { '#pk': PK },
       },
     };
-    // Written with the build, removed when its execution is recorded: what the sweep finds.
+    // Written with the build, removed once it is handed to the builder or leaves `queued`: what the sweep finds.
     const markerPut = {
       Put: {
         TableName: this.tableName,
@@ -387,31 +428,16 @@ export class DynamoDbStore implements Store {
     patch?: Partial<Pick<Build, 'startedAt' | 'endedAt' | 'images' | 'reason'>>,
   ): Promise<Build> {
     assertBuildTransition(from, to);
-    return this.transition<Build>(keys.build(app, id), `build ${app}/${id}`, from, to, pick(patch, BUILD_PATCH_KEYS));
-  }
-
-  async setBuildExecution(app: string, id: string, execution: string): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.build(app, id),
-          UpdateExpression: 'SET #execution = :execution',
-          ConditionExpression:
-            'attribute_exists(#pk) AND (attribute_not_exists(#execution) OR #execution = :execution)',
-          ExpressionAttributeNames: { '#pk': PK, '#execution': 'execution' },
-          ExpressionAttributeValues: { ':execution': execution },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-    } catch (error) {
-      const old = conditionFailureItem(error);
-      if (old === null) throw error;
-      if (old === undefined) throw new NotFoundError(`build ${app}/${id} not found`);
-      throw new ConflictError(`build ${app}/${id} already has execution ${String(old.execution)}`);
-    }
-    // Started: the sweep has nothing to do for it. Should this fail, the sweep removes it later.
-    await this.clearUnstartedBuild(app, id);
+    const build = await this.transition<Build>(
+      keys.build(app, id),
+      `build ${app}/${id}`,
+      from,
+      to,
+      pick(patch, BUILD_PATCH_KEYS),
+    );
+    // No longer queued: its workflow ran (or it ended), so the sweep has nothing to start.
+    if (from === 'queued') await this.clearStartMarker(app, id);
+    return build;
   }
 
   async listUnstartedBuilds(createdBefore: string): Promise<Array<{ app: string; build: string }>> {
@@ -437,23 +463,38 @@ export class DynamoDbStore implements Store {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: keys.unstarted(app, id) }));
   }
 
+  /**
+   * Removes a start marker once its build is seen started, after the write that shows it. A
+   * failure here is not the caller's: the write it follows stands, and the sweep, which reads
+   * the build first, removes a marker whose build started.
+   */
+  private async clearStartMarker(app: string, id: string): Promise<void> {
+    try {
+      await this.clearUnstartedBuild(app, id);
+    } catch {
+      // Left for the sweep (above).
+    }
+  }
+
   // ---- releases -----------------------------------------------------------------------------
 
   async updateBuildRun(
     app: string,
     id: string,
-    patch: Partial<Pick<Build, 'builderRef' | 'logLocation' | 'phase'>>,
+    patch: Partial<Pick<Build, 'builderRef' | 'logLocation' | 'phase' | 'waitToken'>>,
   ): Promise<void> {
     await this.setFields(
       keys.build(app, id),
       `build ${app}/${id}`,
-      pick(patch, ['builderRef', 'logLocation', 'phase']),
+      pick(patch, ['builderRef', 'logLocation', 'phase', 'waitToken']),
       {
         expression: '#status IN (:queued, :running)',
         values: { ':queued': 'queued', ':running': 'running' },
         stale: (old) => `build ${app}/${id} has ended (${String(old.status)})`,
       },
     );
+    // Handed to the builder: its workflow runs, so the sweep has nothing to start.
+    if (patch.builderRef !== undefined) await this.clearStartMarker(app, id);
   }
 
   async recordBuildOutcome(
@@ -467,13 +508,36 @@ export class DynamoDbStore implements Store {
   async updateRelease(
     app: string,
     id: string,
-    patch: Partial<Pick<Release, 'running' | 'desired' | 'deploymentId' | 'report'>>,
+    patch: Partial<Pick<Release, 'running' | 'desired' | 'deploymentId' | 'report' | 'rolloutRef' | 'waitToken'>>,
   ): Promise<void> {
     await this.setFields(
       keys.release(app, id),
       `release ${app}/${id}`,
-      pick(patch, ['running', 'desired', 'deploymentId', 'report']),
+      pick(patch, ['running', 'desired', 'deploymentId', 'report', 'rolloutRef', 'waitToken']),
     );
+  }
+
+  async watchRollout(watch: string, release: { app: string; release: string }): Promise<void> {
+    const expiresAt = Math.floor(this.clock.now().getTime() / 1000) + ROLLOUT_WATCH_TTL_SECONDS;
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...keys.rolloutWatch(watch),
+          app: release.app,
+          release: release.release,
+          [TTL]: expiresAt,
+          [ENTITY]: 'rollout-watch',
+        },
+      }),
+    );
+  }
+
+  async findRolloutWatch(watch: string): Promise<{ app: string; release: string } | undefined> {
+    const item = await this.getRaw(keys.rolloutWatch(watch));
+    return typeof item?.app === 'string' && typeof item.release === 'string'
+      ? { app: item.app, release: item.release }
+      : undefined;
   }
 
   /**
@@ -562,44 +626,34 @@ export class DynamoDbStore implements Store {
 
   // ---- rollouts (release workflow) ----------------------------------------------------------
 
-  async acquireRollout(app: string, build: string, mode: RolloutMode): Promise<RolloutTurn> {
+  async getRolloutLock(app: string): Promise<RolloutLock | undefined> {
+    const lock = await this.getRaw({ [PK]: keys.appChildren(app), [SK]: 'ROLLOUT' });
+    if (!lock) return undefined;
+    return { holder: String(lock.holder ?? ''), acquiredAt: String(lock.acquiredAt ?? '') };
+  }
+
+  async takeRolloutLock(app: string, build: string, at: string, previous?: RolloutLock): Promise<boolean> {
     const lockKey = { [PK]: keys.appChildren(app), [SK]: 'ROLLOUT' };
-    const lock = await this.getRaw(lockKey);
-    if (lock?.holder === build) return 'acquired';
-    if (mode !== 'immediate') {
-      const [builds, releases] = await Promise.all([
-        this.listBuilds(app, { limit: 100 }),
-        this.listReleases(app, { limit: 100 }),
-      ]);
-      const policy = rolloutPolicy(build, mode, builds, releases, this.clock.now());
-      if (policy !== 'go') return policy;
-    }
-    // A lock older than its lease belongs to an execution that died without giving it back
-    // (aborted, or its last step failed for good): it is taken over, conditionally on it being
-    // exactly the lock that was read, so two takers cannot both win.
-    const now = this.clock.now();
-    const expired = lock !== undefined && now.getTime() - Date.parse(String(lock.acquiredAt ?? '')) > ROLLOUT_LEASE_MS;
-    if (lock && !expired) return 'wait';
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...lockKey, holder: build, acquiredAt: now.toISOString(), [ENTITY]: 'rollout-lock' },
-          ConditionExpression: lock
+          Item: { ...lockKey, holder: build, acquiredAt: at, [ENTITY]: 'rollout-lock' },
+          ConditionExpression: previous
             ? '#holder = :build OR (#holder = :stale AND #acquiredAt = :staleAt)'
             : 'attribute_not_exists(#pk) OR #holder = :build',
-          ExpressionAttributeNames: lock
+          ExpressionAttributeNames: previous
             ? { '#holder': 'holder', '#acquiredAt': 'acquiredAt' }
             : { '#pk': PK, '#holder': 'holder' },
-          ExpressionAttributeValues: lock
-            ? { ':build': build, ':stale': lock.holder, ':staleAt': lock.acquiredAt }
+          ExpressionAttributeValues: previous
+            ? { ':build': build, ':stale': previous.holder, ':staleAt': previous.acquiredAt }
             : { ':build': build },
         }),
       );
-      return 'acquired';
+      return true;
     } catch (error) {
       if (conditionFailureItem(error) === null) throw error;
-      return 'wait';
+      return false;
     }
   }
 
@@ -873,27 +927,6 @@ export class DynamoDbStore implements Store {
     }
   }
 
-  /** The project-index partition an app will have after `patch`, reading the app only when needed. */
-  private async projectPartitionAfter(
-    name: string,
-    expectedVersion: number,
-    patch: Partial<Pick<App, 'project' | 'projectId'>>,
-  ): Promise<string> {
-    if (patch.projectId !== undefined) return keys.project({ projectId: patch.projectId, project: '' });
-    if (Object.hasOwn(patch, 'projectId') && patch.project !== undefined)
-      return keys.project({ project: patch.project });
-    const stored = await this.getApp(name);
-    if (!stored) throw new NotFoundError(`app ${name} not found`);
-    if (stored.version !== expectedVersion) {
-      throw new StaleWriteError(`app ${name} is at version ${stored.version}, not ${expectedVersion}`);
-    }
-    // The update below is conditional on this very version, so what was read here still holds then.
-    return keys.project({
-      projectId: Object.hasOwn(patch, 'projectId') ? undefined : stored.projectId,
-      project: patch.project ?? stored.project,
-    });
-  }
-
   /** Deletes every item under `APP#<name>` (builds, releases), 25 per BatchWriteItem. */
   private async deleteChildren(name: string): Promise<void> {
     let startKey: Record<string, unknown> | undefined;
@@ -965,6 +998,15 @@ function fromItem<T>(item: Item): T {
     if (!KEY_ATTRIBUTES.has(key)) result[key] = value;
   }
   return result as T;
+}
+
+/** The hook pointer: names its app and carries a copy of it, so one read serves a webhook. */
+function hookPointer(app: App): Item {
+  return { ...keys.hook(app.hookId), app: app.name, [HOOK_APP_COPY]: withoutUndefined(app), [ENTITY]: 'hook' };
+}
+
+function isRecord(value: unknown): value is Item {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function withoutUndefined<T extends object>(value: T): Item {

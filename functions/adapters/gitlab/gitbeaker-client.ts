@@ -22,6 +22,7 @@ import type {
   GitlabDeploymentSpec,
   GitlabDeploymentStatus,
   GitlabHookSpec,
+  GitlabHookState,
   GitlabProject,
   GitlabResolvedRef,
   GitlabTokenInfo,
@@ -45,6 +46,13 @@ const tokenSelf = z.object({
 const currentUser = z.object({ username: z.string().min(1) });
 const project = z.object({ id: z.number().int(), path_with_namespace: z.string(), ssh_url_to_repo: z.string() });
 const created = z.object({ id: z.number().int() });
+/** `Entities::ProjectHook`: what doctor reads of it (GitLab 15.2+ gives `alert_status`). */
+const hookState = z.object({
+  id: z.number().int(),
+  url: z.string(),
+  alert_status: z.enum(['executable', 'temporarily_disabled', 'disabled']).nullish(),
+  disabled_until: z.string().nullish(),
+});
 /** `GET /projects/:id/members/all/:user_id`: `Entities::Member`, of which the role is all Slipway reads. */
 const member = z.object({ access_level: z.number().int() });
 const commitStatus = z.object({ id: z.number().int(), status: z.string() });
@@ -274,6 +282,40 @@ class GitbeakerGitlabApi implements GitlabApi {
       member.parse(await this.members.show(projectRef, userId, { includeInherited: true })),
     );
     return found?.access_level;
+  }
+
+  async getHook(projectId: number, hookId: number): Promise<GitlabHookState | undefined> {
+    const found = await this.lookup('GET /projects/:id/hooks/:hook_id', projectId, async () =>
+      hookState.parse(await this.hooks.show(projectId, hookId)),
+    );
+    if (!found) return undefined;
+    const disabledUntil = found.disabled_until ? isoUtc(found.disabled_until) : undefined;
+    return {
+      id: found.id,
+      url: found.url,
+      // Before GitLab 15.2 there is no alert_status: such a GitLab never disables hooks.
+      alertStatus: found.alert_status ?? 'executable',
+      ...(disabledUntil ? { disabledUntil } : {}),
+    };
+  }
+
+  async testHook(projectId: number, hookId: number): Promise<void> {
+    // gitbeaker has no call for it: the hooks resource's own requester, with its auth and base URL.
+    await this.call(
+      'POST /projects/:id/hooks/:hook_id/test/:trigger',
+      () =>
+        this.hooks.requester.post(`${encodeURIComponent(String(projectId))}/hooks/${hookId}/test/push_events`, {
+          signal: AbortSignal.timeout(this.timeoutMs),
+        }),
+      { notFound: `GitLab hook ${hookId} not found in project ${projectId}` },
+    );
+  }
+
+  async hasDeployKey(projectId: number, keyId: number): Promise<boolean> {
+    const found = await this.lookup('GET /projects/:id/deploy_keys/:key_id', projectId, async () =>
+      created.parse(await this.deployKeys.show(projectId, keyId)),
+    );
+    return found !== undefined;
   }
 
   /**

@@ -1,11 +1,13 @@
 import type { Workflow } from '../../domain/ports';
 import type { ReleaseStepDeps, ReleaseSummary } from '../../domain/releases';
+import { onRolloutEvent, type RolloutEventOutcome, wakeBuildWait } from '../../domain/waits';
 import {
   type LocalExecution,
   type LocalExecutionResult,
   releaseMachine,
   startLocalExecution,
 } from '../../workflow/local-executor';
+import { LocalTaskTokens } from '../../workflow/local-task-tokens';
 
 /**
  * Wakes waiters on a key, or lets them go after a while: local mode's stand-in for Wait states.
@@ -49,12 +51,13 @@ export class Signals {
 }
 
 export interface LocalReleaseWorkflowOptions {
-  /** Longest a build check waits for the build to end before the next check. @default 5000 */
-  buildCheckMs?: number;
   /** Longest a build waiting for its rollout turn waits before asking again. @default 2000 */
   turnCheckMs?: number;
-  /** Pause between rollout checks. @default 250 */
-  rolloutWaitMs?: number;
+  /**
+   * How long the parked states (StartBuild, Rollout) wait for their end event before the one
+   * recheck, by state name, in ms. @default the definition's TimeoutSeconds
+   */
+  taskTimeoutsMs?: Record<string, number>;
   /** Pause of a Retry. @default 200 */
   retryMs?: number;
   /** Told when an execution ends other than `SUCCEEDED` (a failed or rolled-back release). */
@@ -64,26 +67,28 @@ export interface LocalReleaseWorkflowOptions {
 /**
  * Local mode's release workflow: `workflow/release.asl.json` — the definition Step Functions
  * runs on AWS — executed in-process by the local executor. StartExecution returns at once, as on
- * AWS. Wait states are shortened: a build check waits on the build's own end (reported by the
- * local builder) instead of a fixed 10 s, a build waiting for its turn wakes when the app's lock
- * is given back or one of its builds ends, so a release goes live as soon as it can. The step
- * bounds (polls) stay those of the definition, so they still end every wait.
+ * AWS. The build and rollout waits park on task tokens (LocalTaskTokens) that the local
+ * builder's and deployer's events complete (`buildEnded`, `rolloutEvent`), as CodeBuild's and
+ * ECS's events do on AWS. The rollout-lock Wait is shortened: a build waiting for its turn wakes
+ * when the app's lock is given back or one of its builds ends. The poll bound of the lock wait
+ * stays the definition's.
  */
 export class LocalReleaseWorkflow implements Workflow {
   private readonly running = new Map<string, { execution: LocalExecution; done: Promise<void> }>();
   private readonly signals = new Signals();
   readonly deps: ReleaseStepDeps;
+  /** The waits of every execution of this workflow. */
+  readonly tasks = new LocalTaskTokens();
 
   constructor(
     deps: ReleaseStepDeps,
     private readonly options: LocalReleaseWorkflowOptions = {},
   ) {
     releaseMachine(); // built now, not on the first push's event loop turn
-    const buildCheckMs = options.buildCheckMs ?? 5000;
     const turnCheckMs = options.turnCheckMs ?? 2000;
     this.deps = {
       ...deps,
-      awaitBuildEnd: (app, build) => this.signals.wait(`build:${app}/${build}`, buildCheckMs),
+      tasks: this.tasks,
       awaitTurn: (app) => this.signals.wait(`turn:${app}`, turnCheckMs),
       report: async (summary: ReleaseSummary) => {
         this.signals.fire(`turn:${summary.app}`);
@@ -92,10 +97,18 @@ export class LocalReleaseWorkflow implements Workflow {
     };
   }
 
-  /** The local builder says a build ended: its checks and the app's waiting builds wake. */
-  buildEnded(app: string, build: string): void {
-    this.signals.fire(`build:${app}/${build}`);
+  /**
+   * The local builder says a build ended (after its event was applied): the execution waiting
+   * on it goes on, and the app's builds waiting for their rollout turn look again.
+   */
+  async buildEnded(app: string, build: string): Promise<void> {
     this.signals.fire(`turn:${app}`);
+    await wakeBuildWait({ store: this.deps.store, tasks: this.tasks }, app, build);
+  }
+
+  /** The local deployer says a rollout changed (`watch` names it): the release waiting on it may go on. */
+  rolloutEvent(watch: string): Promise<RolloutEventOutcome> {
+    return onRolloutEvent({ store: this.deps.store, deployer: this.deps.deployer, tasks: this.tasks }, watch);
   }
 
   async startRelease(input: { app: string; build: string; release?: string }): Promise<string> {
@@ -103,8 +116,10 @@ export class LocalReleaseWorkflow implements Workflow {
     const current = this.running.get(key);
     if (current) return current.execution.executionId; // one execution per build, as named executions on AWS
     const execution = startLocalExecution(this.deps, input, {
-      waits: { WaitForBuild: 0, WaitForTurn: 0, WaitForRollout: this.options.rolloutWaitMs ?? 250 },
+      waits: { WaitForTurn: 0 },
       retryMs: this.options.retryMs ?? 200,
+      tasks: this.tasks,
+      ...(this.options.taskTimeoutsMs ? { taskTimeoutsMs: this.options.taskTimeoutsMs } : {}),
       onStep: (step) => {
         if (step.action === 'releaseLock') this.signals.fire(`turn:${step.app}`);
       },

@@ -1,0 +1,87 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '../..');
+
+/** What a module imports or re-exports from (`import type` included), as written. */
+function specifiers(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s+'([^']+)'|^\s*import\s+'([^']+)'/gm)].map(
+    (match) => match[1] ?? match[2] ?? '',
+  );
+}
+
+/** The relative imports (type-only and re-exports included) of every .ts file in `folder`, as repo paths. */
+function importGraph(folder: string): Map<string, string[]> {
+  const dir = join(ROOT, folder);
+  const graph = new Map<string, string[]>();
+  for (const name of readdirSync(dir).filter((file) => file.endsWith('.ts'))) {
+    const file = join(dir, name);
+    graph.set(
+      relative(ROOT, file),
+      specifiers(file)
+        .filter((spec) => spec.startsWith('.'))
+        .map((spec) => relative(ROOT, resolve(dirname(file), `${spec}.ts`))),
+    );
+  }
+  return graph;
+}
+
+/** Every import cycle, each as the path that closes it (`a → b → a`). */
+function cycles(graph: Map<string, string[]>): string[] {
+  const found: string[] = [];
+  const done = new Set<string>();
+  const visit = (file: string, path: string[]): void => {
+    const at = path.indexOf(file);
+    if (at >= 0) {
+      found.push([...path.slice(at), file].join(' → '));
+      return;
+    }
+    if (done.has(file)) return;
+    for (const next of graph.get(file) ?? []) visit(next, [...path, file]);
+    done.add(file);
+  };
+  for (const file of graph.keys()) visit(file, []);
+  return found;
+}
+
+describe('module boundaries', () => {
+  it('reads type-only imports and re-exports as imports', () => {
+    expect(specifiers(join(ROOT, 'functions/domain/ports.ts'))).toContain('./model');
+  });
+
+  it('finds a cycle when there is one (the check itself works)', () => {
+    const graph = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts']],
+      ['d.ts', ['a.ts']],
+    ]);
+    expect(cycles(graph)).toEqual(['a.ts → b.ts → c.ts → a.ts']);
+  });
+
+  it('has no import cycle inside functions/domain, type-only imports included', () => {
+    expect(cycles(importGraph('functions/domain'))).toEqual([]);
+  });
+
+  it('keeps functions/domain to itself: no adapter, handler, HTTP or AWS import', () => {
+    const outside: string[] = [];
+    for (const name of readdirSync(join(ROOT, 'functions/domain')).filter((file) => file.endsWith('.ts'))) {
+      const file = join(ROOT, 'functions/domain', name);
+      for (const fileName of specifiers(file)) {
+        if ((fileName.startsWith('.') && !fileName.startsWith('./')) || fileName.startsWith('@aws-sdk/')) {
+          outside.push(`${name} imports ${fileName}`);
+        }
+      }
+    }
+    expect(outside).toEqual([]);
+  });
+
+  it('keeps functions/commons to leaf helpers: nothing of ours but its own files', () => {
+    const graph = importGraph('functions/commons');
+    const reaching = [...graph].flatMap(([file, imports]) =>
+      imports.filter((target) => !target.startsWith('functions/commons/')).map((target) => `${file} → ${target}`),
+    );
+    expect(reaching).toEqual([]);
+  });
+});
