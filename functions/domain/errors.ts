@@ -52,3 +52,11 @@ export class GitlabError extends DomainError {
 export class TransientError extends Error {
   override name = 'TransientError';
 }
+
+/**
+ * The vault refuses a ciphertext: not one of its own, tampered with, or sealed for another
+ * purpose, app or instance (KMS's InvalidCiphertextException, the local vault's failed tag check).
+ */
+export class VaultError extends Error {
+  override name = 'VaultError';
+}

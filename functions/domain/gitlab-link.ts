@@ -72,10 +72,9 @@ export async function openGitlabToken(vault: Vault, connection: GitlabConnection
   try {
     return await vault.decrypt(connection.tokenCiphertext, gitlabTokenContext(connection.url));
   } catch (error) {
-    // KMS refuses another context with InvalidCiphertextException, the local vault with a VaultError;
-    // anything else (throttling, the network) is not about the seal and keeps its own error.
-    const name = error instanceof Error ? error.name : '';
-    if (name === 'InvalidCiphertextException' || name === 'VaultError') {
+    // Both vaults refuse another context with a VaultError; anything else (throttling, the
+    // network) is not about the seal and keeps its own error.
+    if (error instanceof Error && error.name === 'VaultError') {
       throw new GitlabTokenSealError(connection.url, error);
     }
     throw error;

@@ -461,29 +461,13 @@ function truncate(reason: string): string {
   return reason.length <= MAX_REASON_LENGTH ? reason : `${reason.slice(0, MAX_REASON_LENGTH - 1)}…`;
 }
 
-const TRANSIENT_NAMES: ReadonlySet<string> = new Set([
-  'StaleWriteError',
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'TransactionConflictException',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'InternalServerError',
-  'InternalFailure',
-  'ServerException',
-  'TimeoutError',
-]);
-
+/**
+ * Whether a step's failure is worth retrying: a lost race on a conditional write. What of the
+ * platform's failures is transient the adapters decide, and throw as TransientError
+ * (functions/adapters/aws-errors.ts), which reaches the Retry as it is.
+ */
 function isTransient(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (error instanceof TransientError) return false; // already named for Retry
-  if (TRANSIENT_NAMES.has(error.name)) return true;
-  const meta = error as Error & { $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
-  if (meta.$retryable) return true;
-  const status = meta.$metadata?.httpStatusCode;
-  return typeof status === 'number' && status >= 500;
+  return error instanceof StaleWriteError;
 }
 
 /**

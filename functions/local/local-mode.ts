@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { withTransientErrors } from '../adapters/aws-errors';
 import { localBuildRights } from '../adapters/builder/local-build-rights';
 import { LocalBuilder } from '../adapters/builder/local-builder';
 import { LocalDeployer } from '../adapters/deploy/local-deployer';
@@ -124,11 +125,13 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
         onGiveUp: (line) => fatal(line),
       });
   try {
-    const raw = new DynamoDBClient({
-      endpoint: dynamo.endpoint,
-      region: 'local',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
+    const raw = withTransientErrors(
+      new DynamoDBClient({
+        endpoint: dynamo.endpoint,
+        region: 'local',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      }),
+    );
     await ensureTable(raw, tableName);
     afterRestart = () => ensureTable(raw, tableName);
     const store = new DynamoDbStore({
@@ -208,6 +211,9 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
       publicUrl: () => publicUrl,
       sessionKey: () => async () => sessionKey,
       deployer: () => options.adapters?.deployer ?? localDeployer,
+      // `slipway doctor`: the workflow definition, the buildspec and docker, as local mode uses them.
+      platformProbe: () => new LocalPlatformProbe({ root: findProjectRoot() }),
+      slackConfigured: () => async () => slackUrl !== undefined,
       release: once(() => ({
         builder: options.adapters?.builder ?? builder,
         registry: new LocalRegistry(),
@@ -278,12 +284,7 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     const { port } = server.address() as AddressInfo;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     publicUrl = options.publicUrl ?? url;
-    admin = createAdminHandler({
-      ...services.admin(),
-      // `slipway doctor`: the workflow definition, the buildspec and docker, as local mode uses them.
-      platform: new LocalPlatformProbe({ root: findProjectRoot() }),
-      slackConfigured: async () => slackUrl !== undefined,
-    });
+    admin = createAdminHandler(services.admin());
     consoleHandler = createConsoleHandler(services.console());
     // Executions live in this process: what a previous run left in flight starts again.
     const resumed = await resumeInFlight(

@@ -7,6 +7,7 @@ import type {
   Deployer,
   GitlabApiFactory,
   Notifier,
+  PlatformProbe,
   Registry,
   Store,
   TaskTokens,
@@ -47,6 +48,10 @@ export interface Platform {
   release: () => ReleaseParts;
   /** Rollouts: ECS on AWS, docker locally. The release steps' deployer, also read by rollout events. */
   deployer: () => Deployer;
+  /** What `slipway doctor` checks the platform with: CodeBuild and Step Functions on AWS; the definition, buildspec and docker locally. */
+  platformProbe: () => PlatformProbe;
+  /** Whether Slack is configured, when this world can tell (undefined: not known here). */
+  slackConfigured: () => () => Promise<boolean | undefined>;
 }
 
 export interface ReleaseParts {

@@ -24,7 +24,8 @@ export function adminServices(
   p: Pick<
     Platform,
     'store' | 'vault' | 'workflow' | 'logger' | 'gitlab' | 'sshKeys' | 'buildRights' | 'buildLogs' | 'publicUrl'
-  >,
+  > &
+    Partial<Pick<Platform, 'platformProbe' | 'slackConfigured'>>,
 ): AdminDeps {
   const logger = p.logger();
   const publicUrl = p.publicUrl();
@@ -36,6 +37,9 @@ export function adminServices(
     logs: p.buildLogs(),
     warn: (message, detail) => logger.warn(message, { ...detail }),
     ...(publicUrl ? { publicUrl } : {}),
+    // `slipway doctor`: without a probe the platform checks say "not checked".
+    ...(p.platformProbe ? { platform: p.platformProbe() } : {}),
+    ...(p.slackConfigured ? { slackConfigured: p.slackConfigured() } : {}),
   };
 }
 

@@ -77,6 +77,19 @@ describe('module boundaries', () => {
     expect(outside).toEqual([]);
   });
 
+  it('leaves AWS error names to the adapters: the domain knows TransientError, not ThrottlingException', () => {
+    const aws = /\$metadata|\$retryable|'[A-Za-z]*(Exception|Throttling|InternalFailure|ServiceUnavailable)'/;
+    const found: string[] = [];
+    for (const name of readdirSync(join(ROOT, 'functions/domain')).filter((file) => file.endsWith('.ts'))) {
+      readFileSync(join(ROOT, 'functions/domain', name), 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (aws.test(line)) found.push(`${name}:${i + 1}: ${line.trim()}`);
+        });
+    }
+    expect(found).toEqual([]);
+  });
+
   it('keeps functions/commons to leaf helpers: nothing of ours but its own files', () => {
     const graph = importGraph('functions/commons');
     const reaching = [...graph].flatMap(([file, imports]) =>

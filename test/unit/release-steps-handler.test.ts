@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { TransientError } from '../../functions/domain/errors';
+import { StaleWriteError, TransientError } from '../../functions/domain/errors';
 import type { Deployer, Store } from '../../functions/domain/ports';
 import type { ReleaseStepDeps, ReleaseStepInput } from '../../functions/domain/releases';
 import { codeBuildConsoleUrl } from '../../functions/wiring/aws/release';
@@ -94,16 +94,33 @@ describe('the release-steps handler', () => {
     expect(error).not.toHaveBeenCalled();
   });
 
-  it('names a throttled AWS call TransientError too (the step converts it)', async () => {
-    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+  it('names a lost conditional-write race TransientError (the step converts it)', async () => {
     const releaseRollout = jest.fn(async () => {
-      throw throttled;
+      throw new StaleWriteError('lock of web changed meanwhile');
     });
     const { handler } = setup({ releaseRollout });
 
     const failure = await invocationError(handler({ action: 'releaseLock', app: 'web', build: '01B' }));
 
-    expect(failure).toEqual({ errorType: 'TransientError', errorMessage: 'ThrottlingException: Rate exceeded' });
+    expect(failure).toEqual({
+      errorType: 'TransientError',
+      errorMessage: 'StaleWriteError: lock of web changed meanwhile',
+    });
+  });
+
+  it('leaves telling AWS errors apart to the adapters: a raw SDK error keeps its name', async () => {
+    // The AWS clients carry the transientErrors plugin (test/unit/aws-errors.test.ts); the domain
+    // does not know AWS's error names.
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    const { handler } = setup({
+      releaseRollout: jest.fn(async () => {
+        throw throttled;
+      }),
+    });
+
+    const failure = await invocationError(handler({ action: 'releaseLock', app: 'web', build: '01B' }));
+
+    expect(failure.errorType).toBe('ThrottlingException');
   });
 
   it('keeps the name of every other error (Catch → RecordFailure)', async () => {

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { TransientError } from '../../domain/errors';
 import type { Deployer, DeployTarget, RolloutStatus } from '../../domain/ports';
+import { isTransientAwsError } from '../aws-errors';
 
 export { TransientError };
 
@@ -22,28 +23,6 @@ export interface EcsDeployerOptions {
 /** The single-image key in a build's images (a Dockerfile build); compose builds key by service. */
 const SINGLE_IMAGE = 'app';
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
-
-const TRANSIENT_NAMES = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'ProvisionedThroughputExceededException',
-  'ServerException',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'InternalFailure',
-  'InternalServerError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'TimeoutError',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-]);
 
 /**
  * The AWS deployer. `prepare` registers a new task definition revision copied from the one the
@@ -161,12 +140,11 @@ export class EcsDeployer implements Deployer {
       return await send();
     } catch (error) {
       const { cluster, service } = where(target);
-      const err = error as Error & { code?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
-      const message = `ECS ${action} for service ${service} in cluster ${cluster} failed: ${err.name}: ${err.message}`;
-      const status = err.$metadata?.httpStatusCode ?? 0;
-      if (TRANSIENT_NAMES.has(err.name) || TRANSIENT_NAMES.has(err.code ?? '') || err.$retryable || status >= 500) {
-        throw new TransientError(message, { cause: error });
-      }
+      // The client's plugin may have named it TransientError already; the SDK's own error is its cause.
+      const sdk = error instanceof TransientError && error.cause instanceof Error ? error.cause : (error as Error);
+      const message = `ECS ${action} for service ${service} in cluster ${cluster} failed: ${sdk.name}: ${sdk.message}`;
+      if (error instanceof TransientError || isTransientAwsError(sdk))
+        throw new TransientError(message, { cause: sdk });
       throw new Error(message, { cause: error });
     }
   }

@@ -1,3 +1,4 @@
+import { VaultError } from '../../domain/errors';
 import type { VaultContext } from '../../domain/ports';
 
 /** The purposes whose ciphertexts are bound to a GitLab instance (`instance` required). */
@@ -20,6 +21,4 @@ export function contextMap(context: VaultContext): Record<string, string> {
   };
 }
 
-export class VaultError extends Error {
-  override name = 'VaultError';
-}
+export { VaultError };

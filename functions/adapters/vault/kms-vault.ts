@@ -27,13 +27,21 @@ export class KmsVault implements Vault {
   async decrypt(ciphertext: string, context: VaultContext): Promise<string> {
     const [format, payload] = ciphertext.split(':', 2);
     if (format !== FORMAT || !payload) throw new VaultError('not a KMS vault ciphertext');
-    const out = await this.options.client.send(
-      new DecryptCommand({
-        KeyId: this.options.keyId,
-        CiphertextBlob: Buffer.from(payload, 'base64'),
-        EncryptionContext: contextMap(context),
-      }),
-    );
+    const out = await this.options.client
+      .send(
+        new DecryptCommand({
+          KeyId: this.options.keyId,
+          CiphertextBlob: Buffer.from(payload, 'base64'),
+          EncryptionContext: contextMap(context),
+        }),
+      )
+      .catch((error: unknown) => {
+        // KMS's answer to another context (or a tampered blob): the ciphertext does not open here.
+        if (error instanceof Error && error.name === 'InvalidCiphertextException') {
+          throw new VaultError(`ciphertext does not open: ${error.message}`, { cause: error });
+        }
+        throw error;
+      });
     if (!out.Plaintext) throw new VaultError('KMS returned no plaintext');
     return Buffer.from(out.Plaintext).toString('utf8');
   }

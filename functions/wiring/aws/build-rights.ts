@@ -1,4 +1,5 @@
 import { IAMClient } from '@aws-sdk/client-iam';
+import { withTransientErrors } from '../../adapters/aws-errors';
 import { IamBuildRights } from '../../adapters/builder/iam-build-rights';
 import { requireEnv } from '../../commons/env';
 import { ENV } from '../../commons/env-names';
@@ -12,7 +13,7 @@ import { once } from '../platform';
 export const buildRights = once(
   () =>
     new IamBuildRights({
-      client: new IAMClient({}),
+      client: withTransientErrors(new IAMClient({})),
       path: requireEnv(ENV.buildRolePath),
       namePrefix: requireEnv(ENV.buildRoleNamePrefix),
       boundaryArn: requireEnv(ENV.buildRoleBoundaryArn),

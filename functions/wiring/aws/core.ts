@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { withTransientErrors } from '../../adapters/aws-errors';
 import { DynamoDbStore } from '../../adapters/dynamodb/store';
 import { requireEnv } from '../../commons/env';
 import { ENV } from '../../commons/env-names';
@@ -13,7 +14,9 @@ export const store = once(
   () =>
     new DynamoDbStore({
       tableName: requireEnv(ENV.tableName),
-      client: DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+      client: DynamoDBDocumentClient.from(withTransientErrors(new DynamoDBClient({})), {
+        marshallOptions: { removeUndefinedValues: true },
+      }),
     }),
 );
 

@@ -1,6 +1,7 @@
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { withTransientErrors } from '../../adapters/aws-errors';
 import { CodeBuildBuilder } from '../../adapters/builder/codebuild-builder';
 import { SlackNotifier } from '../../adapters/notify/slack-notifier';
 import { slackUrlFromSecretsManager } from '../../adapters/notify/slack-url';
@@ -22,15 +23,18 @@ export const release = once((): ReleaseParts => {
   const region = process.env.AWS_REGION;
   return {
     builder: new CodeBuildBuilder({
-      client: new CodeBuildClient({}),
+      client: withTransientErrors(new CodeBuildClient({})),
       projectName: requireEnv(ENV.buildProjectName),
       logGroupName: requireEnv(ENV.buildLogGroup),
       buildRoleArnPrefix: requireEnv(ENV.buildRoleArnPrefix),
     }),
-    registry: new EcrRegistry({ client: new ECRClient({}) }),
+    registry: new EcrRegistry({ client: withTransientErrors(new ECRClient({})) }),
     deployer: deployer(),
     notifier: new SlackNotifier({
-      webhookUrl: slackUrlFromSecretsManager(new SecretsManagerClient({}), requireEnv(ENV.slackSecretArn)),
+      webhookUrl: slackUrlFromSecretsManager(
+        withTransientErrors(new SecretsManagerClient({})),
+        requireEnv(ENV.slackSecretArn),
+      ),
       onOutcome: warnUndelivered(logger()),
     }),
     targetUrl: (build) => (build.builderRef ? codeBuildConsoleUrl(build.builderRef, region) : undefined),

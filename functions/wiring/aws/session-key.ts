@@ -1,4 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { withTransientErrors } from '../../adapters/aws-errors';
 import { requireEnv } from '../../commons/env';
 import { ENV } from '../../commons/env-names';
 import { once } from '../platform';
@@ -8,7 +9,7 @@ import { once } from '../platform';
  * (`SESSION_SECRET_ARN`), read when first needed in a cold start.
  */
 export const sessionKey = once(() => {
-  const secrets = new SecretsManagerClient({});
+  const secrets = withTransientErrors(new SecretsManagerClient({}));
   const secretId = requireEnv(ENV.sessionSecretArn);
   return async (): Promise<Uint8Array> => {
     const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));

@@ -1,4 +1,5 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { withTransientErrors } from '../../adapters/aws-errors';
 import { StepFunctionsWorkflow } from '../../adapters/workflow/sfn-workflow';
 import { requireEnv } from '../../commons/env';
 import { ENV } from '../../commons/env-names';
@@ -9,5 +10,9 @@ import { once } from '../platform';
  * state machine the stack deploys (`STATE_MACHINE_ARN`), one execution per build (or rollback).
  */
 export const workflow = once(
-  () => new StepFunctionsWorkflow({ client: new SFNClient({}), stateMachineArn: requireEnv(ENV.stateMachineArn) }),
+  () =>
+    new StepFunctionsWorkflow({
+      client: withTransientErrors(new SFNClient({})),
+      stateMachineArn: requireEnv(ENV.stateMachineArn),
+    }),
 );
