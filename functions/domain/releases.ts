@@ -172,6 +172,9 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
         if (watch) await store.watchRollout(watch, { app, release });
         await store.updateRelease(app, release, { rolloutRef: deployment, waitToken: input.taskToken });
         const status = await deps.deployer.status(target, deployment);
+        if (status.running !== undefined || status.desired !== undefined) {
+          await store.updateRelease(app, release, { running: status.running, desired: status.desired });
+        }
         if (status.state !== 'in_progress') return completeNow(deps, input, rolloutWaitOutput(deployment, status));
       }
       return { deployment, state: 'in_progress', polls: 0, reason: '' };

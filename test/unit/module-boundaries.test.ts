@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
@@ -11,17 +11,28 @@ function specifiers(file: string): string[] {
   );
 }
 
+/** Every .ts file under `folder`, subfolders included, as absolute paths. */
+function tsFiles(folder: string): string[] {
+  return readdirSync(join(ROOT, folder), { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.ts'))
+    .map((file) => join(ROOT, folder, file));
+}
+
+/** A relative import as the file it names: `x.ts`, or `x/index.ts` for a folder. */
+function resolveImport(from: string, spec: string): string {
+  const target = resolve(dirname(from), spec);
+  return relative(ROOT, existsSync(`${target}.ts`) ? `${target}.ts` : join(target, 'index.ts'));
+}
+
 /** The relative imports (type-only and re-exports included) of every .ts file in `folder`, as repo paths. */
 function importGraph(folder: string): Map<string, string[]> {
-  const dir = join(ROOT, folder);
   const graph = new Map<string, string[]>();
-  for (const name of readdirSync(dir).filter((file) => file.endsWith('.ts'))) {
-    const file = join(dir, name);
+  for (const file of tsFiles(folder)) {
     graph.set(
       relative(ROOT, file),
       specifiers(file)
         .filter((spec) => spec.startsWith('.'))
-        .map((spec) => relative(ROOT, resolve(dirname(file), `${spec}.ts`))),
+        .map((spec) => resolveImport(file, spec)),
     );
   }
   return graph;
@@ -47,7 +58,11 @@ function cycles(graph: Map<string, string[]>): string[] {
 
 describe('module boundaries', () => {
   it('reads type-only imports and re-exports as imports', () => {
-    expect(specifiers(join(ROOT, 'functions/domain/ports.ts'))).toContain('./model');
+    expect(specifiers(join(ROOT, 'functions/domain/ports/store.ts'))).toContain('../model');
+    expect(specifiers(join(ROOT, 'functions/domain/ports/index.ts'))).toContain('./store');
+    expect(importGraph('functions/domain').get('functions/domain/releases.ts')).toContain(
+      'functions/domain/ports/index.ts',
+    );
   });
 
   it('finds a cycle when there is one (the check itself works)', () => {
@@ -66,11 +81,12 @@ describe('module boundaries', () => {
 
   it('keeps functions/domain to itself: no adapter, handler, HTTP or AWS import', () => {
     const outside: string[] = [];
-    for (const name of readdirSync(join(ROOT, 'functions/domain')).filter((file) => file.endsWith('.ts'))) {
-      const file = join(ROOT, 'functions/domain', name);
-      for (const fileName of specifiers(file)) {
-        if ((fileName.startsWith('.') && !fileName.startsWith('./')) || fileName.startsWith('@aws-sdk/')) {
-          outside.push(`${name} imports ${fileName}`);
+    const domain = join(ROOT, 'functions/domain');
+    for (const file of tsFiles('functions/domain')) {
+      for (const spec of specifiers(file)) {
+        const target = spec.startsWith('.') ? resolve(dirname(file), spec) : '';
+        if ((target && !target.startsWith(`${domain}/`)) || spec.startsWith('@aws-sdk/')) {
+          outside.push(`${relative(ROOT, file)} imports ${spec}`);
         }
       }
     }
@@ -80,11 +96,11 @@ describe('module boundaries', () => {
   it('leaves AWS error names to the adapters: the domain knows TransientError, not ThrottlingException', () => {
     const aws = /\$metadata|\$retryable|'[A-Za-z]*(Exception|Throttling|InternalFailure|ServiceUnavailable)'/;
     const found: string[] = [];
-    for (const name of readdirSync(join(ROOT, 'functions/domain')).filter((file) => file.endsWith('.ts'))) {
-      readFileSync(join(ROOT, 'functions/domain', name), 'utf8')
+    for (const file of tsFiles('functions/domain')) {
+      readFileSync(file, 'utf8')
         .split('\n')
         .forEach((line, i) => {
-          if (aws.test(line)) found.push(`${name}:${i + 1}: ${line.trim()}`);
+          if (aws.test(line)) found.push(`${relative(ROOT, file)}:${i + 1}: ${line.trim()}`);
         });
     }
     expect(found).toEqual([]);

@@ -1,0 +1,16 @@
+/** Encrypts secrets at rest. The context binds a ciphertext to its purpose and app. */
+export interface Vault {
+  encrypt(plaintext: string, context: VaultContext): Promise<string>;
+  decrypt(ciphertext: string, context: VaultContext): Promise<string>;
+}
+
+export interface VaultContext {
+  purpose: 'gitlab-token' | 'webhook-signing-secret' | 'deploy-key' | 'oauth-client-secret';
+  app?: string;
+  /**
+   * The normalised GitLab instance URL a GitLab token or OAuth client secret is for (required
+   * for those two purposes): a ciphertext opens only for the instance it was sealed for, so a
+   * URL rewritten in the table gets no token sent elsewhere.
+   */
+  instance?: string;
+}
