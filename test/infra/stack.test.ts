@@ -999,6 +999,59 @@ describe('the Slipway stack', () => {
   });
 
   describe('release workflow', () => {
+    it('completes rollout waits from ECS deployment and service-task events, parking what fails in a dead-letter queue with an alarm', () => {
+      const fn = stack.release.rolloutEventsFunction;
+      const target = {
+        Arn: { 'Fn::GetAtt': [logicalId(fn), 'Arn'] },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(stack.release.rolloutEventsDeadLetters), 'Arn'] } },
+        RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 },
+      };
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.ecs'],
+          'detail-type': ['ECS Deployment State Change'],
+          detail: {
+            eventName: ['SERVICE_DEPLOYMENT_IN_PROGRESS', 'SERVICE_DEPLOYMENT_COMPLETED', 'SERVICE_DEPLOYMENT_FAILED'],
+          },
+        },
+        Targets: [Match.objectLike(target)],
+      });
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.ecs'],
+          'detail-type': ['ECS Task State Change'],
+          detail: { startedBy: [{ prefix: 'ecs-svc/' }], lastStatus: ['RUNNING'] },
+        },
+        Targets: [Match.objectLike(target)],
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [
+          {
+            Name: 'QueueName',
+            Value: { 'Fn::GetAtt': [logicalId(stack.release.rolloutEventsDeadLetters), 'QueueName'] },
+          },
+        ],
+        AlarmActions: [Match.anyValue()],
+      });
+      // It reads and updates items, reads tagged services, completes waits: nothing more.
+      const actions = [...new Set(actionsOf(statementsOf(fn)))].sort();
+      expect(actions).toEqual([
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'ecs:DescribeServices',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:SendMessage',
+        'states:SendTaskSuccess',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ]);
+    });
+
     const machine = () => resourceOf(stack.release.stateMachine).Properties;
     const stepsArn = () => ({ 'Fn::GetAtt': [logicalId(stack.release.stepsFunction), 'Arn'] });
     const machineRef = () => ({ Ref: logicalId(stack.release.stateMachine) });

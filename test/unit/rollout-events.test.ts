@@ -109,6 +109,27 @@ describe('ECS events name the deployment a release waits on', () => {
       ['rollout event', 'not a rollout of Slipway'],
     ]);
   });
+
+  it('throws when the table cannot be read, so EventBridge retries and then parks the event (dead-letter alarm)', async () => {
+    const handler = createRolloutEventsHandler({
+      store: {
+        findRolloutWatch: async () => {
+          throw Object.assign(new Error('Rate exceeded'), { name: 'TransientError' });
+        },
+        getRelease: async () => undefined,
+        getApp: async () => undefined,
+        updateRelease: async () => undefined,
+      },
+      deployer: {
+        prepare: async () => ({ revision: '' }),
+        rollout: async () => ({ deployment: '' }),
+        status: async () => ({ state: 'completed' }),
+      },
+      tasks: new LocalTaskTokens(),
+      logger: { info: () => undefined, warn: () => undefined },
+    });
+    await expect(handler(DEPLOYMENT_COMPLETED)).rejects.toThrow('Rate exceeded');
+  });
 });
 
 describe('Step Functions task tokens', () => {
