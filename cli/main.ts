@@ -4,6 +4,7 @@ import { registerApps } from './commands/apps';
 import { registerBuilds } from './commands/builds';
 import { registerDeploy } from './commands/deploy';
 import { registerDoctor } from './commands/doctor';
+import { registerEnvs, registerPromote } from './commands/envs';
 import { registerGitlab } from './commands/gitlab';
 import { registerLocal } from './commands/local';
 import { registerMetrics } from './commands/metrics';
@@ -35,6 +36,8 @@ export function buildProgram(): Command {
   registerDeploy(program);
   registerBuilds(program);
   registerReleases(program);
+  registerEnvs(program);
+  registerPromote(program);
   registerMetrics(program);
   registerDoctor(program);
   return program;

@@ -15,6 +15,7 @@ interface CreateOptions {
   container?: string;
   dockerfile?: string;
   mode?: string;
+  environment?: string;
 }
 
 export function registerApps(program: Command): void {
@@ -31,6 +32,7 @@ export function registerApps(program: Command): void {
     .option('--service <service>', 'ECS service')
     .option('--container <name>', 'container in the task definition to update')
     .option('--dockerfile <path>', 'Dockerfile path in the repository')
+    .option('--environment <name>', 'name of the first environment, where pushes are released', 'production')
     .addOption(new Option('--mode <mode>', 'what a newer push does to an older one').choices(['superseded', 'queued']))
     .action(async (name: string, options: CreateOptions, command: Command) => {
       const app = await callApi<PublicApp>(await target(command), 'POST', '/v1/apps', { name, ...options });

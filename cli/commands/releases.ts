@@ -6,10 +6,11 @@ import { globals, target } from './context';
 
 const enc = encodeURIComponent;
 
-const USAGE = 'usage: slipway releases NAME [--limit N] | slipway releases rollback NAME RELEASE [--wait]';
+const USAGE = 'usage: slipway releases NAME [--env ENV] [--limit N] | slipway releases rollback NAME RELEASE [--wait]';
 
 interface ReleasesOptions {
   limit: string;
+  env?: string;
   wait?: boolean;
   timeout: string;
 }
@@ -22,9 +23,10 @@ export function registerReleases(program: Command): void {
   program
     .command('releases')
     .description('list an app\'s releases, newest first; "releases rollback NAME RELEASE" to roll back to one')
-    .usage('NAME [--limit N] | rollback NAME RELEASE [--wait]')
+    .usage('NAME [--env ENV] [--limit N] | rollback NAME RELEASE [--wait]')
     .argument('<args...>')
     .option('--limit <n>', 'how many releases to list', '50')
+    .option('--env <environment>', "only this environment's releases")
     .option('--wait', 'with rollback: follow the new release until it is live or has failed')
     .option('--timeout <minutes>', 'with --wait: stop waiting after this long (the release goes on)', '60')
     .action(async (args: string[], options: ReleasesOptions, command: Command) => {
@@ -53,7 +55,7 @@ export function registerReleases(program: Command): void {
       const releases = await callApi<ReleaseView[]>(
         await target(command),
         'GET',
-        `/v1/apps/${enc(args[0] ?? '')}/releases?limit=${limit}`,
+        `/v1/apps/${enc(args[0] ?? '')}/releases?limit=${limit}${options.env !== undefined ? `&env=${enc(options.env)}` : ''}`,
       );
       if (json) printJson(releases);
       else

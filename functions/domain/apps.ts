@@ -18,6 +18,8 @@ export interface NewAppInput {
   service?: string;
   container?: string;
   dockerfile?: string;
+  /** The app's first environment (default `production`): where pushes are released. */
+  environment?: string;
 }
 
 function check(condition: boolean, message: string): void {
@@ -71,6 +73,12 @@ export function newApp(input: NewAppInput, now: Date = new Date()): App {
       `invalid dockerfile path "${input.dockerfile.slice(0, 256)}": give a path inside the repository`,
     );
   }
+  if (input.environment !== undefined) {
+    check(
+      /^[a-z][a-z0-9-]{0,30}$/.test(input.environment),
+      `invalid environment "${input.environment.slice(0, 64)}": lower-case letters, digits and dashes, starting with a letter, at most 31`,
+    );
+  }
   const at = now.toISOString();
   return {
     name: input.name,
@@ -85,6 +93,7 @@ export function newApp(input: NewAppInput, now: Date = new Date()): App {
     ...(input.service !== undefined ? { service: input.service } : {}),
     ...(input.container !== undefined ? { container: input.container } : {}),
     ...(input.dockerfile !== undefined ? { dockerfile: input.dockerfile } : {}),
+    ...(input.environment !== undefined ? { environment: input.environment } : {}),
     createdAt: at,
     updatedAt: at,
     version: 1,

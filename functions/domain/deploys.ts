@@ -1,8 +1,9 @@
+import { promoteRelease } from './environments';
 import { ConflictError, NotFoundError } from './errors';
 import { connected, type GitlabDeps } from './gitlab-link';
 import { newId } from './ids';
 import { type IngestDeps, startRecordedBuild } from './ingest';
-import type { Build, Release } from './model';
+import type { App, Build, Release } from './model';
 import { rollbackRelease } from './releases';
 
 /**
@@ -51,7 +52,29 @@ export async function deployRef(deps: DeployDeps, appName: string, ref?: string)
 export async function rollbackTo(deps: IngestDeps, appName: string, releaseId: string): Promise<Release> {
   const app = await deps.store.getApp(appName);
   if (!app) throw new NotFoundError(`no app named ${appName}`);
-  const { input, release } = await rollbackRelease(deps, app.name, releaseId);
+  return rollOut(deps, app, await rollbackRelease(deps, app.name, releaseId));
+}
+
+/**
+ * Promotes to environment `to` exactly the images of `from`'s live release (or of `release`),
+ * no rebuild, and starts rolling it out (domain/environments.ts).
+ */
+export async function promoteTo(
+  deps: IngestDeps,
+  appName: string,
+  request: { from: string; to: string; release?: string },
+): Promise<Release> {
+  const app = await deps.store.getApp(appName);
+  if (!app) throw new NotFoundError(`no app named ${appName}`);
+  return rollOut(deps, app, await promoteRelease(deps, app, request));
+}
+
+/** Starts the workflow that rolls out a release made by hand (a rollback, a promotion). */
+async function rollOut(
+  deps: IngestDeps,
+  app: App,
+  { input, release }: { input: { app: string; build: string; release: string }; release: Release },
+): Promise<Release> {
   try {
     await deps.workflow.startRelease(input);
   } catch (error) {

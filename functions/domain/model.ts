@@ -147,6 +147,13 @@ export interface Release {
   reason?: string;
   /** A rollback: the id of the release it copied forward (its images and build). */
   rollbackOf?: string;
+  /**
+   * The environment it is released to (docs/ENVIRONMENTS.md). Absent on releases made before
+   * environments: those belong to the app's first environment.
+   */
+  environment?: string;
+  /** A promotion: the id of the release (of another environment) whose images it releases. */
+  promotedFrom?: string;
   /** Tasks running and desired during the rollout (ECS), as last seen. */
   running?: number;
   desired?: number;
@@ -199,4 +206,20 @@ export interface Delivery {
   app: string;
   build: string;
   receivedAt: string;
+}
+
+/**
+ * Where an app runs, beyond its first environment (which the app's own `environment`, `branch`,
+ * `tags`, `cluster`, `service` and `container` describe). For now such an environment has no
+ * trigger: it receives releases by promotion only (docs/ENVIRONMENTS.md, slices).
+ */
+export interface Environment {
+  app: string;
+  name: string;
+  cluster?: string;
+  service?: string;
+  container?: string;
+  url?: string;
+  approval: 'none';
+  createdAt: string;
 }

@@ -1,3 +1,4 @@
+import { firstEnvironment } from './environments';
 import { openGitlabToken } from './gitlab-link';
 import type { App, Build, Release, ReleaseOutcome, ReportRecord } from './model';
 import type { GitlabApi, GitlabApiFactory, Notifier, Store, Vault } from './ports';
@@ -20,9 +21,6 @@ export interface ReleaseReporting {
   /** Told about each failed step (never a secret). */
   log?: (message: string, detail: Record<string, unknown>) => void;
 }
-
-/** The GitLab environment an app releases to when it names none. */
-export const DEFAULT_ENVIRONMENT = 'production';
 
 interface Subject {
   app: App;
@@ -54,7 +52,11 @@ async function subject(store: Store, reporting: ReleaseReporting, appName: strin
   return found;
 }
 
-function targetOf(reporting: ReleaseReporting, { app, build, gitlabUrl }: Subject): ReportTarget {
+function targetOf(
+  reporting: ReleaseReporting,
+  { app, build, gitlabUrl }: Subject,
+  environment: string | undefined,
+): ReportTarget {
   let targetUrl: string | undefined;
   try {
     targetUrl = reporting.targetUrl?.(build);
@@ -63,7 +65,7 @@ function targetOf(reporting: ReleaseReporting, { app, build, gitlabUrl }: Subjec
   }
   return {
     app: app.name,
-    environment: app.environment ?? DEFAULT_ENVIRONMENT,
+    environment: environment ?? firstEnvironment(app),
     ...(app.projectId !== undefined ? { projectId: app.projectId } : {}),
     commit: build.commit,
     ref: build.ref,
@@ -83,13 +85,15 @@ async function send(
   reporting: ReleaseReporting | undefined,
   appName: string,
   buildId: string,
+  /** The release's environment; the app's first when absent. */
+  environment: string | undefined,
   ...events: Array<(target: ReportTarget, build: Build) => ReportEvent | undefined>
 ): Promise<ReportOutcome | undefined> {
   if (!reporting) return undefined;
   try {
     const found = await subject(store, reporting, appName, buildId);
     if (!found) return undefined;
-    const target = targetOf(reporting, found);
+    const target = targetOf(reporting, found, environment);
     const deps = { gitlab: found.gitlab, notifier: reporting.notifier, retry: reporting.retry, log: reporting.log };
     let outcome: ReportOutcome | undefined;
     for (const event of events) {
@@ -119,6 +123,7 @@ export async function reportBuildStarted(
     reporting,
     app,
     build,
+    undefined,
     (target) => ({ kind: 'build_pending', target }),
     (target) => ({ kind: 'build_running', target }),
   );
@@ -131,7 +136,7 @@ export async function reportDeploying(
   release: Release,
 ): Promise<void> {
   if (release.deploymentId !== undefined) return; // an earlier attempt of this step created it
-  const outcome = await send(store, reporting, release.app, release.build, (target) => ({
+  const outcome = await send(store, reporting, release.app, release.build, release.environment, (target) => ({
     kind: 'release_deploying',
     target,
   }));
@@ -195,7 +200,7 @@ export async function reportFinal(
   build: Build,
   release: Release | undefined,
 ): Promise<ReportRecord> {
-  const sent = await send(store, reporting, build.app, build.id, (target) =>
+  const sent = await send(store, reporting, build.app, build.id, release?.environment, (target) =>
     finalEvent(outcome, target, build, release),
   );
   return sent ? { gitlab: sent.gitlab, slack: sent.slack } : { gitlab: 'skipped', slack: 'skipped' };

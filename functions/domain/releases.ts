@@ -1,8 +1,9 @@
 import { startBuild } from './builds';
+import { firstEnvironment, laneOf, targetOf } from './environments';
 import { ConflictError, NotFoundError, StaleWriteError, TransientError, ValidationError } from './errors';
 import { shortSha } from './events';
 import { newId } from './ids';
-import type { Build, Release, ReleaseOutcome, RolloutMode, RolloutTurn } from './model';
+import type { App, Build, Release, ReleaseOutcome, RolloutMode, RolloutTurn } from './model';
 import type { Builder, Clock, Deployer, DeployTarget, Registry, RolloutState, Store, TaskTokens } from './ports';
 import { type ReleaseReporting, reportBuildStarted, reportDeploying, reportFinal } from './release-reports';
 import { takeRolloutTurn } from './rollout';
@@ -141,10 +142,12 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
     }
     case 'acquire': {
       const mode: RolloutMode = input.release ? 'immediate' : ((await store.getApp(app))?.mode ?? 'superseded');
-      let outcome = await takeRolloutTurn(deps, app, buildId, mode);
+      // A release given from the start (rollback, promotion) takes its own environment's lock.
+      const lane = await laneOfRelease(store, app, input.release);
+      let outcome = await takeRolloutTurn(deps, app, buildId, mode, lane);
       if (outcome === 'wait' && deps.awaitTurn) {
         await deps.awaitTurn(app);
-        outcome = await takeRolloutTurn(deps, app, buildId, mode);
+        outcome = await takeRolloutTurn(deps, app, buildId, mode, lane);
       }
       return { outcome, polls: (input.polls ?? 0) + 1 };
     }
@@ -153,7 +156,7 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
       return { outcome: 'superseded' };
     case 'prepare': {
       const release = await pendingRelease(deps, input, now());
-      const target = await deployTarget(store, app);
+      const target = await releaseTarget(store, app, release);
       const repository = deps.registry ? await deps.registry.ensureRepository(app) : '';
       const { revision } = await deps.deployer.prepare(target, release.images, repository);
       const deploying =
@@ -163,7 +166,7 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
     }
     case 'rollout': {
       if (!input.revision) throw new ValidationError('rollout needs the prepared revision');
-      const target = await deployTarget(store, app);
+      const target = await targetOfRelease(store, app, input.release);
       const { deployment, watch } = await deps.deployer.rollout(target, input.revision);
       if (input.taskToken) {
         const release = mustRelease(input);
@@ -184,7 +187,7 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
       const deployment =
         input.deployment || (input.release ? (await store.getRelease(app, input.release))?.rolloutRef : undefined);
       if (!deployment) throw new ValidationError('checkRollout needs the deployment');
-      const target = await deployTarget(store, app);
+      const target = await targetOfRelease(store, app, input.release);
       const status = await deps.deployer.status(target, deployment);
       const polls = (input.polls ?? 0) + 1;
       if (input.release && (status.running !== undefined || status.desired !== undefined)) {
@@ -213,7 +216,7 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
     case 'recordFailure':
       return { outcome: await recordFailure(deps, input, now()) };
     case 'releaseLock':
-      await store.releaseRollout(app, buildId);
+      await store.releaseRollout(app, buildId, await laneOfRelease(store, app, input.release));
       return { released: true };
     case 'report':
       await report(deps, input);
@@ -324,10 +327,33 @@ function mustRelease(input: ReleaseStepInput): string {
   return input.release;
 }
 
-async function deployTarget(store: Store, appName: string): Promise<DeployTarget> {
+async function mustGetApp(store: Store, appName: string): Promise<App> {
   const app = await store.getApp(appName);
   if (!app) throw new NotFoundError(`app ${appName} no longer exists`);
-  return { app: app.name, cluster: app.cluster, service: app.service, container: app.container };
+  return app;
+}
+
+/** Where a release runs: its environment's target (the app's own for the first environment). */
+async function releaseTarget(store: Store, appName: string, release?: Release): Promise<DeployTarget> {
+  return targetOf(store, await mustGetApp(store, appName), release?.environment);
+}
+
+/** Where the release with this id runs (the app's first environment without one). */
+async function targetOfRelease(store: Store, appName: string, releaseId: string | undefined): Promise<DeployTarget> {
+  const release = releaseId ? await store.getRelease(appName, releaseId) : undefined;
+  return releaseTarget(store, appName, release);
+}
+
+/** The lock and live-pointer lane of the release with this id (none for the app's first environment). */
+async function laneOfRelease(
+  store: Store,
+  appName: string,
+  releaseId: string | undefined,
+): Promise<string | undefined> {
+  if (!releaseId) return undefined;
+  const release = await store.getRelease(appName, releaseId);
+  if (!release?.environment) return undefined;
+  return laneOf(await mustGetApp(store, appName), release.environment);
 }
 
 /**
@@ -355,6 +381,8 @@ async function pendingRelease(deps: ReleaseStepDeps, input: ReleaseStepInput, at
     commit: build.commit,
     images: build.images,
     createdAt: at,
+    // A push releases to the app's first environment (the one with the triggers).
+    environment: firstEnvironment(await mustGetApp(store, input.app)),
   };
   await store.createRelease(release);
   return release;
@@ -371,10 +399,11 @@ async function recordLive(deps: ReleaseStepDeps, app: string, id: string, at: st
     const release = await deps.store.getRelease(app, id);
     if (!release) throw new NotFoundError(`no release ${id} for app ${app}`);
     if (release.status === 'live') return 'live';
-    const live = await deps.store.liveReleaseId(app);
+    const lane = release.environment ? laneOf(await mustGetApp(deps.store, app), release.environment) : undefined;
+    const live = await deps.store.liveReleaseId(app, lane);
     const previous = live && live !== id ? live : undefined;
     try {
-      await deps.store.promoteRelease(app, id, previous, at);
+      await deps.store.promoteRelease(app, id, previous, at, lane);
       return 'live';
     } catch (error) {
       if (!(error instanceof StaleWriteError) || attempt >= 3) throw error;
@@ -502,6 +531,8 @@ export async function rollbackRelease(
     createdAt: now.toISOString(),
     // The fact is `rollbackOf`; the reason repeats it for people reading the history.
     rollbackOf: old.id,
+    // Back in the environment the old release ran in.
+    ...(old.environment ? { environment: old.environment } : {}),
     reason: `rollback to release ${old.id}`,
   };
   await deps.store.createRelease(release);

@@ -70,9 +70,11 @@ export async function takeRolloutTurn(
   app: string,
   build: string,
   mode: RolloutMode,
+  /** The environment's lane (domain/environments.ts): its own lock; the app's first has none. */
+  lane?: string,
 ): Promise<RolloutTurn> {
   const { store } = deps;
-  const lock = await store.getRolloutLock(app);
+  const lock = await store.getRolloutLock(app, lane);
   if (lock?.holder === build) return 'acquired';
   if (mode !== 'immediate') {
     const [builds, releases] = await Promise.all([
@@ -84,5 +86,5 @@ export async function takeRolloutTurn(
   }
   const now = deps.clock?.now() ?? new Date();
   if (lock && !leaseExpired(lock, now)) return 'wait';
-  return (await store.takeRolloutLock(app, build, now.toISOString(), lock)) ? 'acquired' : 'wait';
+  return (await store.takeRolloutLock(app, build, now.toISOString(), lock, lane)) ? 'acquired' : 'wait';
 }

@@ -1,6 +1,7 @@
 import { applyBuildEvent } from './build-events';
+import { targetOf } from './environments';
 import type { Build } from './model';
-import type { Builder, Deployer, DeployTarget, RolloutStatus, Store, TaskTokens } from './ports';
+import type { Builder, Deployer, RolloutStatus, Store, TaskTokens } from './ports';
 import { isTerminalBuild } from './states';
 
 /**
@@ -69,7 +70,7 @@ export async function recheckBuild(
 }
 
 export interface RolloutEventDeps {
-  store: Pick<Store, 'findRolloutWatch' | 'getRelease' | 'getApp' | 'updateRelease'>;
+  store: Pick<Store, 'findRolloutWatch' | 'getRelease' | 'getApp' | 'updateRelease' | 'listEnvironments'>;
   deployer: Deployer;
   tasks: TaskTokens;
 }
@@ -90,8 +91,9 @@ export async function onRolloutEvent(deps: RolloutEventDeps, watch: string): Pro
   const release = await deps.store.getRelease(found.app, found.release);
   if (!release?.rolloutRef) return { outcome: 'ignored', reason: 'the release is gone or has no rollout yet' };
   if (release.status !== 'deploying') return { outcome: 'ignored', reason: `the release is ${release.status}` };
-  const target = await deployTarget(deps.store, found.app);
-  if (!target) return { outcome: 'ignored', reason: 'the app is gone' };
+  const app = await deps.store.getApp(found.app);
+  if (!app) return { outcome: 'ignored', reason: 'the app is gone' };
+  const target = await targetOf(deps.store, app, release.environment);
   const status = await deps.deployer.status(target, release.rolloutRef);
   if (status.running !== undefined || status.desired !== undefined) {
     await deps.store.updateRelease(found.app, release.id, { running: status.running, desired: status.desired });
@@ -105,9 +107,4 @@ export async function onRolloutEvent(deps: RolloutEventDeps, watch: string): Pro
 
 export function rolloutWaitOutput(deployment: string, status: RolloutStatus): RolloutWaitOutput {
   return { deployment, state: status.state, reason: status.reason ?? '' };
-}
-
-export async function deployTarget(store: Pick<Store, 'getApp'>, appName: string): Promise<DeployTarget | undefined> {
-  const app = await store.getApp(appName);
-  return app ? { app: app.name, cluster: app.cluster, service: app.service, container: app.container } : undefined;
 }

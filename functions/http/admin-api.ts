@@ -1,8 +1,15 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import * as z from 'zod';
 import { issueWebhookSecret, newApp, toPublicApp, validateAppName } from '../domain/apps';
-import { deployRef, rollbackTo } from '../domain/deploys';
+import { deployRef, promoteTo, rollbackTo } from '../domain/deploys';
 import { runDoctor } from '../domain/doctor';
+import {
+  createEnvironment,
+  deleteEnvironment,
+  environmentOf,
+  listEnvironments,
+  mustGetEnvironment,
+} from '../domain/environments';
 import { NotFoundError, ValidationError } from '../domain/errors';
 import {
   connectGitlab,
@@ -49,6 +56,7 @@ const createAppBody = z.strictObject({
   service: z.string().max(255).optional(),
   container: z.string().max(255).optional(),
   dockerfile: z.string().max(1024).optional(),
+  environment: z.string().max(64).optional(),
 });
 
 const oauthBody = z.strictObject({
@@ -61,6 +69,23 @@ const webhookBody = z.strictObject({ signing: z.boolean().optional() });
 const deployBody = z.strictObject({ ref: z.string().min(1).max(255).optional() });
 
 const rollbackBody = z.strictObject({});
+
+const environmentBody = z.strictObject({
+  name: z.string().min(1).max(64),
+  branch: z.string().max(255).optional(),
+  tags: z.string().max(255).optional(),
+  cluster: z.string().max(255).optional(),
+  service: z.string().max(255).optional(),
+  container: z.string().max(255).optional(),
+  url: z.string().max(2048).optional(),
+  approval: z.enum(['none', 'maintainer']).optional(),
+});
+
+const promoteBody = z.strictObject({
+  from: z.string().min(1).max(64),
+  to: z.string().min(1).max(64),
+  release: z.string().regex(ID_PATTERN, 'release must be a release id').optional(),
+});
 
 const connectBody = z.strictObject({
   url: z.string().min(1).max(2048),
@@ -78,14 +103,14 @@ function validate<T>(schema: z.ZodType<T>, body: unknown): T {
 
 /** The build as the contract shows it (no internal references), with its duration once it ran. */
 export function publicBuild(build: Build) {
-  const { deliveryId: _d, execution: _e, repoUrl: _r, ...shown } = build;
+  const { deliveryId: _d, execution: _e, repoUrl: _r, waitToken: _w, ...shown } = build;
   const ran = build.startedAt && build.endedAt ? Date.parse(build.endedAt) - Date.parse(build.startedAt) : Number.NaN;
   return Number.isFinite(ran) ? { ...shown, durationSeconds: Math.round(ran / 100) / 10 } : shown;
 }
 
 /** The release as the contract shows it (GitLab's deployment id stays inside). */
 export function publicRelease(release: Release) {
-  const { deploymentId: _d, ...shown } = release;
+  const { deploymentId: _d, waitToken: _w, ...shown } = release;
   return shown;
 }
 
@@ -302,7 +327,55 @@ const routes: Route[] = [
     pattern: new RegExp(`^/v1/apps/${SEGMENT}/releases$`),
     run: async (deps, event, [name]) => {
       const app = await requireApp(deps.store, name ?? '');
-      return json(200, (await deps.store.listReleases(app.name, { limit: limitOf(event) })).map(publicRelease));
+      const env = event.queryStringParameters?.env;
+      if (env === undefined) {
+        return json(200, (await deps.store.listReleases(app.name, { limit: limitOf(event) })).map(publicRelease));
+      }
+      await mustGetEnvironment(deps.store, app, env);
+      // Newest first, up to the limit, of this environment's releases only.
+      const limit = limitOf(event);
+      const releases = (await deps.store.listReleases(app.name)).filter((r) => environmentOf(app, r) === env);
+      return json(200, releases.slice(0, limit).map(publicRelease));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/envs$`),
+    run: async (deps, _event, [name]) => {
+      const app = await requireApp(deps.store, name ?? '');
+      return json(200, await listEnvironments(deps.store, app));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/envs$`),
+    run: async (deps, event, [name]) => {
+      const spec = validate(environmentBody, parseJsonBody(event));
+      const app = await requireApp(deps.store, name ?? '');
+      const created = await createEnvironment(deps, app, spec);
+      deps.logger.info('environment created', { app: app.name, environment: created.name });
+      return json(201, created);
+    },
+  },
+  {
+    method: 'DELETE',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/envs/${SEGMENT}$`),
+    run: async (deps, _event, [name, env]) => {
+      const app = await requireApp(deps.store, name ?? '');
+      await deleteEnvironment(deps.store, app, env ?? '');
+      deps.logger.info('environment deleted', { app: app.name, environment: env });
+      return json(200, { deleted: env });
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/promote$`),
+    run: async (deps, event, [name]) => {
+      const request = validate(promoteBody, parseJsonBody(event));
+      const app = await requireApp(deps.store, name ?? '');
+      const release = await promoteTo(deps, app.name, request);
+      deps.logger.info('promotion started', { app: app.name, from: request.from, to: request.to, release: release.id });
+      return json(202, publicRelease(release));
     },
   },
   {

@@ -227,8 +227,9 @@ export class Release extends Construct {
       description: 'Completes the release workflow rollout waits from ECS deployment and task state changes',
     });
     this.rolloutEventsFunction = rolloutEvents;
-    // The rollout's event id → its release (GetItem), the app and release (GetItem), task counts (UpdateItem).
-    rolloutEvents.bindTable(props.table, ['GetItem', 'UpdateItem']);
+    // The rollout's event id → its release (GetItem), the app and release (GetItem), the release's
+    // environment (Query of the app's environments), task counts (UpdateItem).
+    rolloutEvents.bindTable(props.table, ['GetItem', 'Query', 'UpdateItem']);
     this.grantDescribeServices(rolloutEvents, props);
     this.grantTaskResponse(rolloutEvents);
     this.rolloutEventsDeadLetters = new sqs.Queue(this, 'RolloutEventsDeadLetters', {

@@ -1039,6 +1039,7 @@ describe('the Slipway stack', () => {
       const actions = [...new Set(actionsOf(statementsOf(fn)))].sort();
       expect(actions).toEqual([
         'dynamodb:GetItem',
+        'dynamodb:Query',
         'dynamodb:UpdateItem',
         'ecs:DescribeServices',
         'logs:CreateLogStream',

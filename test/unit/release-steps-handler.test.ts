@@ -43,7 +43,8 @@ describe('the release-steps handler', () => {
     const result = await handler({ action: 'releaseLock', app: 'web', build: '01B', release: '' });
 
     expect(result).toEqual({ released: true });
-    expect(releaseRollout).toHaveBeenCalledWith('web', '01B');
+    // No release given: the app's first environment, whose lock has no lane.
+    expect(releaseRollout).toHaveBeenCalledWith('web', '01B', undefined);
     expect(info).toHaveBeenCalledWith(
       'release step done',
       expect.objectContaining({ action: 'releaseLock', app: 'web', build: '01B', result: { released: true } }),
@@ -54,7 +55,8 @@ describe('the release-steps handler', () => {
     const status = jest.fn(async () => ({ state: 'in_progress' as const, running: 1, desired: 2 }));
     const getApp = jest.fn(async () => ({ name: 'web', cluster: 'prod', service: 'web', container: 'app' }));
     const updateRelease = jest.fn(async () => undefined);
-    const { handler } = setup({ getApp, updateRelease } as unknown as Partial<Store>, { status });
+    const getRelease = jest.fn(async () => ({ id: '01R', app: 'web', status: 'deploying' }));
+    const { handler } = setup({ getApp, getRelease, updateRelease } as unknown as Partial<Store>, { status });
     const event: ReleaseStepInput = {
       action: 'checkRollout',
       app: 'web',
@@ -79,7 +81,8 @@ describe('the release-steps handler', () => {
       throw new TransientError('ECS status for service web in cluster prod failed: ThrottlingException: slow down');
     });
     const getApp = jest.fn(async () => ({ name: 'web', cluster: 'prod', service: 'web' }));
-    const { handler, warn, error } = setup({ getApp } as unknown as Partial<Store>, { status });
+    const getRelease = jest.fn(async () => ({ id: '01R', app: 'web', status: 'deploying' }));
+    const { handler, warn, error } = setup({ getApp, getRelease } as unknown as Partial<Store>, { status });
 
     const failure = await invocationError(
       handler({ action: 'checkRollout', app: 'web', build: '01B', release: '01R', deployment: 'd' }),

@@ -92,6 +92,7 @@ describe('ECS events name the deployment a release waits on', () => {
         getRelease: async () => undefined,
         getApp: async () => undefined,
         updateRelease: async () => undefined,
+        listEnvironments: async () => [],
       },
       deployer: {
         prepare: async () => ({ revision: '' }),
@@ -119,6 +120,7 @@ describe('ECS events name the deployment a release waits on', () => {
         getRelease: async () => undefined,
         getApp: async () => undefined,
         updateRelease: async () => undefined,
+        listEnvironments: async () => [],
       },
       deployer: {
         prepare: async () => ({ revision: '' }),

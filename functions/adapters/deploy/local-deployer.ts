@@ -36,6 +36,8 @@ export interface LocalDeployerOptions {
 
 /** The label every container this deployer starts carries, with the app's name. */
 export const APP_LABEL = 'slipway.app';
+/** The label of a container of an environment beyond the app's first, with its name. */
+export const ENVIRONMENT_LABEL = 'slipway.environment';
 /** The single-image key in a build's images (a Dockerfile build); compose builds key by service. */
 const SINGLE_IMAGE = 'app';
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -95,10 +97,10 @@ export class LocalDeployer implements Deployer {
   }
 
   async rollout(target: DeployTarget, revision: string) {
-    const app = appName(target);
+    const { app, base, environment } = placeOf(target);
     const healthcheck = await this.healthcheck(revision);
     const short = (revision.match(/sha256:([0-9a-f]{12})/)?.[1] ?? 'img') + randomBytes(3).toString('hex');
-    const name = `${this.prefix}-${app}-${short}`;
+    const name = `${this.prefix}-${base}-${short}`;
     const args = [
       'run',
       '-d',
@@ -108,6 +110,7 @@ export class LocalDeployer implements Deployer {
       `${APP_LABEL}=${app}`,
       '--label',
       `slipway.revision=${revision}`,
+      ...(environment ? ['--label', `${ENVIRONMENT_LABEL}=${environment}`] : []),
     ];
     // The image's HEALTHCHECK applies by itself; Docker's default interval (30 s) is too slow to
     // see health within the timeout, so a check without its own interval runs every 2 s here.
@@ -167,7 +170,7 @@ export class LocalDeployer implements Deployer {
   }
 
   private async look(target: DeployTarget, deployment: string): Promise<RolloutStatus> {
-    const app = appName(target);
+    const { app, base } = placeOf(target);
     const out = await this.exec(['inspect', '--format', '{{json .State}}', deployment]);
     if (out.code !== 0) {
       return this.finish(deployment, { state: 'rolled_back', reason: `the new container ${deployment} is gone` });
@@ -197,7 +200,7 @@ export class LocalDeployer implements Deployer {
     }
     const healthy = health === 'healthy' || (health === undefined && state.Running === true && elapsed >= this.graceMs);
     if (healthy) {
-      await this.removeOthers(app, deployment);
+      await this.removeOthers(app, base, deployment);
       return this.finish(deployment, { state: 'completed', running: 1, desired: 1 });
     }
     if (elapsed > this.healthTimeoutMs) {
@@ -234,10 +237,11 @@ export class LocalDeployer implements Deployer {
   }
 
   /** Stops and removes the app's other containers (those this deployer started before). */
-  private async removeOthers(app: string, keep: string): Promise<void> {
+  private async removeOthers(app: string, base: string, keep: string): Promise<void> {
     const listed = await this.exec(['ps', '-a', '--filter', `label=${APP_LABEL}=${app}`, '--format', '{{.Names}}']);
     if (listed.code !== 0) throw new Error(`docker ps for app ${app} failed: ${firstLine(listed.stderr)}`);
-    const mine = `${this.prefix}-${app}-`;
+    // This environment's containers only: `<prefix>-<app>-…` for the first, `<prefix>-<app>.<env>-…` for another.
+    const mine = `${this.prefix}-${base}-`;
     const others = listed.stdout
       .split('\n')
       .map((line) => line.trim())
@@ -292,6 +296,20 @@ export class LocalDeployer implements Deployer {
 function appName(target: DeployTarget): string {
   if (!APP_NAME.test(target.app)) throw new Error(`not an app name: ${target.app}`);
   return target.app;
+}
+
+const ENVIRONMENT_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+
+/**
+ * Where a target's containers live: the app's first environment as `<prefix>-<app>-…`, another
+ * as `<prefix>-<app>.<env>-…` (a dot is in no app name, so the two never overlap), labelled
+ * with the app and, for another environment, `slipway.environment`.
+ */
+function placeOf(target: DeployTarget): { app: string; base: string; environment?: string } {
+  const app = appName(target);
+  if (!target.environment) return { app, base: app };
+  if (!ENVIRONMENT_NAME.test(target.environment)) throw new Error(`not an environment name: ${target.environment}`);
+  return { app, base: `${app}.${target.environment}`, environment: target.environment };
 }
 
 function firstLine(text: string): string {

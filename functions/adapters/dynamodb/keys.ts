@@ -1,4 +1,4 @@
-import type { App, Build, Delivery, GitlabConnection, Release } from '../../domain/model';
+import type { App, Build, Delivery, Environment, GitlabConnection, Release } from '../../domain/model';
 import type { Clock } from '../../domain/ports';
 import { TABLE_SCHEMA } from './schema';
 
@@ -37,9 +37,16 @@ export const keys = {
   release: (app: string, id: string): Key => ({ [PK]: `APP#${app}`, [SK]: `RELEASE#${id}` }),
   appChildren: (app: string): string => `APP#${app}`,
   /** The app's rollout lock, one of its children (removed with them). */
-  rolloutLock: (app: string): Key => ({ [PK]: `APP#${app}`, [SK]: 'ROLLOUT' }),
+  /** The app's rollout lock: its first environment's at `ROLLOUT` (as before environments), another's at `ROLLOUT#<env>`. */
+  rolloutLock: (app: string, lane?: string): Key => ({
+    [PK]: `APP#${app}`,
+    [SK]: lane ? `ROLLOUT#${lane}` : 'ROLLOUT',
+  }),
   /** The app's live pointer, one of its children (removed with them). */
-  livePointer: (app: string): Key => ({ [PK]: `APP#${app}`, [SK]: 'LIVE' }),
+  /** Which release is live: the first environment's at `LIVE` (as before environments), another's at `LIVE#<env>`. */
+  livePointer: (app: string, lane?: string): Key => ({ [PK]: `APP#${app}`, [SK]: lane ? `LIVE#${lane}` : 'LIVE' }),
+  /** An environment of the app beyond its first (which the app item itself describes). */
+  environment: (app: string, name: string): Key => ({ [PK]: `APP#${app}`, [SK]: `ENV#${name}` }),
   delivery: (source: string, key: string): Key => ({ [PK]: `DELIVERY#${source}#${key}`, [SK]: 'DELIVERY' }),
   /** A rollout's events name it by the platform's id (ECS deployment id, local container). */
   rolloutWatch: (watch: string): Key => ({ [PK]: `WATCH#${watch}`, [SK]: 'WATCH' }),
@@ -122,15 +129,21 @@ export const items = {
     [ENTITY]: 'rollout-watch',
   }),
 
-  rolloutLock: (app: string, holder: string, acquiredAt: string): Item => ({
-    ...keys.rolloutLock(app),
+  rolloutLock: (app: string, holder: string, acquiredAt: string, lane?: string): Item => ({
+    ...keys.rolloutLock(app, lane),
     holder,
     acquiredAt,
     [ENTITY]: 'rollout-lock',
   }),
 
-  livePointer: (app: string, release: string): Item => ({
-    ...keys.livePointer(app),
+  environment: (environment: Environment): Item => ({
+    ...withoutUndefined(environment),
+    ...keys.environment(environment.app, environment.name),
+    [ENTITY]: 'environment',
+  }),
+
+  livePointer: (app: string, release: string, lane?: string): Item => ({
+    ...keys.livePointer(app, lane),
     release,
     [ENTITY]: 'live-pointer',
   }),

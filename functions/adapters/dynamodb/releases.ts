@@ -75,12 +75,12 @@ export class ReleaseRecords {
       : undefined;
   }
 
-  async liveReleaseId(app: string): Promise<string | undefined> {
-    const pointer = await this.table.getRaw(keys.livePointer(app));
+  async liveReleaseId(app: string, lane?: string): Promise<string | undefined> {
+    const pointer = await this.table.getRaw(keys.livePointer(app, lane));
     return typeof pointer?.release === 'string' ? pointer.release : undefined;
   }
 
-  async promoteRelease(app: string, id: string, previousLiveId?: string, at?: string): Promise<Release> {
+  async promoteRelease(app: string, id: string, previousLiveId?: string, at?: string, lane?: string): Promise<Release> {
     const when = at ?? this.table.clock.now().toISOString();
     const transactItems: TransactItems = [
       {
@@ -96,7 +96,7 @@ export class ReleaseRecords {
       {
         Put: {
           TableName: this.table.tableName,
-          Item: items.livePointer(app, id),
+          Item: items.livePointer(app, id, lane),
           ConditionExpression: previousLiveId
             ? 'attribute_not_exists(#pk) OR #release = :previous'
             : 'attribute_not_exists(#pk)',

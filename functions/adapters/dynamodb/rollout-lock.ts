@@ -9,16 +9,22 @@ import { conditionFailureItem, type TableAccess } from './table-access';
 export class RolloutLockRecords {
   constructor(private readonly table: TableAccess) {}
 
-  async getRolloutLock(app: string): Promise<RolloutLock | undefined> {
-    const lock = await this.table.getRaw(keys.rolloutLock(app));
+  async getRolloutLock(app: string, lane?: string): Promise<RolloutLock | undefined> {
+    const lock = await this.table.getRaw(keys.rolloutLock(app, lane));
     if (!lock) return undefined;
     return { holder: String(lock.holder ?? ''), acquiredAt: String(lock.acquiredAt ?? '') };
   }
 
-  async takeRolloutLock(app: string, build: string, at: string, previous?: RolloutLock): Promise<boolean> {
+  async takeRolloutLock(
+    app: string,
+    build: string,
+    at: string,
+    previous?: RolloutLock,
+    lane?: string,
+  ): Promise<boolean> {
     try {
       await this.table.put({
-        Item: items.rolloutLock(app, build, at),
+        Item: items.rolloutLock(app, build, at, lane),
         ConditionExpression: previous
           ? '#holder = :build OR (#holder = :stale AND #acquiredAt = :staleAt)'
           : 'attribute_not_exists(#pk) OR #holder = :build',
@@ -36,10 +42,10 @@ export class RolloutLockRecords {
     }
   }
 
-  async releaseRollout(app: string, build: string): Promise<void> {
+  async releaseRollout(app: string, build: string, lane?: string): Promise<void> {
     try {
       await this.table.delete({
-        Key: keys.rolloutLock(app),
+        Key: keys.rolloutLock(app, lane),
         ConditionExpression: '#holder = :build',
         ExpressionAttributeNames: { '#holder': 'holder' },
         ExpressionAttributeValues: { ':build': build },

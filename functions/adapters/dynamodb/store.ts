@@ -4,6 +4,7 @@ import type {
   Build,
   BuildStatus,
   Delivery,
+  Environment,
   GitlabConnection,
   Release,
   ReleaseOutcome,
@@ -15,6 +16,7 @@ import type { Store } from '../../domain/ports';
 import { AppRecords } from './apps';
 import { BuildRecords } from './builds';
 import { ConfigRecords } from './config';
+import { EnvironmentRecords } from './environments';
 import { ReleaseRecords } from './releases';
 import { RolloutLockRecords } from './rollout-lock';
 import { type DynamoDbStoreOptions, TableAccess } from './table-access';
@@ -38,6 +40,7 @@ export class DynamoDbStore implements Store {
   private readonly builds: BuildRecords;
   private readonly releases: ReleaseRecords;
   private readonly rollouts: RolloutLockRecords;
+  private readonly environments: EnvironmentRecords;
   private readonly config: ConfigRecords;
 
   constructor(options: DynamoDbStoreOptions) {
@@ -47,6 +50,7 @@ export class DynamoDbStore implements Store {
     this.builds = new BuildRecords(table);
     this.releases = new ReleaseRecords(table);
     this.rollouts = new RolloutLockRecords(table);
+    this.environments = new EnvironmentRecords(table);
     this.config = new ConfigRecords(table);
   }
 
@@ -183,26 +187,40 @@ export class DynamoDbStore implements Store {
     return this.releases.findRolloutWatch(watch);
   }
 
-  liveReleaseId(app: string): Promise<string | undefined> {
-    return this.releases.liveReleaseId(app);
+  liveReleaseId(app: string, lane?: string): Promise<string | undefined> {
+    return this.releases.liveReleaseId(app, lane);
   }
 
-  promoteRelease(app: string, id: string, previousLiveId?: string, at?: string): Promise<Release> {
-    return this.releases.promoteRelease(app, id, previousLiveId, at);
+  promoteRelease(app: string, id: string, previousLiveId?: string, at?: string, lane?: string): Promise<Release> {
+    return this.releases.promoteRelease(app, id, previousLiveId, at, lane);
+  }
+
+  // ---- environments (environments.ts) --------------------------------------------------------
+
+  listEnvironments(app: string): Promise<Environment[]> {
+    return this.environments.listEnvironments(app);
+  }
+
+  createEnvironment(environment: Environment): Promise<void> {
+    return this.environments.createEnvironment(environment);
+  }
+
+  deleteEnvironment(app: string, name: string): Promise<void> {
+    return this.environments.deleteEnvironment(app, name);
   }
 
   // ---- the rollout lock (rollout-lock.ts) ---------------------------------------------------
 
-  getRolloutLock(app: string): Promise<RolloutLock | undefined> {
-    return this.rollouts.getRolloutLock(app);
+  getRolloutLock(app: string, lane?: string): Promise<RolloutLock | undefined> {
+    return this.rollouts.getRolloutLock(app, lane);
   }
 
-  takeRolloutLock(app: string, build: string, at: string, previous?: RolloutLock): Promise<boolean> {
-    return this.rollouts.takeRolloutLock(app, build, at, previous);
+  takeRolloutLock(app: string, build: string, at: string, previous?: RolloutLock, lane?: string): Promise<boolean> {
+    return this.rollouts.takeRolloutLock(app, build, at, previous, lane);
   }
 
-  releaseRollout(app: string, build: string): Promise<void> {
-    return this.rollouts.releaseRollout(app, build);
+  releaseRollout(app: string, build: string, lane?: string): Promise<void> {
+    return this.rollouts.releaseRollout(app, build, lane);
   }
 
   // ---- configuration (config.ts) ------------------------------------------------------------

@@ -1,6 +1,8 @@
 /** Where an app runs. On AWS an ECS service; locally a container named after the app. */
 export interface DeployTarget {
   app: string;
+  /** An environment beyond the app's first (its own target); absent for the first. */
+  environment?: string;
   cluster?: string;
   service?: string;
   /** Container in the task definition whose image changes (single-image apps); compose services map by name. */

@@ -3,6 +3,7 @@ import type {
   Build,
   BuildStatus,
   Delivery,
+  Environment,
   GitlabConnection,
   Release,
   ReleaseOutcome,
@@ -127,25 +128,37 @@ export interface Store {
     patch?: Partial<Pick<Release, 'liveAt' | 'endedAt' | 'reason'>>,
   ): Promise<Release>;
 
-  /** The app's rollout lock as it stands; undefined when nobody holds it. */
-  getRolloutLock(app: string): Promise<RolloutLock | undefined>;
+  /*
+   * The rollout lock and the live pointer are per environment: `lane` names an environment
+   * beyond the app's first; the first environment's are the app's own (as before environments).
+   */
+
+  /** The rollout lock as it stands; undefined when nobody holds it. */
+  getRolloutLock(app: string, lane?: string): Promise<RolloutLock | undefined>;
   /**
    * Takes the app's rollout lock for `build` as of `at`, with a conditional write: when nobody
    * holds it, when `build` holds it already, or (a lease taken over) when it is still exactly
    * `previous`. False when the condition failed: someone else holds it. Whose turn it is is
    * decided before, in the domain (domain/rollout.ts).
    */
-  takeRolloutLock(app: string, build: string, at: string, previous?: RolloutLock): Promise<boolean>;
+  takeRolloutLock(app: string, build: string, at: string, previous?: RolloutLock, lane?: string): Promise<boolean>;
   /** Gives the rollout lock back if this build holds it (no-op otherwise). */
-  releaseRollout(app: string, build: string): Promise<void>;
+  releaseRollout(app: string, build: string, lane?: string): Promise<void>;
   /**
    * In one transaction: release `id` deploying → live, the previous live release (if any)
    * live → replaced, and the app's live pointer moved, so exactly one release is live.
    * StaleWriteError when any of them changed meanwhile.
    */
-  promoteRelease(app: string, id: string, previousLiveId?: string, at?: string): Promise<Release>;
-  /** The id of the app's live release (its live pointer), if any: one read, however long the history. */
-  liveReleaseId(app: string): Promise<string | undefined>;
+  promoteRelease(app: string, id: string, previousLiveId?: string, at?: string, lane?: string): Promise<Release>;
+  /** The id of the live release (its live pointer), if any: one read, however long the history. */
+  liveReleaseId(app: string, lane?: string): Promise<string | undefined>;
+
+  /** The app's environments beyond its first, by name. */
+  listEnvironments(app: string): Promise<Environment[]>;
+  /** Records a new environment. ConflictError if the app has one of that name. */
+  createEnvironment(environment: Environment): Promise<void>;
+  /** Removes an environment and its live pointer and lock. NotFoundError if absent. */
+  deleteEnvironment(app: string, name: string): Promise<void>;
 
   getGitlabConnection(): Promise<GitlabConnection | undefined>;
   putGitlabConnection(connection: GitlabConnection): Promise<void>;

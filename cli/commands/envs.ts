@@ -1,0 +1,112 @@
+import type { Command } from 'commander';
+import { callApi } from '../api-client';
+import { printFields, printJson, printTable } from '../output';
+import { parseTimeout, type ReleaseView, waitForRelease } from '../wait';
+import { globals, target } from './context';
+
+const enc = encodeURIComponent;
+
+const USAGE =
+  'usage: slipway envs NAME | slipway envs create NAME ENV [--cluster C --service S] [--container N] [--url U] ' +
+  '[--approval none] | slipway envs delete NAME ENV';
+
+interface EnvsOptions {
+  branch?: string;
+  tags?: string;
+  cluster?: string;
+  service?: string;
+  container?: string;
+  url?: string;
+  approval?: string;
+}
+
+/**
+ * `slipway envs NAME`, `envs create NAME ENV …`, `envs delete NAME ENV` (docs/ENVIRONMENTS.md).
+ * Dispatched by hand, since an app may be named "create" or "delete": three arguments starting
+ * with one of them are that subcommand.
+ */
+export function registerEnvs(program: Command): void {
+  program
+    .command('envs')
+    .description('list an app\'s environments; "envs create" / "envs delete" to add or remove one')
+    .usage('NAME | create NAME ENV [options] | delete NAME ENV')
+    .argument('<args...>')
+    .option('--branch <pattern>', 'builds on push to this branch (the first environment only, for now)')
+    .option('--tags <pattern>', 'builds on tags matching this (the first environment only, for now)')
+    .option('--cluster <cluster>', 'ECS cluster of the environment')
+    .option('--service <service>', 'ECS service of the environment')
+    .option('--container <name>', 'container in the task definition whose image changes')
+    .option('--url <url>', 'where the environment is reached')
+    .option('--approval <rule>', 'none (approvals are not built yet)')
+    .action(async (args: string[], options: EnvsOptions, command: Command) => {
+      const json = globals(command).json;
+      const [first, app = '', env = ''] = args;
+      if (first === 'create' && args.length === 3) {
+        if (options.approval !== undefined && options.approval !== 'none' && options.approval !== 'maintainer') {
+          command.error('error: --approval must be none or maintainer', { exitCode: 2 });
+        }
+        const body = Object.fromEntries(
+          Object.entries({ name: env, ...options }).filter(([, value]) => value !== undefined),
+        );
+        const created = await callApi<Record<string, unknown>>(
+          await target(command),
+          'POST',
+          `/v1/apps/${enc(app)}/envs`,
+          body,
+        );
+        if (json) printJson(created);
+        else printFields(created);
+        return;
+      }
+      if (first === 'delete' && args.length === 3) {
+        const deleted = await callApi<Record<string, unknown>>(
+          await target(command),
+          'DELETE',
+          `/v1/apps/${enc(app)}/envs/${enc(env)}`,
+        );
+        if (json) printJson(deleted);
+        else process.stdout.write(`deleted environment ${env} of ${app}\n`);
+        return;
+      }
+      if (args.length !== 1) command.error(USAGE, { exitCode: 2 });
+      const envs = await callApi<Record<string, unknown>[]>(
+        await target(command),
+        'GET',
+        `/v1/apps/${enc(first ?? '')}/envs`,
+      );
+      if (json) printJson(envs);
+      else printTable(envs, ['name', 'branch', 'tags', 'cluster', 'service', 'approval', 'live', 'url']);
+    });
+}
+
+/** `slipway promote NAME --from ENV --to ENV [--release ID] [--wait]`: the same images, no rebuild. */
+export function registerPromote(program: Command): void {
+  program
+    .command('promote')
+    .description("release to another environment exactly the images of an environment's live release (no rebuild)")
+    .argument('<name>')
+    .requiredOption('--from <environment>', 'the environment whose release is promoted')
+    .requiredOption('--to <environment>', 'the environment it is released to')
+    .option('--release <id>', 'promote this release of --from instead of its live one (it must have gone live)')
+    .option('--wait', 'follow the new release until it is live or has failed')
+    .option('--timeout <minutes>', 'with --wait: stop waiting after this long (the release goes on)', '60')
+    .action(
+      async (
+        name: string,
+        options: { from: string; to: string; release?: string; wait?: boolean; timeout: string },
+        command: Command,
+      ) => {
+        const json = globals(command).json;
+        const timeoutMinutes = parseTimeout(options.timeout, command);
+        const api = await target(command);
+        let release = await callApi<ReleaseView>(api, 'POST', `/v1/apps/${enc(name)}/promote`, {
+          from: options.from,
+          to: options.to,
+          ...(options.release !== undefined ? { release: options.release } : {}),
+        });
+        if (options.wait) release = await waitForRelease(api, name, String(release.id), { timeoutMinutes });
+        if (json) printJson(release);
+        else printFields(release);
+      },
+    );
+}
