@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { findProjectRoot } from '../../functions/commons/project-root';
 
 /**
  * GitLab's own example payloads (../shared/gitlab-events, verbatim from its docs) with the
  * `X-Gitlab-Event` header INDEX.tsv gives each. Tests send these, not invented payloads.
  */
 export const EVENTS_DIR = resolve(
-  process.env.SLIPWAY_GITLAB_EVENTS ?? join(__dirname, '../../../shared/gitlab-events'),
+  process.env.SLIPWAY_GITLAB_EVENTS ?? join(findProjectRoot(), '../shared/gitlab-events'),
 );
 
 export interface GitlabExample {

@@ -2,12 +2,14 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { findProjectRoot } from '../../functions/commons/project-root';
 import { type LocalMode, type LocalModeOptions, startLocalMode } from '../../functions/local/local-mode';
 import { StateDir } from '../../functions/local/state-dir';
 
-export const ROOT = resolve(__dirname, '../..');
+/** The repository root (found from the working directory: this runs under Jest and under tsx, in benchmarks). */
+export const ROOT = findProjectRoot();
 
 /** Local mode on a free loopback port, against the run's DynamoDB Local, in its own table and state dir. */
 export async function startTestLocalMode(
