@@ -158,9 +158,10 @@ export function finalEvent(
   build: Build,
   release: Release | undefined,
 ): ReportEvent {
-  // A rollback copies an old release forward: no build ran for it.
+  // A rollback copies an old release forward, a promotion another environment's: no build ran for either.
   const rollbackOf = release ? rollbackSource(release) : undefined;
-  const buildSeconds = rollbackOf ? undefined : seconds(build.startedAt ?? build.createdAt, build.endedAt);
+  const copied = rollbackOf !== undefined || release?.promotedFrom !== undefined;
+  const buildSeconds = copied ? undefined : seconds(build.startedAt ?? build.createdAt, build.endedAt);
   const rolloutSeconds = release ? seconds(release.createdAt, release.liveAt ?? release.endedAt) : undefined;
   const timings = {
     ...(buildSeconds !== undefined ? { buildSeconds } : {}),

@@ -5,7 +5,7 @@ import { rollbackOf } from './rollbacks';
 /**
  * After a restart of a world whose executions live in its own process (local mode), picks up
  * what was in flight: every build of the last `recent` that has no outcome yet, and every
- * rollback release still pending or deploying, gets its execution again. The workflow's steps
+ * rollback or promotion still pending or deploying, gets its execution again. The workflow's steps
  * are idempotent, so an execution started again continues where the records stand: a queued
  * build is built, a built one takes its turn, a release half rolled out is checked again. A
  * build that was running when the process stopped ran in that process and is gone: it is
@@ -44,7 +44,8 @@ export async function resumeInFlight(
       }
       for (const release of await deps.store.listReleases(app.name, { limit: recent })) {
         if (release.status !== 'pending' && release.status !== 'deploying') continue;
-        if (rollbackOf(release) === undefined) continue; // a build's own execution resumes it
+        // A build's own execution resumes its release; rollbacks and promotions have their own.
+        if (rollbackOf(release) === undefined && release.promotedFrom === undefined) continue;
         await deps.workflow.startRelease({ app: app.name, build: release.build, release: release.id });
         resumed.releases.push(release.id);
       }

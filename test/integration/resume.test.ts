@@ -67,7 +67,13 @@ async function aBuild(app: string, status: Build['status'], extra: Partial<Build
   return (await store.getBuild(app, build.id)) as Build;
 }
 
-async function aRelease(app: string, build: string, status: 'pending' | 'live', reason?: string): Promise<Release> {
+async function aRelease(
+  app: string,
+  build: string,
+  status: 'pending' | 'live',
+  reason?: string,
+  extra: Partial<Release> = {},
+): Promise<Release> {
   const release: Release = {
     id: newId(),
     app,
@@ -77,6 +83,7 @@ async function aRelease(app: string, build: string, status: 'pending' | 'live', 
     images: { app: `sha256:${'d'.repeat(64)}` },
     createdAt: now,
     ...(reason ? { reason } : {}),
+    ...extra,
   };
   await store.createRelease(release);
   if (status === 'live') {
@@ -86,7 +93,7 @@ async function aRelease(app: string, build: string, status: 'pending' | 'live', 
   return release;
 }
 
-it('starts again every build without an outcome and every rollback in flight; fails builds that were running', async () => {
+it('starts again every build without an outcome and every rollback or promotion in flight; fails builds that were running', async () => {
   const app = await anApp(`resume-${Date.now().toString(36)}`);
   const queued = await aBuild(app.name, 'queued');
   const running = await aBuild(app.name, 'running');
@@ -95,6 +102,10 @@ it('starts again every build without an outcome and every rollback in flight; fa
   const skipped = await aBuild(app.name, 'succeeded', { outcome: 'superseded' });
   await aRelease(app.name, done.id, 'live');
   const rollback = await aRelease(app.name, done.id, 'pending', 'rollback to release 01ABC');
+  const promotion = await aRelease(app.name, done.id, 'pending', 'promoted from staging', {
+    environment: 'production',
+    promotedFrom: rollback.id,
+  });
   await aRelease(app.name, built.id, 'pending'); // resumed through its build's execution
   const other = await anApp(`resume-other-${Date.now().toString(36)}`);
   await aBuild(other.name, 'queued');
@@ -105,13 +116,14 @@ it('starts again every build without an outcome and every rollback in flight; fa
   const resumed = await resumeInFlight({ store, workflow }, { onError: (_e, name) => errors.push(name) });
 
   expect(new Set(resumed.builds)).toEqual(new Set([queued.id, running.id, built.id]));
-  expect(resumed.releases).toEqual([rollback.id]);
+  expect(new Set(resumed.releases)).toEqual(new Set([rollback.id, promotion.id]));
   expect(workflow.started).toEqual(
     expect.arrayContaining([
       { app: app.name, build: queued.id },
       { app: app.name, build: running.id },
       { app: app.name, build: built.id },
       { app: app.name, build: done.id, release: rollback.id },
+      { app: app.name, build: done.id, release: promotion.id },
     ]),
   );
   expect(workflow.started.some((s) => s.build === skipped.id)).toBe(false);
