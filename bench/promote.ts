@@ -29,6 +29,7 @@ import {
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 
 const { startLinkedAppWorld } = await import('../test/support/linked-app');
+const { until: waitFor } = await import('../test/support/until');
 
 const ROUNDS = QUICK ? 2 : 8;
 const TIMEOUT_MS = 120_000;
@@ -54,15 +55,8 @@ async function main(): Promise<number> {
         if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
         return (await res.json()) as Record<string, unknown>;
       };
-      const until = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
-        const deadline = Date.now() + TIMEOUT_MS;
-        for (;;) {
-          const found = await probe();
-          if (found !== undefined) return found;
-          if (Date.now() > deadline) throw new Error(`no ${what} within ${TIMEOUT_MS / 1000} s`);
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-      };
+      // Polled every 10 ms: the measurement's resolution.
+      const until = <T>(what: string, probe: () => Promise<T | undefined>) => waitFor(what, probe, TIMEOUT_MS, 10);
 
       // One commit, live in staging: what both ways put live again.
       const sha = world.commit('The release being moved around');

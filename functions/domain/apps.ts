@@ -1,3 +1,4 @@
+import { ENVIRONMENT_NAME } from './environments';
 import { ValidationError } from './errors';
 import { refPatternProblem } from './filters';
 import { newHookId, newSigningSecret, randomToken, sha256Hex } from './ids';
@@ -75,7 +76,7 @@ export function newApp(input: NewAppInput, now: Date = new Date()): App {
   }
   if (input.environment !== undefined) {
     check(
-      /^[a-z][a-z0-9-]{0,30}$/.test(input.environment),
+      ENVIRONMENT_NAME.test(input.environment),
       `invalid environment "${input.environment.slice(0, 64)}": lower-case letters, digits and dashes, starting with a letter, at most 31`,
     );
   }

@@ -13,7 +13,8 @@ import type { Clock, DeployTarget, Store } from './ports';
 
 /** The first environment's name when the app names none. */
 export const DEFAULT_ENVIRONMENT = 'production';
-const ENVIRONMENT_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+/** An environment's name: lower-case letters, digits and dashes, starting with a letter, at most 31. */
+export const ENVIRONMENT_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const MAX_URL_LENGTH = 2048;
 
 /** An environment as the API and CLI show it. */
@@ -31,16 +32,10 @@ export interface EnvironmentView {
   live?: string;
 }
 
-export interface EnvironmentSpec {
-  name: string;
-  branch?: string;
-  tags?: string;
-  cluster?: string;
-  service?: string;
-  container?: string;
-  url?: string;
-  approval?: 'none' | 'maintainer';
-}
+/** What `envs create` asks for: the view's settings, the approval rule optional. */
+export type EnvironmentSpec = Omit<EnvironmentView, 'app' | 'live' | 'approval'> & {
+  approval?: EnvironmentView['approval'];
+};
 
 export function firstEnvironment(app: Pick<App, 'environment'>): string {
   return app.environment ?? DEFAULT_ENVIRONMENT;
@@ -89,14 +84,16 @@ function view(env: Environment): EnvironmentView {
   };
 }
 
-/** An environment of the app by name: NotFoundError naming the ones it has. */
-export async function mustGetEnvironment(store: Store, app: App, name: string): Promise<EnvironmentView> {
-  const all = await listEnvironments(store, app);
-  const found = all.find((env) => env.name === name);
-  if (!found) {
-    throw new NotFoundError(`app ${app.name} has no environment ${name} (it has ${all.map((e) => e.name).join(', ')})`);
+/**
+ * Checks that the app has each of `names`: NotFoundError naming the ones it has. One read of the
+ * app's environments, no live pointers.
+ */
+export async function mustHaveEnvironments(store: Store, app: App, ...names: string[]): Promise<void> {
+  const all = [firstEnvironment(app), ...(await store.listEnvironments(app.name)).map((env) => env.name)];
+  const missing = names.find((name) => !all.includes(name));
+  if (missing !== undefined) {
+    throw new NotFoundError(`app ${app.name} has no environment ${missing} (it has ${all.join(', ')})`);
   }
-  return found;
 }
 
 /** Records a further environment of the app, receiving releases by promotion. */
@@ -153,7 +150,7 @@ export async function deleteEnvironment(store: Store, app: App, name: string): P
   if (name === firstEnvironment(app)) {
     throw new ConflictError(`${name} is the first environment of app ${app.name}: delete the app instead`);
   }
-  await mustGetEnvironment(store, app, name);
+  await mustHaveEnvironments(store, app, name);
   const releases = await store.listReleases(app.name, { limit: 50 });
   const inFlight = releases.find(
     (r) => environmentOf(app, r) === name && (r.status === 'pending' || r.status === 'deploying'),
@@ -193,8 +190,7 @@ export async function promoteRelease(
   if (request.from === request.to) {
     throw new ValidationError(`cannot promote ${request.from} to itself: name another environment with --to`);
   }
-  await mustGetEnvironment(store, app, request.from);
-  await mustGetEnvironment(store, app, request.to);
+  await mustHaveEnvironments(store, app, request.from, request.to);
   const sourceId = request.release ?? (await store.liveReleaseId(app.name, laneOf(app, request.from)));
   if (!sourceId) throw new ConflictError(`nothing is live in ${request.from} to promote`);
   const source = await store.getRelease(app.name, sourceId);

@@ -8,7 +8,7 @@ import type { Builder, Clock, Deployer, DeployTarget, Registry, RolloutState, St
 import { type ReleaseReporting, reportBuildStarted, reportDeploying, reportFinal } from './release-reports';
 import { takeRolloutTurn } from './rollout';
 import { isTerminalBuild } from './states';
-import { type BuildWaitOutput, recheckBuild, rolloutWaitOutput } from './waits';
+import { type BuildWaitOutput, recheckBuild, recordTaskCounts, rolloutWaitOutput } from './waits';
 
 /**
  * The release workflow's steps (PRODUCT.md step 5), one action per Task of
@@ -175,9 +175,7 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
         if (watch) await store.watchRollout(watch, { app, release });
         await store.updateRelease(app, release, { rolloutRef: deployment, waitToken: input.taskToken });
         const status = await deps.deployer.status(target, deployment);
-        if (status.running !== undefined || status.desired !== undefined) {
-          await store.updateRelease(app, release, { running: status.running, desired: status.desired });
-        }
+        await recordTaskCounts(store, app, release, status);
         if (status.state !== 'in_progress') return completeNow(deps, input, rolloutWaitOutput(deployment, status));
       }
       return { deployment, state: 'in_progress', polls: 0, reason: '' };
@@ -190,9 +188,7 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
       const target = await targetOfRelease(store, app, input.release);
       const status = await deps.deployer.status(target, deployment);
       const polls = (input.polls ?? 0) + 1;
-      if (input.release && (status.running !== undefined || status.desired !== undefined)) {
-        await store.updateRelease(app, input.release, { running: status.running, desired: status.desired });
-      }
+      if (input.release) await recordTaskCounts(store, app, input.release, status);
       return {
         deployment,
         state: status.state satisfies RolloutState,

@@ -31,13 +31,17 @@ export interface RolloutWaitOutput extends Record<string, unknown> {
   reason: string;
 }
 
-/** Completes the build's wait if the build has ended and a workflow waits on it. */
+/**
+ * Completes the build's wait if the build has ended and a workflow waits on it. `known` is the
+ * build as the write that ended it returned it (no need to read it again).
+ */
 export async function wakeBuildWait(
   deps: { store: Pick<Store, 'getBuild'>; tasks: TaskTokens },
   app: string,
   buildId: string,
+  known?: Build,
 ): Promise<'woken' | 'not_ended' | 'no_wait' | 'gone'> {
-  const build = await deps.store.getBuild(app, buildId);
+  const build = known ?? (await deps.store.getBuild(app, buildId));
   if (!build) return 'gone';
   if (!isTerminalBuild(build.status)) return 'not_ended';
   if (!build.waitToken) return 'no_wait';
@@ -95,14 +99,23 @@ export async function onRolloutEvent(deps: RolloutEventDeps, watch: string): Pro
   if (!app) return { outcome: 'ignored', reason: 'the app is gone' };
   const target = await targetOf(deps.store, app, release.environment);
   const status = await deps.deployer.status(target, release.rolloutRef);
-  if (status.running !== undefined || status.desired !== undefined) {
-    await deps.store.updateRelease(found.app, release.id, { running: status.running, desired: status.desired });
-  }
+  await recordTaskCounts(deps.store, found.app, release.id, status);
   const base = { app: found.app, release: release.id, state: status.state };
   if (status.state === 'in_progress') return { outcome: 'progress', ...base };
   if (!release.waitToken) return { outcome: 'ignored', reason: 'no workflow waits on this rollout' };
   const woken = await deps.tasks.succeed(release.waitToken, rolloutWaitOutput(release.rolloutRef, status));
   return { outcome: woken ? 'woken' : 'already_completed', ...base };
+}
+
+/** Records the rollout's tasks running and desired on the release, when the deployer knows them (`deploy --wait` shows them). */
+export async function recordTaskCounts(
+  store: Pick<Store, 'updateRelease'>,
+  app: string,
+  release: string,
+  status: RolloutStatus,
+): Promise<void> {
+  if (status.running === undefined && status.desired === undefined) return;
+  await store.updateRelease(app, release, { running: status.running, desired: status.desired });
 }
 
 export function rolloutWaitOutput(deployment: string, status: RolloutStatus): RolloutWaitOutput {

@@ -8,7 +8,7 @@ import {
   deleteEnvironment,
   environmentOf,
   listEnvironments,
-  mustGetEnvironment,
+  mustHaveEnvironments,
 } from '../domain/environments';
 import { NotFoundError, ValidationError } from '../domain/errors';
 import {
@@ -331,7 +331,7 @@ const routes: Route[] = [
       if (env === undefined) {
         return json(200, (await deps.store.listReleases(app.name, { limit: limitOf(event) })).map(publicRelease));
       }
-      await mustGetEnvironment(deps.store, app, env);
+      await mustHaveEnvironments(deps.store, app, env);
       // Newest first, up to the limit, of this environment's releases only.
       const limit = limitOf(event);
       const releases = (await deps.store.listReleases(app.name)).filter((r) => environmentOf(app, r) === env);

@@ -123,7 +123,9 @@ export function createBuildEventsHandler(deps: BuildEventsDeps) {
     const result = await applyBuildEvent(deps.store, event);
     // Also when the event was ignored as already ended: a redelivered end completes a wait the
     // first delivery could not (it failed after recording), and completing twice is harmless.
-    const woken = event.kind === 'finished' ? await wakeBuildWait(deps, event.app, event.buildId) : undefined;
+    // The build as the write that ended it returned it; an ignored (repeated) end reads it again.
+    const ended = result.outcome === 'applied' ? result.build : undefined;
+    const woken = event.kind === 'finished' ? await wakeBuildWait(deps, event.app, event.buildId, ended) : undefined;
     deps.logger.info('build event', {
       app: event.app,
       buildId: event.buildId,

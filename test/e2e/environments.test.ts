@@ -31,18 +31,15 @@ describe('environments: build once in staging, promote the same images to produc
     await world?.stop();
   });
 
-  const dockerRuns = () =>
+  /** The docker calls recorded so far whose first argument is `command`. */
+  const dockerCalls = (command: string) =>
     readFileSync(world.dockerLog, 'utf8')
       .trim()
       .split('\n')
       .map((line) => (JSON.parse(line) as { argv: string[] }).argv)
-      .filter((argv) => argv[0] === 'run');
-  const imageBuilds = () =>
-    readFileSync(world.dockerLog, 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => (JSON.parse(line) as { argv: string[] }).argv)
-      .filter((argv) => argv[0] === 'buildx');
+      .filter((argv) => argv[0] === command);
+  const dockerRuns = () => dockerCalls('run');
+  const imageBuilds = () => dockerCalls('buildx');
 
   it('a push goes live in the first environment; promote puts the same digests live in production, no rebuild', async () => {
     const sha = world.commit('Add the basket');

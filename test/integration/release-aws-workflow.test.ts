@@ -187,46 +187,45 @@ class FakeEcs {
     setTimeout(() => void step(), service.stepMs ?? 5);
   }
 
-  /** ECS's event for a deployment of the service (EventBridge's envelope, ECS's detail). */
-  private deploymentEvent(service: FakeService, eventName: string, deploymentId: string): Record<string, unknown> {
+  /** An ECS event as EventBridge delivers it: its envelope around ECS's detail. */
+  private ecsEvent(detailType: string, resource: string, detail: Record<string, unknown>): Record<string, unknown> {
     return {
       version: '0',
       id: randomBytes(8).toString('hex'),
-      'detail-type': DEPLOYMENT_STATE_CHANGE,
+      'detail-type': detailType,
       source: 'aws.ecs',
       account: '123456789012',
       time: new Date().toISOString(),
       region: 'eu-west-1',
-      resources: [`${ACCOUNT_ARN}:service/${service.cluster}/${service.name}`],
-      detail: {
-        eventType: eventName.endsWith('FAILED') ? 'ERROR' : 'INFO',
-        eventName,
-        deploymentId,
-        updatedAt: new Date().toISOString(),
-        reason: `ECS deployment ${deploymentId} ${eventName.toLowerCase()}`,
-      },
+      resources: [resource],
+      detail,
     };
+  }
+
+  /** ECS's event for a deployment of the service. */
+  private deploymentEvent(service: FakeService, eventName: string, deploymentId: string): Record<string, unknown> {
+    return this.ecsEvent(DEPLOYMENT_STATE_CHANGE, `${ACCOUNT_ARN}:service/${service.cluster}/${service.name}`, {
+      eventType: eventName.endsWith('FAILED') ? 'ERROR' : 'INFO',
+      eventName,
+      deploymentId,
+      updatedAt: new Date().toISOString(),
+      reason: `ECS deployment ${deploymentId} ${eventName.toLowerCase()}`,
+    });
   }
 
   /** ECS's event for a task of the service that a deployment started. */
   private taskEvent(service: FakeService, deploymentId: string): Record<string, unknown> {
-    return {
-      version: '0',
-      id: randomBytes(8).toString('hex'),
-      'detail-type': TASK_STATE_CHANGE,
-      source: 'aws.ecs',
-      account: '123456789012',
-      time: new Date().toISOString(),
-      region: 'eu-west-1',
-      resources: [`${ACCOUNT_ARN}:task/${service.cluster}/${randomBytes(16).toString('hex')}`],
-      detail: {
+    return this.ecsEvent(
+      TASK_STATE_CHANGE,
+      `${ACCOUNT_ARN}:task/${service.cluster}/${randomBytes(16).toString('hex')}`,
+      {
         clusterArn: `${ACCOUNT_ARN}:cluster/${service.cluster}`,
         group: `service:${service.name}`,
         startedBy: deploymentId,
         lastStatus: 'RUNNING',
         desiredStatus: 'RUNNING',
       },
-    };
+    );
   }
 
   describeTaskDefinition(input: DescribeTaskDefinitionCommandInput) {

@@ -3,7 +3,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { runState } from '../../functions/adapters/builder/codebuild-builder';
 import { StepFunctionsTaskTokens } from '../../functions/adapters/workflow/sfn-task-tokens';
-import { createRolloutEventsHandler, watchedDeployment } from '../../functions/http/rollout-events';
+import {
+  createRolloutEventsHandler,
+  type RolloutEventsDeps,
+  watchedDeployment,
+} from '../../functions/http/rollout-events';
 import { LocalTaskTokens } from '../../functions/workflow/local-task-tokens';
 
 /**
@@ -51,6 +55,29 @@ const TASK_RUNNING = {
   },
 };
 
+/** The handler over a store that only looks rollouts up with `findRolloutWatch` (nothing else is reached). */
+function handlerLookingUp(
+  findRolloutWatch: (watch: string) => Promise<{ app: string; release: string } | undefined>,
+  logger = { info: () => undefined, warn: () => undefined } as RolloutEventsDeps['logger'],
+) {
+  return createRolloutEventsHandler({
+    store: {
+      findRolloutWatch,
+      getRelease: async () => undefined,
+      getApp: async () => undefined,
+      updateRelease: async () => undefined,
+      listEnvironments: async () => [],
+    },
+    deployer: {
+      prepare: async () => ({ revision: '' }),
+      rollout: async () => ({ deployment: '' }),
+      status: async () => ({ state: 'in_progress' }),
+    },
+    tasks: new LocalTaskTokens(),
+    logger,
+  });
+}
+
 describe('ECS events name the deployment a release waits on', () => {
   it('reads the deployment id of deployment and service-task events', () => {
     expect(watchedDeployment(DEPLOYMENT_COMPLETED)).toEqual({
@@ -83,25 +110,10 @@ describe('ECS events name the deployment a release waits on', () => {
       warn: (m: string, a: Record<string, unknown>) => lines.push([m, a]),
     };
     const looked: string[] = [];
-    const handler = createRolloutEventsHandler({
-      store: {
-        findRolloutWatch: async (watch) => {
-          looked.push(watch);
-          return undefined;
-        },
-        getRelease: async () => undefined,
-        getApp: async () => undefined,
-        updateRelease: async () => undefined,
-        listEnvironments: async () => [],
-      },
-      deployer: {
-        prepare: async () => ({ revision: '' }),
-        rollout: async () => ({ deployment: '' }),
-        status: async () => ({ state: 'in_progress' }),
-      },
-      tasks: new LocalTaskTokens(),
-      logger,
-    });
+    const handler = handlerLookingUp(async (watch) => {
+      looked.push(watch);
+      return undefined;
+    }, logger);
     await handler({ nonsense: true });
     await handler(DEPLOYMENT_COMPLETED);
     expect(looked).toEqual(['ecs-svc/123']);
@@ -112,23 +124,8 @@ describe('ECS events name the deployment a release waits on', () => {
   });
 
   it('throws when the table cannot be read, so EventBridge retries and then parks the event (dead-letter alarm)', async () => {
-    const handler = createRolloutEventsHandler({
-      store: {
-        findRolloutWatch: async () => {
-          throw Object.assign(new Error('Rate exceeded'), { name: 'TransientError' });
-        },
-        getRelease: async () => undefined,
-        getApp: async () => undefined,
-        updateRelease: async () => undefined,
-        listEnvironments: async () => [],
-      },
-      deployer: {
-        prepare: async () => ({ revision: '' }),
-        rollout: async () => ({ deployment: '' }),
-        status: async () => ({ state: 'completed' }),
-      },
-      tasks: new LocalTaskTokens(),
-      logger: { info: () => undefined, warn: () => undefined },
+    const handler = handlerLookingUp(async () => {
+      throw Object.assign(new Error('Rate exceeded'), { name: 'TransientError' });
     });
     await expect(handler(DEPLOYMENT_COMPLETED)).rejects.toThrow('Rate exceeded');
   });

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { APP_NAME } from '../../domain/apps';
+import { ENVIRONMENT_NAME } from '../../domain/environments';
 import type { Deployer, DeployTarget, RolloutStatus } from '../../domain/ports';
 
 export interface CommandResult {
@@ -130,13 +131,8 @@ export class LocalDeployer implements Deployer {
   /** Follows a rollout in the background, as ECS does, and reports its end once. */
   private watch(target: DeployTarget, name: string): void {
     const watcher = (async () => {
-      for (;;) {
-        if (this.stopped) return;
-        const status = await this.status(target, name);
-        if (status.state !== 'in_progress') break;
-        await new Promise((resolve) => setTimeout(resolve, this.pollMs));
-      }
-      await this.options.onRolloutEvent?.(name);
+      const status = await this.waitFor(target, name);
+      if (status.state !== 'in_progress') await this.options.onRolloutEvent?.(name);
     })()
       .catch((error: unknown) => {
         this.options.log?.(`rollout ${name}: ${error instanceof Error ? error.message : String(error)}`);
@@ -209,11 +205,11 @@ export class LocalDeployer implements Deployer {
     return { state: 'in_progress', running: 0, desired: 1 };
   }
 
-  /** Polls `status` every `pollMs` until the rollout has ended. */
+  /** Polls `status` every `pollMs` until the rollout has ended, or the deployer was stopped. */
   async waitFor(target: DeployTarget, deployment: string): Promise<RolloutStatus> {
     for (;;) {
       const status = await this.status(target, deployment);
-      if (status.state !== 'in_progress') return status;
+      if (status.state !== 'in_progress' || this.stopped) return status;
       await new Promise((resolve) => setTimeout(resolve, this.pollMs));
     }
   }
@@ -297,8 +293,6 @@ function appName(target: DeployTarget): string {
   if (!APP_NAME.test(target.app)) throw new Error(`not an app name: ${target.app}`);
   return target.app;
 }
-
-const ENVIRONMENT_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 
 /**
  * Where a target's containers live: the app's first environment as `<prefix>-<app>-…`, another
