@@ -122,7 +122,7 @@ export interface Build {
 }
 
 /** How a release workflow execution ended. */
-export const RELEASE_OUTCOMES = ['live', 'superseded', 'failed', 'rolled_back'] as const;
+export const RELEASE_OUTCOMES = ['live', 'superseded', 'failed', 'rolled_back', 'rejected', 'expired'] as const;
 export type ReleaseOutcome = (typeof RELEASE_OUTCOMES)[number];
 
 /** `ok`, `skipped`, or `failed: <why>` per channel (domain/reporting.ts StepOutcome). */
@@ -131,7 +131,22 @@ export interface ReportRecord {
   slack: string;
 }
 
-export const RELEASE_STATUSES = ['pending', 'deploying', 'live', 'replaced', 'failed', 'rolled_back'] as const;
+/**
+ * `awaiting_approval`: waits for a Maintainer's approval before its rollout (an environment with
+ * `approval: maintainer`); it ends `rejected` or `expired` (7 days) without rolling out. Neither
+ * counts as a failed change.
+ */
+export const RELEASE_STATUSES = [
+  'pending',
+  'awaiting_approval',
+  'deploying',
+  'live',
+  'replaced',
+  'failed',
+  'rolled_back',
+  'rejected',
+  'expired',
+] as const;
 export type ReleaseStatus = (typeof RELEASE_STATUSES)[number];
 
 export interface Release {
@@ -154,6 +169,13 @@ export interface Release {
   environment?: string;
   /** A promotion: the id of the release (of another environment) whose images it releases. */
   promotedFrom?: string;
+  /** Who asked for it: a GitLab username (console, or the push's author), or `admin` (the admin token). */
+  requestedBy?: string;
+  /** Who approved it (environments with `approval: maintainer`), and when. */
+  approvedBy?: string;
+  approvedAt?: string;
+  /** Who rejected it (`reason` says why when they did). */
+  rejectedBy?: string;
   /** Tasks running and desired during the rollout (ECS), as last seen. */
   running?: number;
   desired?: number;
@@ -220,6 +242,14 @@ export interface Environment {
   service?: string;
   container?: string;
   url?: string;
-  approval: 'none';
+  approval: ApprovalRule;
+  /**
+   * With `approval: maintainer`, whether the person who asked for a release may approve it too
+   * (default false: someone else must).
+   */
+  selfApproval?: boolean;
   createdAt: string;
 }
+
+export const APPROVAL_RULES = ['none', 'maintainer'] as const;
+export type ApprovalRule = (typeof APPROVAL_RULES)[number];

@@ -181,6 +181,15 @@ export function finalEvent(
         ...timings,
         reason: release?.reason ?? 'the rollout failed and was rolled back',
       };
+    case 'rejected':
+    case 'expired':
+      return {
+        kind: 'release_not_approved',
+        target,
+        release: release?.id ?? '',
+        outcome,
+        reason: release?.reason ?? (outcome === 'rejected' ? 'rejected' : 'not approved within 7 days'),
+      };
     case 'failed':
       return release
         ? { kind: 'rollout_failed', target, ...deployment, ...timings, reason: release.reason ?? 'the release failed' }

@@ -49,6 +49,13 @@ export type ReportEvent =
   | { kind: 'release_deploying'; target: ReportTarget }
   /** Status `success`, the deployment `success`, Slack says it is live (again, for a rollback). */
   | ({ kind: 'release_live'; target: ReportTarget; deploymentId?: number; rollbackOf?: string } & Timings)
+  /**
+   * A release waits for approval: status `pending` saying so; Slack says what waits and who may
+   * approve. No deployment yet: GitLab's deployment starts with the rollout.
+   */
+  | { kind: 'release_awaiting_approval'; target: ReportTarget; release: string; approvers: string }
+  /** A release was rejected, or waited too long: status `canceled`; Slack says so. Not a failure. */
+  | { kind: 'release_not_approved'; target: ReportTarget; release: string; outcome: 'rejected' | 'expired'; reason: string }
   /** Status `failed`, the deployment `failed`, Slack says why. */
   | ({
       kind: 'rollout_failed' | 'rolled_back';
@@ -186,6 +193,10 @@ export function commitStatusFor(event: ReportEvent): GitlabCommitStatus | undefi
       return status('failed', `Rollout to ${target.environment} failed: ${event.reason}`);
     case 'rolled_back':
       return status('failed', `Rolled back on ${target.environment}: ${event.reason}`);
+    case 'release_awaiting_approval':
+      return status('pending', `Waiting for approval to release to ${target.environment} (${event.approvers})`);
+    case 'release_not_approved':
+      return status('canceled', `Not released to ${target.environment}: ${event.reason}`);
   }
 }
 

@@ -15,12 +15,16 @@ export const BUILD_TRANSITIONS: Readonly<Record<BuildStatus, readonly BuildStatu
 };
 
 export const RELEASE_TRANSITIONS: Readonly<Record<ReleaseStatus, readonly ReleaseStatus[]>> = {
-  pending: ['deploying', 'failed'],
+  // An approval sends a waiting release back to `pending`, to take its rollout turn.
+  pending: ['awaiting_approval', 'deploying', 'failed'],
+  awaiting_approval: ['pending', 'rejected', 'expired', 'failed'],
   deploying: ['live', 'failed', 'rolled_back'],
   live: ['replaced'],
   replaced: [],
   failed: [],
   rolled_back: [],
+  rejected: [],
+  expired: [],
 };
 
 export function canTransitionBuild(from: BuildStatus, to: BuildStatus): boolean {
