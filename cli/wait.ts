@@ -43,6 +43,11 @@ export interface WaitOptions {
   pollMs?: number;
   /** Where progress lines go; default stderr, prefixed `slipway: `. */
   progress?: (line: string) => void;
+  /**
+   * Resolve (with the release) once it waits for approval, instead of waiting for a person for
+   * days: `promote --wait` to an environment that asks for approval.
+   */
+  stopAtApproval?: boolean;
 }
 
 const DEFAULT_POLL_MS = 1000;
@@ -117,9 +122,14 @@ class Wait {
   async release(id: string): Promise<ReleaseView> {
     const release = await this.until(
       () => callApi<ReleaseView>(this.api, 'GET', `/v1/apps/${enc(this.app)}/releases/${enc(id)}`),
-      checkRelease,
+      (release) => checkRelease(release, this.options.stopAtApproval ?? false),
       `the release goes on: see slipway releases ${this.app}`,
     );
+    if (release.status === 'awaiting_approval') {
+      this.say(
+        `release ${release.id} waits for a Maintainer's approval: slipway approve ${this.app} ${release.id} (or slipway reject)`,
+      );
+    }
     if (release.status === 'replaced') {
       this.say(`release ${release.id} went live at ${release.liveAt} and has since been replaced by a newer release`);
     }
@@ -144,12 +154,17 @@ function checkBuild(build: BuildView): Check<string> {
   return { progress: `build ${build.id} ${build.status}${build.phase ? ` (${build.phase})` : ''}` };
 }
 
-function checkRelease(release: ReleaseView): Check<ReleaseView> {
+function checkRelease(release: ReleaseView, stopAtApproval: boolean): Check<ReleaseView> {
   switch (release.status) {
     case 'live':
       return { done: release };
+    case 'awaiting_approval':
+      if (stopAtApproval) return { done: release };
+      return { progress: `release ${release.id} waits for approval` };
     case 'failed':
     case 'rolled_back':
+    case 'rejected':
+    case 'expired':
       throw new CliError(`release ${release.id} ${release.status}${why(release.reason)}`);
     case 'replaced':
       // It went live, and a newer release went live after it while we were not looking.

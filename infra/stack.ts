@@ -95,11 +95,12 @@ export class SlipwayStack extends Stack {
     });
     // Everything an operator does; BatchWriteItem only to delete an app's builds and releases.
     admin.bindTable(table, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
-    // It opens only the GitLab token (connect, link, unlink, deploy call GitLab with it). Deploy
+    // It opens only the GitLab token (connect, link, unlink, deploy call GitLab with it) and
+    // environments' configurations (`config set` merges into them, `config --show`). Deploy
     // keys and signing secrets it makes and seals, and never opens: the build opens its own
     // app's deploy key, the hooks the signing secrets. `slipway gitlab oauth` seals the OAuth
     // client secret; only the console opens it.
-    admin.bindKey(key, ['Encrypt', 'Decrypt'], ['gitlab-token']);
+    admin.bindKey(key, ['Encrypt', 'Decrypt'], ['gitlab-token', 'env-config']);
     admin.bindKey(key, ['Encrypt'], ['webhook-signing-secret', 'deploy-key', 'oauth-client-secret']);
 
     // Console: reads what the admin API reads and, for Maintainers, deploys and rolls back (the
@@ -147,8 +148,9 @@ export class SlipwayStack extends Stack {
       taskRolePattern: props.taskRolePattern,
     });
     for (const fn of [projectWebhook, systemHook, admin, consoleFn]) this.release.grantStartRelease(fn);
-    // A build's end completes the release workflow's wait on it (docs/RELEASE.md, "Waits").
-    this.release.grantTaskResponse(this.build.eventsFunction);
+    // A build's end completes the release workflow's wait on it (docs/RELEASE.md, "Waits");
+    // approve and reject (admin API, console) complete a release's approval wait.
+    for (const fn of [this.build.eventsFunction, admin, consoleFn]) this.release.grantTaskResponse(fn);
     // `slipway doctor` checks that the build project and the state machine are there.
     admin.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['codebuild:BatchGetProjects'], resources: [this.build.project.projectArn] }),
@@ -215,6 +217,12 @@ export class SlipwayStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', {
       value: this.release.stateMachine.stateMachineArn,
       description: 'The release workflow (one execution per build or rollback)',
+    });
+    new CfnOutput(this, 'TaskConfigPolicyArn', {
+      value: this.release.taskConfigPolicy.managedPolicyArn,
+      description:
+        "Attach to each app's task execution role, tagged slipway:app=<app>: it reads that app's configuration " +
+        "secrets (slipway/<app>/<env>, slipway config set) and no other app's",
     });
     new CfnOutput(this, 'SlackSecretName', {
       value: this.release.slackSecret.secretName,

@@ -8,7 +8,7 @@ const enc = encodeURIComponent;
 
 const USAGE =
   'usage: slipway envs NAME | slipway envs create NAME ENV [--cluster C --service S] [--container N] [--url U] ' +
-  '[--approval none] | slipway envs delete NAME ENV';
+  '[--approval none|maintainer [--self-approval]] | slipway envs delete NAME ENV';
 
 interface EnvsOptions {
   branch?: string;
@@ -18,6 +18,7 @@ interface EnvsOptions {
   container?: string;
   url?: string;
   approval?: string;
+  selfApproval?: boolean;
 }
 
 /**
@@ -37,7 +38,8 @@ export function registerEnvs(program: Command): void {
     .option('--service <service>', 'ECS service of the environment')
     .option('--container <name>', 'container in the task definition whose image changes')
     .option('--url <url>', 'where the environment is reached')
-    .option('--approval <rule>', 'none (approvals are not built yet)')
+    .option('--approval <rule>', "none, or maintainer: releases wait for a Maintainer's approval (slipway approve)")
+    .option('--self-approval', 'with --approval maintainer: whoever asked for a release may approve it too')
     .action(async (args: string[], options: EnvsOptions, command: Command) => {
       const json = globals(command).json;
       const [first, app = '', env = ''] = args;
@@ -79,6 +81,46 @@ export function registerEnvs(program: Command): void {
     });
 }
 
+/**
+ * `slipway approve NAME RELEASE [--wait]` and `slipway reject NAME RELEASE [--reason R]`: decide
+ * on a release waiting for approval (its environment has `approval: maintainer`).
+ */
+export function registerApprovals(program: Command): void {
+  program
+    .command('approve')
+    .description('approve a release waiting for approval: it goes on to roll out')
+    .argument('<name>')
+    .argument('<release>')
+    .option('--wait', 'follow the release until it is live or has failed')
+    .option('--timeout <minutes>', 'with --wait: stop waiting after this long (the release goes on)', '60')
+    .action(async (name: string, id: string, options: { wait?: boolean; timeout: string }, command: Command) => {
+      const json = globals(command).json;
+      const timeoutMinutes = parseTimeout(options.timeout, command);
+      const api = await target(command);
+      let release = await callApi<ReleaseView>(api, 'POST', `/v1/apps/${enc(name)}/releases/${enc(id)}/approve`, {});
+      if (options.wait) release = await waitForRelease(api, name, release.id, { timeoutMinutes });
+      if (json) printJson(release);
+      else printFields(release);
+    });
+  program
+    .command('reject')
+    .description('reject a release waiting for approval: it ends rejected, nothing rolls out')
+    .argument('<name>')
+    .argument('<release>')
+    .option('--reason <text>', 'why (shown with the release and in Slack)')
+    .action(async (name: string, id: string, options: { reason?: string }, command: Command) => {
+      const json = globals(command).json;
+      const release = await callApi<ReleaseView>(
+        await target(command),
+        'POST',
+        `/v1/apps/${enc(name)}/releases/${enc(id)}/reject`,
+        options.reason !== undefined ? { reason: options.reason } : {},
+      );
+      if (json) printJson(release);
+      else printFields(release);
+    });
+}
+
 /** `slipway promote NAME --from ENV --to ENV [--release ID] [--wait]`: the same images, no rebuild. */
 export function registerPromote(program: Command): void {
   program
@@ -88,7 +130,7 @@ export function registerPromote(program: Command): void {
     .requiredOption('--from <environment>', 'the environment whose release is promoted')
     .requiredOption('--to <environment>', 'the environment it is released to')
     .option('--release <id>', 'promote this release of --from instead of its live one (it must have gone live)')
-    .option('--wait', 'follow the new release until it is live or has failed')
+    .option('--wait', 'follow the new release until it is live, has failed, or waits for approval')
     .option('--timeout <minutes>', 'with --wait: stop waiting after this long (the release goes on)', '60')
     .action(
       async (
@@ -104,7 +146,10 @@ export function registerPromote(program: Command): void {
           to: options.to,
           ...(options.release !== undefined ? { release: options.release } : {}),
         });
-        if (options.wait) release = await waitForRelease(api, name, String(release.id), { timeoutMinutes });
+        // To an environment that asks for approval, the wait ends once the release waits for it.
+        if (options.wait) {
+          release = await waitForRelease(api, name, String(release.id), { timeoutMinutes, stopAtApproval: true });
+        }
         if (json) printJson(release);
         else printFields(release);
       },

@@ -28,7 +28,7 @@ code,.sha{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.88e
 .status{display:inline-block;padding:.1rem .55rem;border-radius:999px;font-size:.8rem;font-weight:600;background:var(--idlebg);color:var(--idle)}
 .s-live,.s-succeeded{background:var(--okbg);color:var(--ok)}
 .s-failed,.s-rolled_back,.s-canceled{background:var(--badbg);color:var(--bad)}
-.s-running,.s-queued,.s-pending,.s-deploying{background:var(--runbg);color:var(--run)}
+.s-running,.s-queued,.s-pending,.s-deploying,.s-awaiting_approval{background:var(--runbg);color:var(--run)}
 button,.button{font:inherit;font-size:.9rem;border-radius:7px;border:1px solid var(--line);background:#fff;color:var(--ink);padding:.35rem .8rem;cursor:pointer;text-decoration:none;display:inline-block;white-space:nowrap}
 button.primary,.button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
 button:focus-visible,a:focus-visible,input:focus-visible{outline:3px solid #9db0f0;outline-offset:1px}

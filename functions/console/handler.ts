@@ -1,13 +1,21 @@
 import { gzipSync } from 'node:zlib';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Rights, rightsFor } from '../domain/access';
+import { approveRelease, rejectRelease } from '../domain/approvals';
 import { deployRef, rollbackTo } from '../domain/deploys';
-import { ConflictError, GitlabError, NotFoundError, StaleWriteError, ValidationError } from '../domain/errors';
+import {
+  ConflictError,
+  ForbiddenError,
+  GitlabError,
+  NotFoundError,
+  StaleWriteError,
+  ValidationError,
+} from '../domain/errors';
 import { connected, type GitlabDeps, oauthRedirectUri, oauthSecretContext } from '../domain/gitlab-link';
 import { ID_PATTERN } from '../domain/ids';
 import { loadDeliveryMetrics } from '../domain/metrics';
 import type { App, GitlabConnection } from '../domain/model';
-import type { BuildLogs, Workflow } from '../domain/ports';
+import type { BuildLogs, TaskTokens, Workflow } from '../domain/ports';
 import { isTerminalBuild } from '../domain/states';
 import { httpHandler } from '../http/middleware';
 import { type HttpEvent, type HttpResult, header, json, MAX_BODY_BYTES, rawBody } from '../http/responses';
@@ -33,6 +41,8 @@ import {
 export interface ConsoleDeps extends Pick<GitlabDeps, 'store' | 'vault' | 'gitlab' | 'clock'> {
   logger: Logger;
   workflow: Workflow;
+  /** Completes the release workflow's approval waits (Approve, Reject). */
+  tasks?: TaskTokens;
   logs?: BuildLogs;
   /** The base URL people and GitLab reach Slipway at (the redirect URI is derived from it). */
   publicUrl: string;
@@ -417,8 +427,8 @@ export function createConsoleHandler(deps: ConsoleDeps) {
       });
     }
 
-    const action =
-      rest === '/deploy' ? 'deploy' : /^\/releases\/([^/]+)\/rollback$/.exec(rest) ? 'rollback' : undefined;
+    const releaseAction = /^\/releases\/([^/]+)\/(rollback|approve|reject)$/.exec(rest);
+    const action = rest === '/deploy' ? 'deploy' : releaseAction ? releaseAction[2] : undefined;
     if (action && method === 'POST') {
       const form = readForm(event);
       checkCsrf(event, session, form);
@@ -451,8 +461,19 @@ export function createConsoleHandler(deps: ConsoleDeps) {
           });
           return redirect(`${base}/builds/${encodeURIComponent(build.id)}`);
         }
-        const releaseId = safeDecode(/^\/releases\/([^/]+)\/rollback$/.exec(rest)?.[1] ?? '');
+        const releaseId = safeDecode(releaseAction?.[1] ?? '');
         if (!ID_PATTERN.test(releaseId)) throw new NotFoundError(`no release ${releaseId}`);
+        if (action === 'approve' || action === 'reject') {
+          const actor = { kind: 'user' as const, name: session.username };
+          const reason = (form.get('reason') ?? '').trim();
+          if (reason.length > 500 || hasControlCharacter(reason)) throw new ValidationError('the reason is not valid');
+          const decided =
+            action === 'approve'
+              ? await approveRelease(deps, app.name, releaseId, actor)
+              : await rejectRelease(deps, app.name, releaseId, actor, reason || undefined);
+          deps.logger.info(`console ${action}`, { app: app.name, user: session.username, release: decided.id });
+          return redirect(base);
+        }
         const release = await rollbackTo(deps, app.name, releaseId);
         deps.logger.info('console rollback', {
           app: app.name,
@@ -464,6 +485,7 @@ export function createConsoleHandler(deps: ConsoleDeps) {
       } catch (error) {
         if (error instanceof ValidationError) throw new PageError(400, 'Not started', error.message, back);
         if (error instanceof NotFoundError) throw new PageError(404, 'Not found', error.message, back);
+        if (error instanceof ForbiddenError) throw new PageError(403, 'Not allowed', error.message, back);
         if (error instanceof ConflictError || error instanceof StaleWriteError)
           throw new PageError(409, 'Not started', error.message, back);
         if (error instanceof GitlabError) {

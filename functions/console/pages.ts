@@ -120,7 +120,7 @@ export function appPage(viewer: Viewer, model: AppPageModel, now: Date): string 
       ? html`<tr><td colspan="7" class="empty">No releases yet.</td></tr>`
       : releases.map(
           (r) => html`<tr>
-<td><code>${r.id}</code>${r.rollbackOf ? html` <span class="muted">rollback to ${r.rollbackOf}</span>` : ''}</td>
+<td><code>${r.id}</code>${r.rollbackOf ? html` <span class="muted">rollback to ${r.rollbackOf}</span>` : ''}${r.environment && r.environment !== (app.environment ?? 'production') ? html` <span class="muted">to ${r.environment}</span>` : ''}</td>
 <td>${statusPill(r.status)}</td>
 <td><span class="sha">${shortSha(r.commit)}</span></td>
 <td><a href="${`${base}/builds/${encodeURIComponent(r.build)}`}"><code>${r.build}</code></a></td>
@@ -129,9 +129,11 @@ export function appPage(viewer: Viewer, model: AppPageModel, now: Date): string 
 ${
   canOperate
     ? html`<td>${
-        r.liveAt && r.status !== 'live' && r.status !== 'pending' && r.status !== 'deploying'
-          ? html`<button type="button" data-open="rollback-dialog" data-action="${`${base}/releases/${encodeURIComponent(r.id)}/rollback`}" data-label="${`Roll back to release ${r.id} (commit ${shortSha(r.commit)})? It is copied forward as a new release with the same images.`}">Roll back</button>`
-          : ''
+        r.status === 'awaiting_approval'
+          ? html`<button type="button" class="primary" data-open="approve-dialog" data-action="${`${base}/releases/${encodeURIComponent(r.id)}/approve`}" data-label="${`Approve release ${r.id} (commit ${shortSha(r.commit)}) to ${r.environment ?? ''}? It rolls out next.`}">Approve</button> <button type="button" data-open="reject-dialog" data-action="${`${base}/releases/${encodeURIComponent(r.id)}/reject`}" data-label="${`Reject release ${r.id} (commit ${shortSha(r.commit)}) to ${r.environment ?? ''}? Nothing rolls out.`}">Reject</button>`
+          : r.liveAt && r.status !== 'live'
+            ? html`<button type="button" data-open="rollback-dialog" data-action="${`${base}/releases/${encodeURIComponent(r.id)}/rollback`}" data-label="${`Roll back to release ${r.id} (commit ${shortSha(r.commit)})? It is copied forward as a new release with the same images.`}">Roll back</button>`
+            : ''
       }</td>`
     : ''
 }
@@ -170,6 +172,20 @@ ${
 <input type="hidden" name="csrf" value="${viewer.csrf}">
 <p data-fill>Roll back to this release?</p>
 <div class="actions"><button type="button" data-close>Cancel</button><button type="submit" class="primary">Confirm</button></div>
+</form></dialog>
+<dialog id="approve-dialog" aria-labelledby="approve-title"><form method="post" action="${base}">
+<h2 id="approve-title">Approve a release of ${app.name}</h2>
+<input type="hidden" name="csrf" value="${viewer.csrf}">
+<p data-fill>Approve this release?</p>
+<div class="actions"><button type="button" data-close>Cancel</button><button type="submit" class="primary">Approve release</button></div>
+</form></dialog>
+<dialog id="reject-dialog" aria-labelledby="reject-title"><form method="post" action="${base}">
+<h2 id="reject-title">Reject a release of ${app.name}</h2>
+<input type="hidden" name="csrf" value="${viewer.csrf}">
+<p data-fill>Reject this release?</p>
+<label for="reject-reason">Reason (optional)</label>
+<input type="text" id="reject-reason" name="reason" maxlength="500" placeholder="why it should not go out">
+<div class="actions"><button type="button" data-close>Cancel</button><button type="submit" class="primary">Reject release</button></div>
 </form></dialog>`
     : html`<span class="muted">You can see this app; deploying and rolling back need the Maintainer role in GitLab.</span>`;
   const body = html`<div class="crumbs"><a href="/console">Apps</a> / ${app.name}</div>

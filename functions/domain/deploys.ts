@@ -62,15 +62,15 @@ export async function rollbackTo(deps: IngestDeps, appName: string, releaseId: s
 export async function promoteTo(
   deps: IngestDeps,
   appName: string,
-  request: { from: string; to: string; release?: string },
+  request: { from: string; to: string; release?: string; requestedBy?: string },
 ): Promise<Release> {
   const app = await deps.store.getApp(appName);
   if (!app) throw new NotFoundError(`no app named ${appName}`);
   return rollOut(deps, app, await promoteRelease(deps, app, request));
 }
 
-/** Starts the workflow that rolls out a release made by hand (a rollback, a promotion). */
-async function rollOut(
+/** Starts the workflow that rolls out a release made by hand (a rollback, a promotion, a configuration change). */
+export async function rollOut(
   deps: IngestDeps,
   app: App,
   { input, release }: { input: { app: string; build: string; release: string }; release: Release },

@@ -16,6 +16,11 @@ export class ValidationError extends DomainError {
   override name = 'ValidationError';
 }
 
+/** Allowed to others, not to this person (e.g. approving one's own release where the rule forbids it). */
+export class ForbiddenError extends DomainError {
+  override name = 'ForbiddenError';
+}
+
 export class IllegalTransitionError extends DomainError {
   override name = 'IllegalTransitionError';
   constructor(

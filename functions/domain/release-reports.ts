@@ -129,6 +129,21 @@ export async function reportBuildStarted(
   );
 }
 
+/** A release waits for approval: GitLab's commit status and Slack say so, and who may approve. */
+export async function reportAwaitingApproval(
+  store: Store,
+  reporting: ReleaseReporting | undefined,
+  release: Release,
+  approvers: string,
+): Promise<void> {
+  await send(store, reporting, release.app, release.build, release.environment, (target) => ({
+    kind: 'release_awaiting_approval',
+    target,
+    release: release.id,
+    approvers,
+  }));
+}
+
 /** The rollout of a release starts: a GitLab deployment is created, its id kept on the release. */
 export async function reportDeploying(
   store: Store,

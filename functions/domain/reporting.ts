@@ -55,7 +55,13 @@ export type ReportEvent =
    */
   | { kind: 'release_awaiting_approval'; target: ReportTarget; release: string; approvers: string }
   /** A release was rejected, or waited too long: status `canceled`; Slack says so. Not a failure. */
-  | { kind: 'release_not_approved'; target: ReportTarget; release: string; outcome: 'rejected' | 'expired'; reason: string }
+  | {
+      kind: 'release_not_approved';
+      target: ReportTarget;
+      release: string;
+      outcome: 'rejected' | 'expired';
+      reason: string;
+    }
   /** Status `failed`, the deployment `failed`, Slack says why. */
   | ({
       kind: 'rollout_failed' | 'rolled_back';
@@ -137,18 +143,15 @@ export async function report(deps: ReportDeps, event: ReportEvent): Promise<Repo
 
 /** The Slack notice an event warrants, if any. */
 export function noticeFor(event: ReportEvent): ReleaseNotice | undefined {
-  const kind = (
-    {
-      build_failed: 'build_failed',
-      release_live: 'live',
-      rollout_failed: 'rollout_failed',
-      rolled_back: 'rolled_back',
-    } as const
-  )[event.kind as 'build_failed' | 'release_live' | 'rollout_failed' | 'rolled_back'];
+  const kind = noticeKind(event);
   if (!kind) return undefined;
   const { target } = event;
   const timings = event as Partial<Timings> & { reason?: string };
   const url = target.commitUrl ?? target.targetUrl;
+  const reason =
+    event.kind === 'release_awaiting_approval'
+      ? `Waiting for ${event.approvers}: slipway approve ${target.app} ${event.release} (or slipway reject), or Approve in the console.`
+      : timings.reason;
   return {
     kind,
     app: target.app,
@@ -159,10 +162,28 @@ export function noticeFor(event: ReportEvent): ReleaseNotice | undefined {
     ref: target.ref,
     ...(timings.buildSeconds !== undefined ? { buildSeconds: timings.buildSeconds } : {}),
     ...(timings.rolloutSeconds !== undefined ? { rolloutSeconds: timings.rolloutSeconds } : {}),
-    ...(kind !== 'live' && timings.reason ? { reason: timings.reason } : {}),
+    ...(kind !== 'live' && reason ? { reason } : {}),
     ...(event.kind === 'release_live' && event.rollbackOf ? { rollbackOf: event.rollbackOf } : {}),
+    ...('release' in event && event.release ? { release: event.release } : {}),
     ...(url ? { url } : {}),
   };
+}
+
+function noticeKind(event: ReportEvent): ReleaseNotice['kind'] | undefined {
+  switch (event.kind) {
+    case 'build_failed':
+    case 'rollout_failed':
+    case 'rolled_back':
+      return event.kind;
+    case 'release_live':
+      return 'live';
+    case 'release_awaiting_approval':
+      return 'awaiting_approval';
+    case 'release_not_approved':
+      return event.outcome;
+    default:
+      return undefined;
+  }
 }
 
 /** The commit status an event sets, if any. */

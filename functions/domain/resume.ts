@@ -43,7 +43,7 @@ export async function resumeInFlight(
         resumed.builds.push(build.id);
       }
       for (const release of await deps.store.listReleases(app.name, { limit: recent })) {
-        if (release.status !== 'pending' && release.status !== 'deploying') continue;
+        if (!['pending', 'awaiting_approval', 'deploying'].includes(release.status)) continue;
         // A build's own execution resumes its release; rollbacks and promotions have their own.
         if (rollbackOf(release) === undefined && release.promotedFrom === undefined) continue;
         await deps.workflow.startRelease({ app: app.name, build: release.build, release: release.id });

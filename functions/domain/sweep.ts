@@ -1,5 +1,5 @@
 import { isStarted } from './ingest';
-import type { Clock, Store, Workflow } from './ports';
+import type { Clock, Store, TaskTokens, Workflow } from './ports';
 
 /** A build younger than this may still be being started by the request that recorded it. */
 export const SWEEP_MIN_AGE_MS = 60_000;
@@ -7,6 +7,8 @@ export const SWEEP_MIN_AGE_MS = 60_000;
 export interface SweepDeps {
   store: Store;
   workflow: Workflow;
+  /** Completes the approval waits of releases the sweep expires (domain/approvals.ts). */
+  tasks?: TaskTokens;
   clock?: Clock;
 }
 

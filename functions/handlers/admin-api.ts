@@ -4,6 +4,7 @@ import { buildRights } from '../wiring/aws/build-rights';
 import { core } from '../wiring/aws/core';
 import { platformProbe } from '../wiring/aws/platform-probe';
 import { optionalPublicUrl } from '../wiring/aws/public-url';
+import { tasks } from '../wiring/aws/tasks';
 import { vault } from '../wiring/aws/vault';
 import { workflow } from '../wiring/aws/workflow';
 import { gitlab } from '../wiring/gitlab';
@@ -19,6 +20,7 @@ export const handler = createAdminHandler(
     ...core,
     vault,
     workflow,
+    tasks,
     gitlab,
     sshKeys,
     buildRights,

@@ -3,6 +3,7 @@ import { buildLogs } from '../wiring/aws/build-logs';
 import { core } from '../wiring/aws/core';
 import { requiredPublicUrl } from '../wiring/aws/public-url';
 import { sessionKey } from '../wiring/aws/session-key';
+import { tasks } from '../wiring/aws/tasks';
 import { vault } from '../wiring/aws/vault';
 import { workflow } from '../wiring/aws/workflow';
 import { gitlab } from '../wiring/gitlab';
@@ -14,5 +15,14 @@ import { createServices } from '../wiring/services';
  * generated at deploy time (SESSION_SECRET_ARN), read once per cold start.
  */
 export const handler = createConsoleHandler(
-  createServices({ ...core, vault, workflow, gitlab, buildLogs, publicUrl: requiredPublicUrl, sessionKey }).console(),
+  createServices({
+    ...core,
+    vault,
+    workflow,
+    tasks,
+    gitlab,
+    buildLogs,
+    publicUrl: requiredPublicUrl,
+    sessionKey,
+  }).console(),
 );

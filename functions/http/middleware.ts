@@ -1,7 +1,14 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { ConflictError, GitlabError, NotFoundError, StaleWriteError, ValidationError } from '../domain/errors';
+import {
+  ConflictError,
+  ForbiddenError,
+  GitlabError,
+  NotFoundError,
+  StaleWriteError,
+  ValidationError,
+} from '../domain/errors';
 import { PayloadError } from './gitlab-payloads';
 import { HttpError, type HttpEvent, type HttpResult, json } from './responses';
 
@@ -10,6 +17,7 @@ export function toHttpResult(error: unknown, logger: Logger, requestId: string |
   if (error instanceof HttpError) return json(error.statusCode, { error: error.message });
   if (error instanceof PayloadError || error instanceof ValidationError) return json(400, { error: error.message });
   if (error instanceof NotFoundError) return json(404, { error: error.message });
+  if (error instanceof ForbiddenError) return json(403, { error: error.message });
   if (error instanceof ConflictError || error instanceof StaleWriteError) return json(409, { error: error.message });
   if (error instanceof Error && error.name === 'TimeoutError') {
     // middy answers before the function's own timeout would cut the connection.

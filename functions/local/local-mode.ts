@@ -21,6 +21,7 @@ import { createLogger } from '../commons/logger';
 import { findProjectRoot } from '../commons/project-root';
 import { FUNCTION_TIMEOUTS } from '../commons/timeouts';
 import { createConsoleHandler } from '../console/handler';
+import { expireStaleApprovals } from '../domain/approvals';
 import { applyBuildEvent, type BuildEvent } from '../domain/build-events';
 import { matchesHash, sha256Hex } from '../domain/ids';
 import type { Builder, Deployer } from '../domain/ports';
@@ -169,6 +170,7 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
         });
       },
       log: (message) => logger.warn(message),
+      configDir: state.configDir,
     });
     const builder = new LocalBuilder({
       root: state.root,
@@ -301,7 +303,10 @@ export async function startLocalMode(options: LocalModeOptions = {}): Promise<Lo
     let sweeping: Promise<void> | undefined;
     const sweep = (olderThanMs: number): Promise<void> => {
       sweeping ??= sweepUnstartedBuilds(services.sweep(), { olderThanMs })
-        .then((result) => {
+        .then(async (result) => {
+          // A backstop for approvals whose timer was lost with a restart (domain/approvals.ts).
+          const expired = await expireStaleApprovals(services.sweep());
+          if (expired.length > 0) log(`slipway: ${expired.length} release(s) expired waiting for approval`);
           if (result.started.length > 0) {
             log(`slipway: started ${result.started.length} build(s) whose release workflow had not started`);
           }

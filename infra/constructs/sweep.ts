@@ -39,12 +39,15 @@ export class Sweep extends Construct {
     super(scope, id);
     this.function = new SlipwayFunction(this, 'Function', {
       entry: HANDLERS.sweep,
-      description: 'Starts the release workflow of every build recorded but never started (every 5 minutes)',
+      description:
+        'Starts the release workflow of every build recorded but never started; expires unapproved releases (every 5 minutes)',
       timeout: SWEEP_TIMEOUT,
     });
-    // Query the start markers, read the build, delete a marker whose build has started.
-    this.function.bindTable(props.table, ['GetItem', 'Query', 'DeleteItem']);
+    // Query the start markers, read the build, delete a marker whose build has started; list the
+    // apps' releases and end those that waited for approval past 7 days, completing their waits.
+    this.function.bindTable(props.table, ['GetItem', 'Query', 'UpdateItem', 'DeleteItem']);
     props.release.grantStartRelease(this.function);
+    props.release.grantTaskResponse(this.function);
 
     this.rule = new events.Rule(this, 'Schedule', {
       description: 'Runs the Slipway sweep: builds recorded but never started get their release workflow',

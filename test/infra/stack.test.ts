@@ -252,7 +252,7 @@ describe('the Slipway stack', () => {
       }
     });
 
-    it('lets the admin API open only the GitLab token, and seal (never open) deploy keys, signing secrets and the OAuth client secret', () => {
+    it('lets the admin API open only the GitLab token and configurations, and seal (never open) deploy keys, signing secrets and the OAuth client secret', () => {
       const kmsStatements = statementsOf(stack.functions.admin).filter((s) =>
         actionsOf([s]).some((a) => a.startsWith('kms:')),
       );
@@ -261,7 +261,7 @@ describe('the Slipway stack', () => {
           Effect: 'Allow',
           Action: ['kms:Decrypt', 'kms:Encrypt'],
           Resource: keyArn(),
-          Condition: { StringEquals: { 'kms:EncryptionContext:purpose': ['gitlab-token'] } },
+          Condition: { StringEquals: { 'kms:EncryptionContext:purpose': ['gitlab-token', 'env-config'] } },
         },
         {
           Effect: 'Allow',
@@ -601,6 +601,7 @@ describe('the Slipway stack', () => {
         'logs:GetLogEvents',
         'logs:PutLogEvents',
         'secretsmanager:GetSecretValue',
+        'states:SendTaskSuccess',
         'states:StartExecution',
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',
@@ -1085,9 +1086,10 @@ describe('the Slipway stack', () => {
       }[];
       const tasks = states.filter((s) => s.Type === 'Task');
       expect(tasks.length).toBeGreaterThan(8);
-      // StartBuild and Rollout park on a task token until their end event completes it.
+      // StartBuild and Rollout park on a task token until their end event completes it;
+      // AwaitApproval until a person decides.
       const parked = ['arn:aws:states:::lambda:invoke.waitForTaskToken'];
-      expect(tasks.filter((t) => parked.includes(t.Resource ?? ''))).toHaveLength(2);
+      expect(tasks.filter((t) => parked.includes(t.Resource ?? ''))).toHaveLength(3);
       for (const task of tasks) {
         expect(['arn:aws:states:::lambda:invoke', ...parked]).toContain(task.Resource);
         expect(task.Parameters?.FunctionName).toBe(['${', 'ReleaseStepsFunctionArn}'].join(''));
@@ -1129,12 +1131,16 @@ describe('the Slipway stack', () => {
     it('lets hooks, admin API and console start executions of this state machine only, and tells them which', () => {
       for (const fn of starters()) {
         const states = statementsOf(fn).filter((s) => actionsOf([s]).some((a) => a.startsWith('states:')));
-        // The admin API also reads the state machine (`slipway doctor`), nothing more.
+        // The admin API also reads the state machine (`slipway doctor`); it and the console
+        // complete approval waits (approve, reject); nothing more.
         const actions =
           fn === stack.functions.admin
-            ? ['states:DescribeStateMachine', 'states:StartExecution']
-            : 'states:StartExecution';
-        expect(states).toEqual([{ Effect: 'Allow', Action: actions, Resource: machineRef() }]);
+            ? ['states:DescribeStateMachine', 'states:SendTaskSuccess', 'states:StartExecution']
+            : fn === stack.functions.console
+              ? ['states:SendTaskSuccess', 'states:StartExecution']
+              : ['states:StartExecution'];
+        expect([...new Set(actionsOf(states))].sort()).toEqual(actions);
+        for (const statement of states) expect(statement.Resource).toEqual(machineRef());
         expect(resourceOf(fn).Properties.Environment.Variables.STATE_MACHINE_ARN).toEqual(machineRef());
       }
       // The event functions and the steps complete waits, and do nothing else with Step Functions.
@@ -1144,13 +1150,13 @@ describe('the Slipway stack', () => {
       }
     });
 
-    it('lets the release-steps function decrypt GitLab tokens only, and the Slack secret only through Secrets Manager', () => {
+    it('lets the release-steps function decrypt GitLab tokens and configurations only, and the Slack secret only through Secrets Manager', () => {
       expect(withAction(steps(), 'kms:Decrypt')).toEqual([
         {
           Effect: 'Allow',
           Action: 'kms:Decrypt',
           Resource: keyArn(),
-          Condition: { StringEquals: { 'kms:EncryptionContext:purpose': ['gitlab-token'] } },
+          Condition: { StringEquals: { 'kms:EncryptionContext:purpose': ['gitlab-token', 'env-config'] } },
         },
         {
           Sid: 'DecryptSlackSecretOnly',
@@ -1269,7 +1275,10 @@ describe('the Slipway stack', () => {
         'kms:Decrypt',
         'logs:CreateLogStream',
         'logs:PutLogEvents',
+        'secretsmanager:CreateSecret',
         'secretsmanager:GetSecretValue',
+        'secretsmanager:PutSecretValue',
+        'secretsmanager:TagResource',
         'states:SendTaskSuccess',
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',
@@ -1299,6 +1308,46 @@ describe('the Slipway stack', () => {
         expect(actionsOf(statementsOf(fn)).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
       }
       expect(actionsOf(statementsOfRole(stack.build.role)).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+    });
+
+    it("writes environments' configurations to slipway/* secrets only, and can neither read nor delete them", () => {
+      const configSecrets = {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':secretsmanager:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            ':secret:slipway/*',
+          ],
+        ],
+      };
+      expect(steps().filter((s) => actionsOf([s]).some((a) => /^secretsmanager:(Create|Put|Tag)/.test(a)))).toEqual([
+        {
+          Sid: 'WriteConfigSecretsOnly',
+          Effect: 'Allow',
+          Action: ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource'],
+          Resource: configSecrets,
+        },
+      ]);
+      // The apps' task execution roles read them, each its own app's only (by its slipway:app tag).
+      const policy = resourceOf(stack.release.taskConfigPolicy).Properties;
+      expect(policy.PolicyDocument.Statement).toEqual([
+        {
+          Sid: 'ReadOwnAppConfigOnly',
+          Effect: 'Allow',
+          Action: 'secretsmanager:GetSecretValue',
+          Resource: configSecrets,
+          Condition: {
+            StringEquals: { 'secretsmanager:ResourceTag/slipway:app': '${aws:PrincipalTag/slipway:app}' },
+          },
+        },
+      ]);
+      expect(policy.Roles ?? []).toEqual([]);
+      template.hasOutput('TaskConfigPolicyArn', { Value: { Ref: logicalId(stack.release.taskConfigPolicy) } });
     });
 
     it('raises alarms on failed, timed-out and throttled executions', () => {
@@ -1352,12 +1401,16 @@ describe('the Slipway stack', () => {
       for (const name of required) expect(variables).toHaveProperty(name);
     });
 
-    it('lets the sweep touch items of the table (no index) and start executions of the release state machine, nothing else', () => {
+    it('lets the sweep touch items of the table (no index), start executions and complete approval waits of the release state machine, nothing else', () => {
       const statements = statementsOf(fn());
       const dynamo = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [logicalId(stack.state.table), 'Arn'] }]);
       expect(statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('states:')))).toEqual([
-        { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: logicalId(stack.release.stateMachine) } },
+        {
+          Effect: 'Allow',
+          Action: ['states:SendTaskSuccess', 'states:StartExecution'],
+          Resource: { Ref: logicalId(stack.release.stateMachine) },
+        },
       ]);
       expect([...new Set(actionsOf(statements).map((a) => a.split(':')[0]))].sort()).toEqual([
         'dynamodb',
@@ -1562,6 +1615,7 @@ describe('cdk-nag (AwsSolutions)', () => {
       'Slipway/Release/StateMachineLogDeliveryPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/Release/StateMachineTracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/Release/StepsFunction AwsSolutions-L1',
+      'Slipway/Release/StepsFunction/ConfigSecretsPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:slipway/*]',
       'Slipway/Release/StepsFunction/EcrRepositoriesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/slipway/*]',
       'Slipway/Release/StepsFunction/EcsServicesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*/*]',
       'Slipway/Release/StepsFunction/EcsTaskDefinitionsPolicy AwsSolutions-IAM5[Resource::*]',
@@ -1569,6 +1623,7 @@ describe('cdk-nag (AwsSolutions)', () => {
       `Slipway/Release/StepsFunction/PassAppBuildRolesPolicy AwsSolutions-IAM5[Resource::${appRoles}]`,
       'Slipway/Release/StepsFunction/PassTaskRolesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/slipway-task-*]',
       'Slipway/Release/StepsFunction/TracingPolicy AwsSolutions-IAM5[Resource::*]',
+      'Slipway/Release/TaskConfigPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:slipway/*]',
       'Slipway/Sweep/Function AwsSolutions-L1',
       'Slipway/Sweep/Function/TracingPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/SystemHook AwsSolutions-L1',

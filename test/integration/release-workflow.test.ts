@@ -1,7 +1,10 @@
 import { DynamoDbStore } from '../../functions/adapters/dynamodb/store';
+import { ADMIN_ACTOR, approveRelease, expireStaleApprovals, rejectRelease } from '../../functions/domain/approvals';
 import { applyBuildEvent } from '../../functions/domain/build-events';
+import { firstEnvironment, promoteRelease } from '../../functions/domain/environments';
+import { ConflictError, ForbiddenError } from '../../functions/domain/errors';
 import { newHookId, newId } from '../../functions/domain/ids';
-import type { App, AppMode, Build } from '../../functions/domain/model';
+import type { App, AppMode, Build, Release } from '../../functions/domain/model';
 import type { Builder, BuildJob, Deployer, DeployTarget, Registry, RolloutStatus } from '../../functions/domain/ports';
 import { type ReleaseStepDeps, rollbackRelease } from '../../functions/domain/releases';
 import { takeRolloutTurn } from '../../functions/domain/rollout';
@@ -9,6 +12,7 @@ import { onRolloutEvent, wakeBuildWait } from '../../functions/domain/waits';
 import { startLocalExecution } from '../../functions/workflow/local-executor';
 import { LocalTaskTokens } from '../../functions/workflow/local-task-tokens';
 import { type FreshTable, freshTable } from '../support/dynamodb';
+import { until } from '../support/until';
 
 /**
  * The release workflow end to end: the real definition (workflow/release.asl.json) run by the
@@ -582,6 +586,150 @@ describe('release workflow (local executor, DynamoDB Local)', () => {
     expect(releases[0]).toMatchObject({
       rollbackOf: firstRelease.id,
       reason: `rollback to release ${firstRelease.id}`,
+    });
+  });
+});
+
+describe('approvals (local executor, DynamoDB Local)', () => {
+  /** An app live in its first environment (`production`), with `customers` asking for a Maintainer's approval. */
+  async function promotable(selfApproval = false) {
+    const w = world();
+    const app = await anApp();
+    const build = await aBuild(app.name);
+    await w.release(app.name, build.id);
+    await store.createEnvironment({
+      app: app.name,
+      name: 'customers',
+      cluster: 'c',
+      service: 'customers',
+      approval: 'maintainer',
+      ...(selfApproval ? { selfApproval: true } : {}),
+      createdAt: new Date().toISOString(),
+    });
+    const promote = async (timeouts?: Record<string, number>) => {
+      const { input, release } = await promoteRelease(w.deps, app, {
+        from: firstEnvironment(app),
+        to: 'customers',
+        requestedBy: 'alice',
+      });
+      const done = startLocalExecution(w.deps, input, {
+        waitMs: 5,
+        ...(timeouts ? { taskTimeoutsMs: timeouts } : {}),
+      }).done;
+      return { release, done };
+    };
+    return { ...w, app, build, promote };
+  }
+
+  const waiting = (app: string, id: string) =>
+    until(`release ${id} waiting for approval`, async () => {
+      const release = await store.getRelease(app, id);
+      return release?.status === 'awaiting_approval' && release.waitToken ? release : undefined;
+    });
+
+  it('parks a promotion until a Maintainer approves it, then rolls it out in its own lane', async () => {
+    const { app, promote, deployer, deps } = await promotable();
+    const deployedBefore = deployer.deployed.length;
+    const { release, done } = await promote();
+    const parked = await waiting(app.name, release.id);
+    expect(parked.awaitingSince).toBeDefined();
+    // Nothing rolls out, and the lock of customers is not taken, while it waits.
+    expect(deployer.deployed.length).toBe(deployedBefore);
+    expect(await store.getRolloutLock(app.name, 'customers')).toBeUndefined();
+
+    const approved = await approveRelease(deps, app.name, release.id, { kind: 'user', name: 'bob' });
+    expect(approved).toMatchObject({ status: 'pending', approvedBy: 'bob' });
+    expect((await done).status).toBe('SUCCEEDED');
+    const after = await store.getRelease(app.name, release.id);
+    expect(after).toMatchObject({ status: 'live', approvedBy: 'bob', environment: 'customers' });
+    expect(await store.liveReleaseId(app.name, 'customers')).toBe(release.id);
+    expect(deployer.deployed.length).toBe(deployedBefore + 1);
+    // Deciding twice is refused: it no longer waits.
+    await expect(approveRelease(deps, app.name, release.id, { kind: 'user', name: 'bob' })).rejects.toThrow(
+      /not waiting for approval \(it is live\)/,
+    );
+  });
+
+  it('a rejection ends the release rejected: nothing rolls out, customers keeps what it had', async () => {
+    const { app, promote, deployer, deps } = await promotable();
+    const deployedBefore = deployer.deployed.length;
+    const { release, done } = await promote();
+    await waiting(app.name, release.id);
+    await rejectRelease(deps, app.name, release.id, ADMIN_ACTOR, 'not on a Friday');
+    expect(await done).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'rejected' } } });
+    expect(await store.getRelease(app.name, release.id)).toMatchObject({
+      status: 'rejected',
+      rejectedBy: 'admin',
+      reason: 'rejected by admin: not on a Friday',
+    });
+    expect(await store.liveReleaseId(app.name, 'customers')).toBeUndefined();
+    expect(deployer.deployed.length).toBe(deployedBefore);
+  });
+
+  it('refuses approving your own release unless the environment allows it', async () => {
+    const strict = await promotable();
+    const { release, done } = await strict.promote();
+    await waiting(strict.app.name, release.id);
+    await expect(
+      approveRelease(strict.deps, strict.app.name, release.id, { kind: 'user', name: 'alice' }),
+    ).rejects.toThrow(ForbiddenError);
+    expect((await store.getRelease(strict.app.name, release.id))?.status).toBe('awaiting_approval');
+    await rejectRelease(strict.deps, strict.app.name, release.id, { kind: 'user', name: 'alice' });
+    expect((await done).status).toBe('SUCCEEDED');
+
+    const relaxed = await promotable(true);
+    const mine = await relaxed.promote();
+    await waiting(relaxed.app.name, mine.release.id);
+    await approveRelease(relaxed.deps, relaxed.app.name, mine.release.id, { kind: 'user', name: 'alice' });
+    expect((await mine.done).status).toBe('SUCCEEDED');
+    expect((await store.getRelease(relaxed.app.name, mine.release.id))?.status).toBe('live');
+  });
+
+  it('expires a release nobody decided on when the wait times out (7 days; here 300 ms)', async () => {
+    const { app, promote } = await promotable();
+    const { release, done } = await promote({ AwaitApproval: 300 });
+    expect(await done).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'expired' } } });
+    expect(await store.getRelease(app.name, release.id)).toMatchObject({
+      status: 'expired',
+      reason: 'nobody approved it within 7 days',
+    });
+    expect(await store.liveReleaseId(app.name, 'customers')).toBeUndefined();
+  });
+
+  it('the sweep expires a release waiting past 7 days and completes its wait; a late approval is refused', async () => {
+    const { app, promote, deps } = await promotable();
+    const { release, done } = await promote();
+    await waiting(app.name, release.id);
+    const eightDaysOn = { now: () => new Date(Date.now() + 8 * 24 * 3600 * 1000) };
+    expect(await expireStaleApprovals({ ...deps, clock: { now: () => new Date() } })).not.toContain(release.id);
+    expect(await expireStaleApprovals({ ...deps, clock: eightDaysOn })).toContain(release.id);
+    expect(await done).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'expired' } } });
+    expect((await store.getRelease(app.name, release.id))?.status).toBe('expired');
+    await expect(approveRelease(deps, app.name, release.id, ADMIN_ACTOR)).rejects.toThrow(ConflictError);
+  });
+
+  it('an approval whose workflow is gone fails the release, saying so, instead of leaving it pending', async () => {
+    const { app, build, deps } = await promotable();
+    // What a restart leaves behind: a release waiting on a token nobody waits on any more.
+    const orphan: Release = {
+      id: newId(),
+      app: app.name,
+      status: 'awaiting_approval',
+      build: build.id,
+      commit: build.commit,
+      images: { app: digest('c') },
+      createdAt: new Date().toISOString(),
+      environment: 'customers',
+      waitToken: 'a-token-nobody-waits-on',
+    };
+    await store.createRelease(orphan);
+    await expect(approveRelease(deps, app.name, orphan.id, ADMIN_ACTOR)).rejects.toThrow(
+      /approved, but its release workflow was no longer waiting/,
+    );
+    expect(await store.getRelease(app.name, orphan.id)).toMatchObject({
+      status: 'failed',
+      approvedBy: 'admin',
+      reason: 'approved, but its release workflow was no longer waiting',
     });
   });
 });

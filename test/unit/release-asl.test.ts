@@ -96,7 +96,9 @@ describe('workflow/release.asl.json', () => {
     expect(tasks.length).toBeGreaterThan(8);
     for (const [name, state] of tasks) {
       const resource =
-        name in PARKED ? 'arn:aws:states:::lambda:invoke.waitForTaskToken' : 'arn:aws:states:::lambda:invoke';
+        name in PARKED || name === 'AwaitApproval'
+          ? 'arn:aws:states:::lambda:invoke.waitForTaskToken'
+          : 'arn:aws:states:::lambda:invoke';
       expect({ name, resource: state.Resource }).toEqual({ name, resource });
       expect(state.Parameters?.FunctionName).toBe(ARN_PLACEHOLDER);
       expect(RELEASE_ACTIONS).toContain(state.Parameters?.Payload?.action);
@@ -165,17 +167,43 @@ describe('workflow/release.asl.json', () => {
     expect(done.Default).toBe('NotRecorded');
     expect(definition.States.Recorded?.Type).toBe('Succeed');
     // Every Record* step writes the outcome where Done looks for it.
-    for (const name of ['RecordSuperseded', 'RecordLive', 'RecordRolledBack', 'RecordFailure']) {
+    for (const name of ['RecordSuperseded', 'RecordLive', 'RecordRolledBack', 'RecordFailure', 'RecordExpired']) {
       expect((definition.States[name] as { ResultPath?: string }).ResultPath).toBe('$.result');
     }
   });
 
   it('has an execution timeout beyond every bounded wait, so only a stuck execution times out', () => {
     const raw = definition as unknown as { TimeoutSeconds?: number };
-    // The build wait, turn checks 10 s apart, the rollout wait (each recheck takes seconds).
+    // The build wait, turn checks 10 s apart, the rollout wait (each recheck takes seconds); a
+    // release copied forward waits for approval instead of a build.
     const parked = Object.keys(PARKED).map((name) => definition.States[name]?.TimeoutSeconds ?? Number.NaN);
-    const bounded = (parked[0] ?? Number.NaN) + 720 * 10 + (parked[1] ?? Number.NaN);
+    const approval = definition.States.AwaitApproval?.TimeoutSeconds ?? Number.NaN;
+    const bounded = Math.max(parked[0] ?? Number.NaN, approval) + 720 * 10 + (parked[1] ?? Number.NaN);
     expect(raw.TimeoutSeconds).toBeGreaterThan(bounded);
-    expect(raw.TimeoutSeconds).toBeLessThanOrEqual(8 * 3600);
+    expect(raw.TimeoutSeconds).toBeLessThanOrEqual(approval + 8 * 3600);
+  });
+
+  it('waits for approval on a task token, 7 days at most, before a copied release takes its turn', () => {
+    expect(definition.States.CopiedRelease?.Next).toBe('AwaitApproval');
+    const wait = definition.States.AwaitApproval as State;
+    expect(wait.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect(wait.Parameters?.Payload).toMatchObject({ action: 'awaitApproval', 'release.$': '$.release' });
+    expect(wait.Parameters?.Payload?.['taskToken.$']).toBe('$$.Task.Token');
+    expect(wait.TimeoutSeconds).toBe(7 * 24 * 3600);
+    // Timed out: recorded expired and reported, never rolled out; any other failure is a failure.
+    expect(wait.Catch?.[0]).toMatchObject({ ErrorEquals: ['States.Timeout'], Next: 'RecordExpired' });
+    expect(definition.States.RecordExpired?.Next).toBe('Report');
+    // Only `approved` goes on to the lock; rejected and expired are reported without one.
+    const decision = definition.States[wait.Next ?? ''] as State & {
+      Choices: Array<{ Variable: string; StringEquals: string; Next: string }>;
+    };
+    expect(decision.Choices).toEqual([
+      { Variable: '$.approval.decision', StringEquals: 'approved', Next: 'AcquireRollout' },
+    ]);
+    expect(definition.States[decision.Default ?? '']).toMatchObject({
+      Type: 'Pass',
+      ResultPath: '$.result',
+      Next: 'Report',
+    });
   });
 });

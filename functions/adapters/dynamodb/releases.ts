@@ -1,10 +1,20 @@
 import { ConflictError, NotFoundError, StaleWriteError } from '../../domain/errors';
 import type { Release, ReleaseStatus } from '../../domain/model';
+import type { ReleaseTransitionField } from '../../domain/ports';
 import { assertReleaseTransition } from '../../domain/states';
 import { items, keys, PK, pick } from './keys';
 import { conditionFailureItem, isConditionFailure, type TableAccess, type TransactItems } from './table-access';
 
-const RELEASE_PATCH_KEYS = ['liveAt', 'endedAt', 'reason'] as const;
+const RELEASE_PATCH_KEYS = [
+  'liveAt',
+  'endedAt',
+  'reason',
+  'waitToken',
+  'awaitingSince',
+  'approvedBy',
+  'approvedAt',
+  'rejectedBy',
+] as const satisfies readonly ReleaseTransitionField[];
 
 /** Releases, with each app's live pointer and the rollout watches that lead events to a release. */
 export class ReleaseRecords {
@@ -40,7 +50,7 @@ export class ReleaseRecords {
     id: string,
     from: ReleaseStatus,
     to: ReleaseStatus,
-    patch?: Partial<Pick<Release, 'liveAt' | 'endedAt' | 'reason'>>,
+    patch?: Partial<Pick<Release, ReleaseTransitionField>>,
   ): Promise<Release> {
     assertReleaseTransition(from, to);
     return this.table.transition<Release>(

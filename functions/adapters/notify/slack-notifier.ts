@@ -30,6 +30,9 @@ const EMOJI: Record<ReleaseNotice['kind'], string> = {
   build_failed: '❌',
   rollout_failed: '❌',
   rolled_back: '↩️',
+  awaiting_approval: '⏳',
+  rejected: '🚫',
+  expired: '⌛',
 };
 
 /**
@@ -183,7 +186,7 @@ export function slackMessage(notice: ReleaseNotice): SlackMessage {
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: `*Reason*\n\`\`\`${mrkdwn(clip(reason, 2500)).replace(/```/g, "'''")}\`\`\``,
+        text: `*${notice.kind === 'awaiting_approval' ? 'Who may approve' : 'Reason'}*\n\`\`\`${mrkdwn(clip(reason, 2500)).replace(/```/g, "'''")}\`\`\``,
         verbatim: true,
       },
     });
@@ -204,6 +207,12 @@ function headline(notice: ReleaseNotice): string {
       return `${emoji} ${notice.app}: rollout failed on ${notice.environment}`;
     case 'rolled_back':
       return `${emoji} ${notice.app}: rolled back on ${notice.environment}`;
+    case 'awaiting_approval':
+      return `${emoji} ${notice.app}: release ${notice.release ?? ''} waits for approval to ${notice.environment}`;
+    case 'rejected':
+      return `${emoji} ${notice.app}: release ${notice.release ?? ''} to ${notice.environment} rejected`;
+    case 'expired':
+      return `${emoji} ${notice.app}: release ${notice.release ?? ''} to ${notice.environment} expired unapproved`;
   }
 }
 

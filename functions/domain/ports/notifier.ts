@@ -1,6 +1,8 @@
 /** A release notice for people (Slack): what happened to which commit, and how long it took. */
 export interface ReleaseNotice {
-  kind: 'live' | 'build_failed' | 'rollout_failed' | 'rolled_back';
+  kind: 'live' | 'build_failed' | 'rollout_failed' | 'rolled_back' | 'awaiting_approval' | 'rejected' | 'expired';
+  /** The release it is about (approvals: the one that waits, was rejected or expired). */
+  release?: string;
   app: string;
   environment: string;
   commit: string;
