@@ -183,6 +183,56 @@ describe('the console in a real browser', () => {
     await context.close();
   }, 240_000);
 
+  it('approves and rejects a release waiting for approval, as a Maintainer', async () => {
+    await world.slipway('envs', 'create', 'web', 'customers', '--approval', 'maintainer');
+    const promote = async () => {
+      const waiting = (await world.slipway(
+        'promote',
+        'web',
+        '--from',
+        'production',
+        '--to',
+        'customers',
+        '--wait',
+      )) as Release;
+      expect(waiting.status).toBe('awaiting_approval');
+      return waiting;
+    };
+    const first = await promote();
+    const { context, page } = await signIn('alice');
+    await page.goto(`${base}/console/apps/web`);
+    const row = (id: string) => page.getByRole('table', { name: 'Releases' }).getByRole('row').filter({ hasText: id });
+    await row(first.id).getByText('awaiting_approval').waitFor({ timeout: 5_000 });
+    await screenshot(page, '14-app-awaiting-approval');
+
+    // Reject, saying why: it ends rejected, nothing goes live in customers.
+    await row(first.id).getByRole('button', { name: 'Reject' }).click();
+    await page.getByRole('dialog').getByLabel('Reason (optional)').fill('wait for the launch');
+    await screenshot(page, '15-reject-dialog');
+    await page.getByRole('dialog').getByRole('button', { name: 'Reject release' }).click();
+    await page.waitForURL(`${base}/console/apps/web`);
+    await row(first.id).getByText('rejected').waitFor({ timeout: 5_000 });
+    expect(await world.local.store.getRelease('web', first.id)).toMatchObject({
+      status: 'rejected',
+      rejectedBy: 'alice',
+      reason: 'rejected by alice: wait for the launch',
+    });
+
+    // Approve the next one: it rolls out and goes live.
+    const second = await promote();
+    await page.reload();
+    await row(second.id).getByRole('button', { name: 'Approve' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Approve release' }).click();
+    await page.waitForURL(`${base}/console/apps/web`);
+    await until('the approved release live', async () =>
+      (await world.local.store.getRelease('web', second.id))?.status === 'live' ? true : undefined,
+    );
+    await row(second.id).getByText('live').first().waitFor({ timeout: 5_000 });
+    expect((await world.local.store.getRelease('web', second.id))?.approvedBy).toBe('alice');
+    await screenshot(page, '16-app-after-approval');
+    await context.close();
+  }, 120_000);
+
   it('lets a Reporter see but not deploy, and refuses a forged deploy', async () => {
     const { context, page } = await signIn('bob');
     await page.waitForURL(`${base}/console`);
