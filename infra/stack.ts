@@ -74,8 +74,10 @@ export class SlipwayStack extends Stack {
       timeout: Duration.millis(FUNCTION_TIMEOUTS.webhook),
     });
     // Finds its app by hook id (GetItem), records build + deliveries in one transaction (Put
-    // items), forgets a delivery whose build is gone (DeleteItem). No query, no index.
-    projectWebhook.bindTable(table, ['GetItem', 'PutItem', 'DeleteItem']);
+    // items), forgets a delivery whose build is gone (DeleteItem). Merge request events read the
+    // app's environments and recent releases (Query of its partition, no index) and make or forget
+    // review apps' environments (Put, Delete). No index.
+    projectWebhook.bindTable(table, ['GetItem', 'Query', 'PutItem', 'DeleteItem']);
     projectWebhook.bindKey(key, ['Decrypt'], ['webhook-signing-secret']);
 
     const systemHook = new SlipwayFunction(this, 'SystemHook', {

@@ -7,8 +7,9 @@ import { globals, target } from './context';
 const enc = encodeURIComponent;
 
 const USAGE =
-  'usage: slipway envs NAME | slipway envs create NAME ENV [--cluster C --service S] [--container N] [--url U] ' +
-  '[--approval none|maintainer [--self-approval]] | slipway envs delete NAME ENV';
+  'usage: slipway envs NAME | slipway envs create NAME ENV [--branch B] [--tags P] [--cluster C --service S] [--container N] [--url U] ' +
+  '[--approval none|maintainer [--self-approval]] [--review-apps [--cluster C --service-template S] [--cap N]] ' +
+  '| slipway envs delete NAME ENV';
 
 interface EnvsOptions {
   branch?: string;
@@ -19,6 +20,9 @@ interface EnvsOptions {
   url?: string;
   approval?: string;
   selfApproval?: boolean;
+  reviewApps?: boolean;
+  serviceTemplate?: string;
+  cap?: string;
 }
 
 /**
@@ -32,14 +36,17 @@ export function registerEnvs(program: Command): void {
     .description('list an app\'s environments; "envs create" / "envs delete" to add or remove one')
     .usage('NAME | create NAME ENV [options] | delete NAME ENV')
     .argument('<args...>')
-    .option('--branch <pattern>', 'builds on push to this branch (the first environment only, for now)')
-    .option('--tags <pattern>', 'builds on tags matching this (the first environment only, for now)')
+    .option('--branch <pattern>', 'pushes to matching branches are released here too (one build for every match)')
+    .option('--tags <pattern>', 'pushed tags matching this are released here too (one build for every match)')
     .option('--cluster <cluster>', 'ECS cluster of the environment')
     .option('--service <service>', 'ECS service of the environment')
     .option('--container <name>', 'container in the task definition whose image changes')
     .option('--url <url>', 'where the environment is reached')
     .option('--approval <rule>', "none, or maintainer: releases wait for a Maintainer's approval (slipway approve)")
     .option('--self-approval', 'with --approval maintainer: whoever asked for a release may approve it too')
+    .option('--review-apps', 'a review app per merge request, made from this environment (review/<iid>)')
+    .option('--service-template <service>', 'with --review-apps on ECS: the service each review app copies')
+    .option('--cap <n>', 'with --review-apps: at most this many at once (default 5)')
     .action(async (args: string[], options: EnvsOptions, command: Command) => {
       const json = globals(command).json;
       const [first, app = '', env = ''] = args;
@@ -47,8 +54,15 @@ export function registerEnvs(program: Command): void {
         if (options.approval !== undefined && options.approval !== 'none' && options.approval !== 'maintainer') {
           command.error('error: --approval must be none or maintainer', { exitCode: 2 });
         }
+        if (options.cap !== undefined && !/^[1-9][0-9]{0,2}$/.test(options.cap)) {
+          command.error('error: --cap must be a whole number of at least 1', { exitCode: 2 });
+        }
         const body = Object.fromEntries(
-          Object.entries({ name: env, ...options }).filter(([, value]) => value !== undefined),
+          Object.entries({
+            name: env,
+            ...options,
+            cap: options.cap === undefined ? undefined : Number(options.cap),
+          }).filter(([, value]) => value !== undefined),
         );
         const created = await callApi<Record<string, unknown>>(
           await target(command),

@@ -31,6 +31,30 @@ export interface PushEvent {
   pusher?: string;
 }
 
+/**
+ * A merge request event (`Merge Request Hook`) Slipway acts on: a review app is built
+ * (`open`, `reopen`, or an `update` that brought new commits) or torn down (`merge`, `close`).
+ */
+export interface MergeRequestEvent {
+  action: 'open' | 'reopen' | 'update' | 'merge' | 'close';
+  /** The merge request's iid in its target project. */
+  iid: number;
+  /** The target project: the one whose hook sent it. */
+  project: ProjectRef;
+  /** Where the merge request's commits come from: another project than the target for a fork. */
+  sourceProjectId?: number;
+  targetProjectId?: number;
+  /** The source branch's name (not a full ref). */
+  sourceBranch: string;
+  title: string;
+  /** The head commit (`object_attributes.last_commit`). */
+  head: { sha: string; title?: string; author?: string; committedAt?: string };
+  /** `object_attributes.oldrev`: present on an update that brought new commits. */
+  oldrev?: string;
+  /** Who did it (`user.username`). */
+  user?: string;
+}
+
 /** A system-hook event Slipway acts on; anything else is `other`. */
 export type SystemEvent =
   | { type: 'push'; push: PushEvent }

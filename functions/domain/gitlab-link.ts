@@ -1,5 +1,5 @@
 import { hookUrl, toPublicApp, validateAppName } from './apps';
-import { ConflictError, GitlabError, NotFoundError, ValidationError } from './errors';
+import { ConflictError, GitlabError, NotFoundError, StaleWriteError, ValidationError } from './errors';
 import { randomToken, sha256Hex } from './ids';
 import type { App, GitlabConnection } from './model';
 import type {
@@ -7,6 +7,7 @@ import type {
   DeployKeyGenerator,
   GitlabApi,
   GitlabApiFactory,
+  GitlabHookSpec,
   KnownHostsReader,
   Store,
   Vault,
@@ -242,10 +243,11 @@ async function bestEffort(deps: GitlabDeps, what: string, detail: Record<string,
 }
 
 /**
- * Links an app to its GitLab project: a project hook (push + tag push, branch filter, SSL
- * verification, fresh secret) and a read-only ed25519 deploy key whose private half is kept
- * only as vault ciphertext. Linking again rotates both and then removes the old ones. Any
- * failure removes what this call created and leaves the app as it was.
+ * Links an app to its GitLab project: a project hook (push + tag push, branch filter, merge
+ * request events, SSL verification, fresh secret) and a read-only ed25519 deploy key whose
+ * private half is kept only as vault ciphertext. Linking again rotates both: the hook is updated
+ * in place (`PUT`, same id) while GitLab delivers to it, else replaced; the old key is removed.
+ * A failure before the hook changed removes what this call created and leaves the app as it was.
  */
 export async function linkApp(deps: GitlabDeps, name: string, publicUrl: string) {
   validateAppName(name);
@@ -270,23 +272,32 @@ export async function linkApp(deps: GitlabDeps, name: string, publicUrl: string)
       ? await api.getHook(app.projectId, app.gitlabHookId).catch(() => undefined)
       : undefined;
   const secret = randomToken(32);
+  const hook = {
+    url: hookUrl(publicUrl, app.hookId),
+    token: secret,
+    pushEvents: true,
+    tagPushEvents: app.tags !== undefined,
+    branchFilter: app.branch,
+    // Review apps (domain/review-apps.ts) start from merge request events.
+    mergeRequestsEvents: true,
+    enableSslVerification: true,
+  } as const;
+  // Relinking updates the hook GitLab delivers to in place (PUT: the new secret, today's events);
+  // one it disabled, or one gone, is replaced by a new, enabled hook.
+  const editable =
+    previousHook?.alertStatus === 'executable' && app.projectId === project.id ? previousHook.id : undefined;
   const undo: Array<() => Promise<void>> = [];
   try {
-    const gitlabHookId = await api.addHook(project.id, {
-      url: hookUrl(publicUrl, app.hookId),
-      token: secret,
-      pushEvents: true,
-      tagPushEvents: app.tags !== undefined,
-      branchFilter: app.branch,
-      enableSslVerification: true,
-    });
-    undo.push(() => api.removeHook(project.id, gitlabHookId));
     const key = deps.keys.generate(`slipway-${app.name}`);
     const deployKeyId = await api.addDeployKey(project.id, {
       title: `Slipway ${app.name} (read-only)`,
       key: key.publicKey,
     });
     undo.push(() => api.removeDeployKey(project.id, deployKeyId));
+    // The hook last: an edited hook cannot be undone (its old secret is known to nobody).
+    const edited = editable !== undefined && (await editHookIfThere(api, project.id, editable, hook));
+    const gitlabHookId = edited ? editable : await api.addHook(project.id, hook);
+    if (!edited) undo.push(() => api.removeHook(project.id, gitlabHookId));
     const patch: Partial<App> = {
       project: project.path,
       projectId: project.id,
@@ -299,10 +310,12 @@ export async function linkApp(deps: GitlabDeps, name: string, publicUrl: string)
       deployKeyFingerprint: key.fingerprint,
       repoUrl: project.sshUrl,
     };
-    const updated = await deps.store.updateApp(app.name, app.version, patch);
+    const updated = edited
+      ? await updateAppAfterEdit(deps.store, app, patch)
+      : await deps.store.updateApp(app.name, app.version, patch);
 
     // The new hook and key are live and stored: retire the previous ones.
-    if (app.gitlabHookId !== undefined && app.projectId !== undefined) {
+    if (!edited && app.gitlabHookId !== undefined && app.projectId !== undefined) {
       const old = { projectId: app.projectId, hook: app.gitlabHookId };
       await bestEffort(deps, 'the previous hook', old, () => api.removeHook(old.projectId, old.hook));
     }
@@ -331,6 +344,34 @@ export async function linkApp(deps: GitlabDeps, name: string, publicUrl: string)
       await bestEffort(deps, 'a half-made link', { app: app.name }, step);
     }
     throw error;
+  }
+}
+
+/** Edits the hook; false when GitLab no longer has it (a new one is made instead). */
+async function editHookIfThere(api: GitlabApi, projectId: number, hookId: number, hook: GitlabHookSpec) {
+  try {
+    await api.editHook(projectId, hookId, hook);
+    return true;
+  } catch (error) {
+    if (error instanceof GitlabError && error.kind === 'not_found') return false;
+    throw error;
+  }
+}
+
+/**
+ * Stores the link after the hook was edited in place: the hook now holds the new secret, so a
+ * write lost to a concurrent change of the app is made again on the app as it is now.
+ */
+async function updateAppAfterEdit(store: Store, app: App, patch: Partial<App>): Promise<App> {
+  let current = app;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await store.updateApp(app.name, current.version, patch);
+    } catch (error) {
+      const again = error instanceof StaleWriteError && attempt < 3 ? await store.getApp(app.name) : undefined;
+      if (!again) throw error;
+      current = again;
+    }
   }
 }
 

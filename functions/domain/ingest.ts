@@ -1,3 +1,4 @@
+import { firstEnvironment } from './environments';
 import { type PushEvent, shortRef, ZERO_SHA } from './events';
 import { matchesPattern } from './filters';
 import { newId, sha256Hex } from './ids';
@@ -45,14 +46,29 @@ export function pushIdentity(
 export function whyIgnored(app: App, push: PushEvent): string | undefined {
   if (app.status !== 'active') return `app ${app.name} is disabled`;
   if (push.after === ZERO_SHA) return push.kind === 'tag' ? 'tag deleted' : 'branch deleted';
+  if (environmentsMatching(app, push).length > 0) return undefined;
   const name = shortRef(push.ref);
   if (push.kind === 'tag') {
     if (!app.tags) return `tag pushes are not built for app ${app.name}`;
-    if (!matchesPattern(app.tags, name)) return `tag ${name} does not match ${app.tags}`;
-    return undefined;
+    return `tag ${name} does not match ${app.tags}`;
   }
-  if (!matchesPattern(app.branch, name)) return `branch ${name} does not match ${app.branch}`;
-  return undefined;
+  return `branch ${name} does not match ${app.branch}`;
+}
+
+/**
+ * The environments a push goes to, in order: the app's first when its own trigger matches, then
+ * each further environment whose trigger matches (App.environmentTriggers). Pure.
+ */
+export function environmentsMatching(app: App, push: Pick<PushEvent, 'kind' | 'ref'>): string[] {
+  const name = shortRef(push.ref);
+  const matches = (trigger: { branch?: string; tags?: string }) =>
+    push.kind === 'tag'
+      ? trigger.tags !== undefined && matchesPattern(trigger.tags, name)
+      : trigger.branch !== undefined && matchesPattern(trigger.branch, name);
+  return [
+    ...(matches(app) ? [firstEnvironment(app)] : []),
+    ...(app.environmentTriggers ?? []).filter(matches).map((t) => t.name),
+  ];
 }
 
 /** Whether an event about `project` concerns `app` (by id once known, else by path). */
@@ -84,6 +100,8 @@ export async function ingestPush(
   // "newer push" (superseded mode, queued order) must not depend on how requests interleave.
   const received = delivery.receivedAt ?? deps.clock?.now() ?? new Date();
   const now = received.toISOString();
+  // One build, released to every environment the push matched: its own first, the rest after it.
+  const [own, ...alsoTo] = environmentsMatching(app, push);
   const candidate: Build = {
     id: newId(received),
     app: app.name,
@@ -97,6 +115,8 @@ export async function ingestPush(
     ...(push.committedAt ? { committedAt: push.committedAt } : {}),
     ...(delivery.key ? { deliveryId: delivery.key } : {}),
     ...(push.repoUrl ? { repoUrl: push.repoUrl } : {}),
+    ...(own !== undefined && own !== firstEnvironment(app) ? { environment: own } : {}),
+    ...(alsoTo.length > 0 ? { alsoTo } : {}),
   };
   // In this order: a redelivery answers with the build its own key started.
   const keys: Array<Omit<Delivery, 'app' | 'build'>> = [];

@@ -50,6 +50,12 @@ export interface App {
   /** SSH clone URL of the project, as GitLab gave it at link time. */
   repoUrl?: string;
   environment?: string;
+  /**
+   * The push triggers of the app's environments beyond its first (a copy of theirs, kept with the
+   * app by `envs create` and `envs delete`), so that a push is matched against every environment
+   * with the one read the webhook makes (domain/ingest.ts).
+   */
+  environmentTriggers?: EnvironmentTrigger[];
   cluster?: string;
   service?: string;
   container?: string;
@@ -60,10 +66,18 @@ export interface App {
   version: number;
 }
 
+/** An environment's push trigger: a branch pattern, a tag pattern, or both. */
+export interface EnvironmentTrigger {
+  name: string;
+  branch?: string;
+  tags?: string;
+}
+
 export const BUILD_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'superseded', 'canceled'] as const;
 export type BuildStatus = (typeof BUILD_STATUSES)[number];
 
-export const TRIGGERS = ['push', 'tag', 'manual', 'system_hook'] as const;
+/** `merge_request`: a review app's build of a merge request's head (domain/review-apps.ts). */
+export const TRIGGERS = ['push', 'tag', 'manual', 'system_hook', 'merge_request'] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 
 export interface Build {
@@ -78,6 +92,16 @@ export interface Build {
   message: string;
   author: string;
   trigger: Trigger;
+  /**
+   * The environment its release goes to; absent: the app's first environment. A merge request's
+   * build goes to its review app, `review/<iid>` (domain/review-apps.ts).
+   */
+  environment?: string;
+  /**
+   * Further environments whose trigger the push matched too: once built, the build is released to
+   * each of them as well, in its own execution (domain/fan-out.ts). One build, many releases.
+   */
+  alsoTo?: string[];
   createdAt: string;
   /**
    * When the built commit was made, in UTC: the head commit's own `timestamp` in GitLab's push
@@ -134,7 +158,8 @@ export interface ReportRecord {
 /**
  * `awaiting_approval`: waits for a Maintainer's approval before its rollout (an environment with
  * `approval: maintainer`); it ends `rejected` or `expired` (7 days) without rolling out. Neither
- * counts as a failed change.
+ * counts as a failed change. `superseded`: a release made by fan-out that a newer push's release to
+ * the same environment overtook before its rollout (superseded mode); not a failed change either.
  */
 export const RELEASE_STATUSES = [
   'pending',
@@ -146,6 +171,7 @@ export const RELEASE_STATUSES = [
   'rolled_back',
   'rejected',
   'expired',
+  'superseded',
 ] as const;
 export type ReleaseStatus = (typeof RELEASE_STATUSES)[number];
 
@@ -169,9 +195,22 @@ export interface Release {
   environment?: string;
   /** A promotion: the id of the release (of another environment) whose images it releases. */
   promotedFrom?: string;
+  /**
+   * Released from its build to an environment beyond the build's own because the push matched
+   * that environment's trigger too (domain/fan-out.ts): superseded/queued hold for it per
+   * environment, as for the build's own release.
+   */
+  fannedOut?: boolean;
+  /**
+   * A configuration change (`slipway config set/unset`): the environment's live images released
+   * again with the configuration's new `version`; the keys set and unset (names only, never values).
+   */
+  configChange?: { version: number; set: string[]; unset: string[] };
   /** Who asked for it: a GitLab username (console, or the push's author), or `admin` (the admin token). */
   requestedBy?: string;
-  /** Who approved it (environments with `approval: maintainer`), and when. */
+  /** Since when it waits for approval (environments with `approval: maintainer`). */
+  awaitingSince?: string;
+  /** Who approved it, and when. */
   approvedBy?: string;
   approvedAt?: string;
   /** Who rejected it (`reason` says why when they did). */
@@ -232,12 +271,15 @@ export interface Delivery {
 
 /**
  * Where an app runs, beyond its first environment (which the app's own `environment`, `branch`,
- * `tags`, `cluster`, `service` and `container` describe). For now such an environment has no
- * trigger: it receives releases by promotion only (docs/ENVIRONMENTS.md, slices).
+ * `tags`, `cluster`, `service` and `container` describe). Without a trigger it receives releases
+ * by promotion only; with one, a matching push releases its build there too (docs/ENVIRONMENTS.md).
  */
 export interface Environment {
   app: string;
   name: string;
+  /** Push trigger: a branch pattern and/or a tag pattern (`*` wildcards), as the app's own. */
+  branch?: string;
+  tags?: string;
   cluster?: string;
   service?: string;
   container?: string;
@@ -248,8 +290,53 @@ export interface Environment {
    * (default false: someone else must).
    */
   selfApproval?: boolean;
+  /**
+   * This environment is the template of the app's review apps (`envs create … --review-apps`):
+   * it receives no releases itself; each merge request gets an environment `review/<iid>` made
+   * from it (domain/review-apps.ts).
+   */
+  reviewApps?: ReviewAppsSettings;
+  /** This environment is a review app, made by Slipway for a merge request. */
+  review?: ReviewApp;
   createdAt: string;
+}
+
+/** How an app's review apps are made (the template environment's `reviewApps`). */
+export interface ReviewAppsSettings {
+  /** ECS: the service whose task definition and network settings each review app's service copies. */
+  serviceTemplate?: string;
+  /** At most this many review apps at once; at the cap the one idle longest is torn down first. */
+  cap: number;
+}
+
+/** A review app: the merge request it runs, and what Slipway told it. */
+export interface ReviewApp {
+  /** The merge request's iid in the app's project. */
+  iid: number;
+  /** The template environment it was made from. */
+  template: string;
+  /** The merge request's source branch (in the app's own project). */
+  sourceBranch: string;
+  /** ECS: the template service it was cloned from. */
+  serviceTemplate?: string;
+  /** The release whose going live posted the merge request's one note with the URL. */
+  announcedBy?: string;
 }
 
 export const APPROVAL_RULES = ['none', 'maintainer'] as const;
 export type ApprovalRule = (typeof APPROVAL_RULES)[number];
+
+/**
+ * An app environment's configuration (docs/ENVIRONMENTS.md): its values as one vault ciphertext
+ * (purpose `env-config`, bound to the app and environment) of a JSON object, the key names in the
+ * clear (sorted) so they can be listed without opening it. `version` counts its writes (each
+ * conditional on the one before).
+ */
+export interface EnvironmentConfig {
+  app: string;
+  environment: string;
+  ciphertext: string;
+  keys: string[];
+  version: number;
+  updatedAt: string;
+}

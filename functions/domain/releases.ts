@@ -1,11 +1,27 @@
+import { awaitApproval, expire } from './approvals';
 import { startBuild } from './builds';
+import { environmentConfig } from './environment-config';
+import { fanOut } from './fan-out';
 import { firstEnvironment, laneOf, targetOf } from './environments';
 import { ConflictError, NotFoundError, StaleWriteError, TransientError, ValidationError } from './errors';
 import { shortSha } from './events';
 import { newId } from './ids';
 import type { App, Build, Release, ReleaseOutcome, RolloutMode, RolloutTurn } from './model';
-import type { Builder, Clock, Deployer, DeployTarget, Registry, RolloutState, Store, TaskTokens } from './ports';
+import type {
+  Builder,
+  Clock,
+  Deployer,
+  DeployTarget,
+  Registry,
+  ReviewJob,
+  RolloutState,
+  Store,
+  TaskTokens,
+  Vault,
+  Workflow,
+} from './ports';
 import { type ReleaseReporting, reportBuildStarted, reportDeploying, reportFinal } from './release-reports';
+import { announceReviewApp, runReviewJob } from './review-apps';
 import { takeRolloutTurn } from './rollout';
 import { isTerminalBuild } from './states';
 import { type BuildWaitOutput, recheckBuild, recordTaskCounts, rolloutWaitOutput } from './waits';
@@ -29,6 +45,8 @@ export interface ReleaseStepDeps {
   builder?: Builder;
   registry?: Registry;
   deployer: Deployer;
+  /** Opens the environment's configuration for the deployer (prepare); needed once an environment has one. */
+  vault?: Vault;
   clock?: Clock;
   /** GitLab commit statuses and deployments, Slack notices (release-reports.ts). Never fails a release. */
   reporting?: ReleaseReporting;
@@ -37,6 +55,8 @@ export interface ReleaseStepDeps {
    * then looks once itself, completing the token when what it waits for has already happened.
    */
   tasks?: TaskTokens;
+  /** The release workflow named by a step's `stateMachine` (fan-out starts executions of it). */
+  releaseWorkflow?: (stateMachine: string | undefined) => Workflow;
   /** Likewise for a build told to wait for its rollout turn: resolves when the app's builds or lock changed, or after a while. */
   awaitTurn?: (app: string) => Promise<void>;
   /** Told how each execution ended, after it was recorded and reported (tests, benchmarks). */
@@ -46,6 +66,9 @@ export interface ReleaseStepDeps {
 export const RELEASE_ACTIONS = [
   'startBuild',
   'checkBuild',
+  'fanOut',
+  'awaitApproval',
+  'recordExpired',
   'acquire',
   'recordSuperseded',
   'prepare',
@@ -56,6 +79,7 @@ export const RELEASE_ACTIONS = [
   'recordFailure',
   'releaseLock',
   'report',
+  'reviewJob',
 ] as const;
 export type ReleaseAction = (typeof RELEASE_ACTIONS)[number];
 
@@ -71,10 +95,14 @@ export interface ReleaseStepInput {
   polls?: number;
   /** The task token of a step the workflow parks on (`.waitForTaskToken`): startBuild, rollout. */
   taskToken?: string;
+  /** The state machine the execution runs in (`$$.StateMachine.Id`): fan-out starts executions of it. */
+  stateMachine?: string;
   /** Why the rollout failed (recordRolledBack). */
   reason?: string;
   /** The caught error (recordFailure): Step Functions' `{Error, Cause}`. */
   error?: { Error?: string; Cause?: string };
+  /** A review-app job (reviewJob, domain/review-apps.ts): its `build` is the job's id. */
+  review?: ReviewJob;
 }
 
 export type { RolloutMode, RolloutTurn };
@@ -140,25 +168,47 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
       if (!isTerminalBuild(build.status)) build = (await supersedeIfOvertaken(deps, app, buildId, now())) ?? build;
       return { status: build.status, polls: (input.polls ?? 0) + 1 };
     }
+    case 'awaitApproval':
+      // A release given from the start (promotion, rollback) waits here if its environment asks.
+      return awaitApproval(deps, app, mustRelease(input), input.taskToken);
+    case 'recordExpired':
+      await expire(deps, app, mustRelease(input));
+      return { outcome: 'expired' };
     case 'acquire': {
-      const mode: RolloutMode = input.release ? 'immediate' : ((await store.getApp(app))?.mode ?? 'superseded');
-      // A release given from the start (rollback, promotion) takes its own environment's lock.
-      const lane = await laneOfRelease(store, app, input.release);
-      let outcome = await takeRolloutTurn(deps, app, buildId, mode, lane);
+      // A release given from the start (rollback, promotion) takes its own environment's lock,
+      // whenever it is free; one made by fan-out competes there as its build would (the app's mode).
+      const given = input.release ? await store.getRelease(app, input.release) : undefined;
+      const mode: RolloutMode =
+        input.release && !given?.fannedOut ? 'immediate' : ((await store.getApp(app))?.mode ?? 'superseded');
+      const target = given?.fannedOut ? given.environment : undefined;
+      const lane = await laneOfRelease(store, app, input.release, buildId);
+      let outcome = await takeRolloutTurn(deps, app, buildId, mode, lane, target);
       if (outcome === 'wait' && deps.awaitTurn) {
         await deps.awaitTurn(app);
-        outcome = await takeRolloutTurn(deps, app, buildId, mode, lane);
+        outcome = await takeRolloutTurn(deps, app, buildId, mode, lane, target);
       }
       return { outcome, polls: (input.polls ?? 0) + 1 };
     }
     case 'recordSuperseded':
-      await store.recordBuildOutcome(app, buildId, { outcome: 'superseded' });
+      // A release made by fan-out ends superseded itself; its build's outcome is its own release's.
+      if (input.release) await supersedeRelease(store, app, input.release, now());
+      else await store.recordBuildOutcome(app, buildId, { outcome: 'superseded' });
       return { outcome: 'superseded' };
+    case 'fanOut': {
+      if (!deps.releaseWorkflow) throw new ValidationError('fan-out needs the release workflow');
+      return fanOut(
+        { store, clock: deps.clock, workflow: deps.releaseWorkflow(input.stateMachine) },
+        app,
+        buildId,
+      );
+    }
     case 'prepare': {
       const release = await pendingRelease(deps, input, now());
       const target = await releaseTarget(store, app, release);
       const repository = deps.registry ? await deps.registry.ensureRepository(app) : '';
-      const { revision } = await deps.deployer.prepare(target, release.images, repository);
+      // The environment's configuration, opened here and handed on: never in the step's output.
+      const config = await environmentConfig(deps, app, release);
+      const { revision } = await deps.deployer.prepare(target, release.images, repository, config);
       const deploying =
         release.status === 'pending' ? await store.transitionRelease(app, release.id, 'pending', 'deploying') : release;
       await reportDeploying(store, deps.reporting, deploying);
@@ -212,11 +262,14 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
     case 'recordFailure':
       return { outcome: await recordFailure(deps, input, now()) };
     case 'releaseLock':
-      await store.releaseRollout(app, buildId, await laneOfRelease(store, app, input.release));
+      await store.releaseRollout(app, buildId, await laneOfRelease(store, app, input.release, buildId));
       return { released: true };
     case 'report':
       await report(deps, input);
       return { reported: true };
+    case 'reviewJob':
+      if (!input.review) throw new ValidationError('reviewJob needs the job');
+      return runReviewJob(deps, input.review);
     default:
       throw new ValidationError(`unknown release step ${String((input as { action?: unknown }).action)}`);
   }
@@ -240,8 +293,13 @@ async function supersedeIfOvertaken(
   const builds = await store.listBuilds(app, { limit: 20 });
   const build = builds.find((b) => b.id === buildId) ?? (await store.getBuild(app, buildId));
   if (!build || (build.status !== 'queued' && build.status !== 'running')) return undefined;
+  // Only a newer build of the same environment overtakes it: a push does not supersede a merge
+  // request's review build, nor the reverse.
   const newer = builds.find(
-    (b) => b.id > buildId && (b.status === 'queued' || b.status === 'running' || b.status === 'succeeded'),
+    (b) =>
+      b.id > buildId &&
+      b.environment === build.environment &&
+      (b.status === 'queued' || b.status === 'running' || b.status === 'succeeded'),
   );
   if (!newer) return undefined;
   return supersede(deps, build, newer, at);
@@ -260,6 +318,7 @@ async function supersedeOlder(deps: ReleaseStepDeps, app: string, buildId: strin
   if (!newer) return;
   for (const older of builds) {
     if (older.id >= buildId || (older.status !== 'queued' && older.status !== 'running')) continue;
+    if (older.environment !== newer.environment) continue; // another environment's order
     await supersede(deps, older, newer, at);
   }
 }
@@ -340,13 +399,20 @@ async function targetOfRelease(store: Store, appName: string, releaseId: string 
   return releaseTarget(store, appName, release);
 }
 
-/** The lock and live-pointer lane of the release with this id (none for the app's first environment). */
+/**
+ * The lock and live-pointer lane of the release with this id (none for the app's first
+ * environment); before there is a release, of the environment the build goes to.
+ */
 async function laneOfRelease(
   store: Store,
   appName: string,
   releaseId: string | undefined,
+  buildId?: string,
 ): Promise<string | undefined> {
-  if (!releaseId) return undefined;
+  if (!releaseId) {
+    const build = buildId ? await store.getBuild(appName, buildId) : undefined;
+    return build?.environment ? laneOf(await mustGetApp(store, appName), build.environment) : undefined;
+  }
   const release = await store.getRelease(appName, releaseId);
   if (!release?.environment) return undefined;
   return laneOf(await mustGetApp(store, appName), release.environment);
@@ -377,8 +443,9 @@ async function pendingRelease(deps: ReleaseStepDeps, input: ReleaseStepInput, at
     commit: build.commit,
     images: build.images,
     createdAt: at,
-    // A push releases to the app's first environment (the one with the triggers).
-    environment: firstEnvironment(await mustGetApp(store, input.app)),
+    // A push releases to the app's first environment (the one with the triggers); a merge
+    // request's build to its review app.
+    environment: build.environment ?? firstEnvironment(await mustGetApp(store, input.app)),
   };
   await store.createRelease(release);
   return release;
@@ -387,7 +454,10 @@ async function pendingRelease(deps: ReleaseStepDeps, input: ReleaseStepInput, at
 /** The app's release of this build that has not ended (at most one: the rollout lock holder's). */
 async function inFlightRelease(store: Store, app: string, build: string): Promise<Release | undefined> {
   const releases = await store.listReleases(app, { limit: 50 });
-  return releases.find((r) => r.build === build && (r.status === 'pending' || r.status === 'deploying'));
+  // Releases of the build made by fan-out have executions of their own.
+  return releases.find(
+    (r) => r.build === build && !r.fannedOut && (r.status === 'pending' || r.status === 'deploying'),
+  );
 }
 
 async function recordLive(deps: ReleaseStepDeps, app: string, id: string, at: string): Promise<'live'> {
@@ -407,6 +477,20 @@ async function recordLive(deps: ReleaseStepDeps, app: string, id: string, at: st
   }
 }
 
+/** A release made by fan-out, overtaken by a newer push's release to its environment. */
+async function supersedeRelease(store: Store, app: string, id: string, at: string): Promise<void> {
+  const release = await store.getRelease(app, id);
+  if (release?.status !== 'pending' && release?.status !== 'awaiting_approval') return;
+  try {
+    await store.transitionRelease(app, id, release.status, 'superseded', {
+      endedAt: at,
+      reason: `superseded: a newer push to ${release.environment ?? 'its environment'} was released instead`,
+    });
+  } catch (error) {
+    if (!(error instanceof StaleWriteError)) throw error;
+  }
+}
+
 /** Records why the execution failed: the release (if any) and the build (if still going) `failed`. */
 async function recordFailure(deps: ReleaseStepDeps, input: ReleaseStepInput, at: string): Promise<'failed'> {
   const { store } = deps;
@@ -414,7 +498,10 @@ async function recordFailure(deps: ReleaseStepDeps, input: ReleaseStepInput, at:
   const release = input.release
     ? await store.getRelease(input.app, input.release)
     : await inFlightRelease(store, input.app, input.build);
-  if (release && (release.status === 'pending' || release.status === 'deploying')) {
+  if (
+    release &&
+    (release.status === 'pending' || release.status === 'awaiting_approval' || release.status === 'deploying')
+  ) {
     await store.transitionRelease(input.app, release.id, release.status, 'failed', { endedAt: at, reason });
   }
   const build = await store.getBuild(input.app, input.build);
@@ -450,10 +537,12 @@ async function report(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<v
   const releases = await store.listReleases(input.app, { limit: 50 });
   const release = rollback
     ? releases.find((r) => r.id === input.release)
-    : releases.find((r) => r.build === input.build);
+    : releases.find((r) => r.build === input.build && !r.fannedOut);
   const outcome = outcomeOf(build, release, rollback);
   const already = rollback ? release?.report : build.report;
   const record = already ?? (await reportFinal(store, deps.reporting, outcome, build, release));
+  // A review app that went live: its URL to the merge request (once; never fails the release).
+  if (outcome === 'live' && release && !already) await announceReviewApp(deps, release);
   if (release) await store.updateRelease(input.app, release.id, { report: record });
   if (!rollback) {
     await store.recordBuildOutcome(input.app, build.id, {
@@ -481,6 +570,9 @@ async function report(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<v
 function outcomeOf(build: Build, release: Release | undefined, rollback: boolean): ReleaseOutcome {
   if (release?.status === 'live' || release?.status === 'replaced') return 'live';
   if (release?.status === 'rolled_back') return 'rolled_back';
+  if (release?.status === 'rejected' || release?.status === 'expired' || release?.status === 'superseded') {
+    return release.status;
+  }
   if (!release && !rollback && build.outcome === 'superseded') return 'superseded';
   return 'failed';
 }

@@ -44,8 +44,14 @@ export async function resumeInFlight(
       }
       for (const release of await deps.store.listReleases(app.name, { limit: recent })) {
         if (!['pending', 'awaiting_approval', 'deploying'].includes(release.status)) continue;
-        // A build's own execution resumes its release; rollbacks and promotions have their own.
-        if (rollbackOf(release) === undefined && release.promotedFrom === undefined) continue;
+        // A build's own execution resumes its release; rollbacks, promotions, configuration
+        // changes and releases made by fan-out have their own.
+        const own =
+          rollbackOf(release) !== undefined ||
+          release.promotedFrom !== undefined ||
+          release.fannedOut === true ||
+          release.configChange !== undefined;
+        if (!own) continue;
         await deps.workflow.startRelease({ app: app.name, build: release.build, release: release.id });
         resumed.releases.push(release.id);
       }

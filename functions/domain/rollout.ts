@@ -21,7 +21,8 @@ export const QUEUE_WINDOW_MS = 3 * 60 * 60 * 1000;
 const POLICY_WINDOW = 100;
 
 /**
- * The rollout-turn policy, decided over the app's recent builds and releases (newest first):
+ * The rollout-turn policy, decided over the app's recent builds and releases (newest first), of
+ * the environment the build goes to (its `environment`; absent: the app's first):
  * `superseded` when (superseded mode) a newer build of the app is queued, running or succeeded;
  * `wait` when (queued mode) an older build is still on its way (queued, running, or succeeded
  * without a release yet, within QUEUE_WINDOW_MS); `go` otherwise: the lock alone decides.
@@ -29,16 +30,29 @@ const POLICY_WINDOW = 100;
 export function rolloutPolicy(
   buildId: string,
   mode: RolloutMode,
-  builds: readonly Build[],
+  all: readonly Build[],
   releases: readonly Release[],
   now: Date,
+  /**
+   * The environment the turn is for, when it is not the build's own: a release made by fan-out
+   * (domain/fan-out.ts), competing with every build that goes there too.
+   */
+  target?: string,
 ): 'go' | 'superseded' | 'wait' {
   if (mode === 'immediate') return 'go';
+  // Concurrency holds per environment: only the builds going where this one goes count (as their
+  // own environment, or as one the push matched too).
+  const environment = target ?? all.find((b) => b.id === buildId)?.environment;
+  const builds = all.filter(
+    (b) => b.environment === environment || (environment !== undefined && b.alsoTo?.includes(environment)),
+  );
   const live: ReadonlySet<BuildStatus> = new Set(['queued', 'running', 'succeeded']);
   if (mode === 'superseded') {
     return builds.some((b) => b.id > buildId && live.has(b.status)) ? 'superseded' : 'go';
   }
-  const released = new Set(releases.map((r) => r.build));
+  const released = new Set(
+    releases.filter((r) => target === undefined || r.environment === target).map((r) => r.build),
+  );
   const since = now.getTime() - QUEUE_WINDOW_MS;
   const waiting = builds.some(
     (b) =>
@@ -72,6 +86,8 @@ export async function takeRolloutTurn(
   mode: RolloutMode,
   /** The environment's lane (domain/environments.ts): its own lock; the app's first has none. */
   lane?: string,
+  /** The environment, for a release made by fan-out (see rolloutPolicy). */
+  target?: string,
 ): Promise<RolloutTurn> {
   const { store } = deps;
   const lock = await store.getRolloutLock(app, lane);
@@ -81,7 +97,7 @@ export async function takeRolloutTurn(
       store.listBuilds(app, { limit: POLICY_WINDOW }),
       store.listReleases(app, { limit: POLICY_WINDOW }),
     ]);
-    const policy = rolloutPolicy(build, mode, builds, releases, deps.clock?.now() ?? new Date());
+    const policy = rolloutPolicy(build, mode, builds, releases, deps.clock?.now() ?? new Date(), target);
     if (policy !== 'go') return policy;
   }
   const now = deps.clock?.now() ?? new Date();

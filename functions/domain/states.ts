@@ -16,8 +16,8 @@ export const BUILD_TRANSITIONS: Readonly<Record<BuildStatus, readonly BuildStatu
 
 export const RELEASE_TRANSITIONS: Readonly<Record<ReleaseStatus, readonly ReleaseStatus[]>> = {
   // An approval sends a waiting release back to `pending`, to take its rollout turn.
-  pending: ['awaiting_approval', 'deploying', 'failed'],
-  awaiting_approval: ['pending', 'rejected', 'expired', 'failed'],
+  pending: ['awaiting_approval', 'deploying', 'failed', 'superseded'],
+  awaiting_approval: ['pending', 'rejected', 'expired', 'failed', 'superseded'],
   deploying: ['live', 'failed', 'rolled_back'],
   live: ['replaced'],
   replaced: [],
@@ -25,6 +25,7 @@ export const RELEASE_TRANSITIONS: Readonly<Record<ReleaseStatus, readonly Releas
   rolled_back: [],
   rejected: [],
   expired: [],
+  superseded: [],
 };
 
 export function canTransitionBuild(from: BuildStatus, to: BuildStatus): boolean {

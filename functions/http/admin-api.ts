@@ -1,6 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import * as z from 'zod';
+import { ADMIN_ACTOR, approveRelease, rejectRelease } from '../domain/approvals';
 import { issueWebhookSecret, newApp, toPublicApp, validateAppName } from '../domain/apps';
+import { changeConfiguration, showConfiguration } from '../domain/configuration';
 import { deployRef, promoteTo, rollbackTo } from '../domain/deploys';
 import { runDoctor } from '../domain/doctor';
 import {
@@ -22,7 +24,7 @@ import {
 import { ID_PATTERN } from '../domain/ids';
 import { DEFAULT_METRICS_DAYS, loadDeliveryMetrics, MAX_METRICS_DAYS } from '../domain/metrics';
 import type { App, Build, Release } from '../domain/model';
-import type { BuildLogs, PlatformProbe, Store, Vault, Workflow } from '../domain/ports';
+import type { BuildLogs, PlatformProbe, Store, TaskTokens, Vault, Workflow } from '../domain/ports';
 import { isTerminalBuild } from '../domain/states';
 import { httpHandler } from './middleware';
 import { checkSize, HttpError, type HttpEvent, type HttpResult, json, parseJsonBody } from './responses';
@@ -38,6 +40,8 @@ export interface AdminDeps extends GitlabDeps {
   logs?: BuildLogs;
   /** Starts releases by hand (deploy, rollback): Step Functions on AWS, the local executor locally. */
   workflow: Workflow;
+  /** Completes the release workflow's approval waits (approve, reject). */
+  tasks?: TaskTokens;
   /** What `doctor` checks the platform with (CodeBuild + Step Functions, or local mode's); unchecked without. */
   platform?: PlatformProbe;
   /** Whether a Slack incoming webhook is set, for `doctor` (informational); unknown without. */
@@ -79,12 +83,26 @@ const environmentBody = z.strictObject({
   container: z.string().max(255).optional(),
   url: z.string().max(2048).optional(),
   approval: z.enum(['none', 'maintainer']).optional(),
+  selfApproval: z.boolean().optional(),
+  /** The template of the app's review apps (domain/review-apps.ts). */
+  reviewApps: z.boolean().optional(),
+  serviceTemplate: z.string().max(255).optional(),
+  cap: z.number().int().min(1).max(50).optional(),
 });
+
+const approveBody = z.strictObject({});
+const rejectBody = z.strictObject({ reason: z.string().max(500).optional() });
 
 const promoteBody = z.strictObject({
   from: z.string().min(1).max(64),
   to: z.string().min(1).max(64),
   release: z.string().regex(ID_PATTERN, 'release must be a release id').optional(),
+});
+
+/** `config set/unset`: values are checked in the domain (domain/environment-config.ts), whose messages name keys only. */
+const configBody = z.strictObject({
+  set: z.record(z.string().max(256), z.string()).optional(),
+  unset: z.array(z.string().max(256)).max(1000).optional(),
 });
 
 const connectBody = z.strictObject({
@@ -368,12 +386,45 @@ const routes: Route[] = [
     },
   },
   {
+    // Keys only; values with ?show=true.
+    method: 'GET',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/envs/${SEGMENT}/config$`),
+    run: async (deps, event, [name, env]) => {
+      const show = event.queryStringParameters?.show;
+      if (show !== undefined && show !== 'true' && show !== 'false')
+        throw new ValidationError('show must be true or false');
+      const app = await requireApp(deps.store, name ?? '');
+      return json(200, await showConfiguration(deps, app.name, env ?? '', { show: show === 'true' }));
+    },
+  },
+  {
+    // 202 when the change released the environment's live images again (`release`), else 200.
+    method: 'PATCH',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/envs/${SEGMENT}/config$`),
+    run: async (deps, event, [name, env]) => {
+      const change = validate(configBody, parseJsonBody(event));
+      const app = await requireApp(deps.store, name ?? '');
+      const { released, ...view } = await changeConfiguration(deps, app.name, env ?? '', {
+        ...change,
+        requestedBy: ADMIN_ACTOR.name,
+      });
+      // Key names and versions only: values never reach a log.
+      deps.logger.info('configuration changed', {
+        app: app.name,
+        environment: view.environment,
+        version: view.version,
+        ...(released ? { release: released.id, configChange: released.configChange } : {}),
+      });
+      return json(released ? 202 : 200, view);
+    },
+  },
+  {
     method: 'POST',
     pattern: new RegExp(`^/v1/apps/${SEGMENT}/promote$`),
     run: async (deps, event, [name]) => {
       const request = validate(promoteBody, parseJsonBody(event));
       const app = await requireApp(deps.store, name ?? '');
-      const release = await promoteTo(deps, app.name, request);
+      const release = await promoteTo(deps, app.name, { ...request, requestedBy: ADMIN_ACTOR.name });
       deps.logger.info('promotion started', { app: app.name, from: request.from, to: request.to, release: release.id });
       return json(202, publicRelease(release));
     },
@@ -384,6 +435,30 @@ const routes: Route[] = [
     run: async (deps, _event, [name, id]) => {
       const app = await requireApp(deps.store, name ?? '');
       return json(200, publicRelease(await requireRelease(deps.store, app.name, id ?? '')));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/releases/${SEGMENT}/approve$`),
+    run: async (deps, event, [name, id]) => {
+      validate(approveBody, parseJsonBody(event, { allowEmpty: true }));
+      const app = await requireApp(deps.store, name ?? '');
+      const waiting = await requireRelease(deps.store, app.name, id ?? '');
+      const release = await approveRelease(deps, app.name, waiting.id, ADMIN_ACTOR);
+      deps.logger.info('release approved', { app: app.name, release: release.id, by: ADMIN_ACTOR.name });
+      return json(200, publicRelease(release));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/v1/apps/${SEGMENT}/releases/${SEGMENT}/reject$`),
+    run: async (deps, event, [name, id]) => {
+      const { reason } = validate(rejectBody, parseJsonBody(event, { allowEmpty: true }));
+      const app = await requireApp(deps.store, name ?? '');
+      const waiting = await requireRelease(deps.store, app.name, id ?? '');
+      const release = await rejectRelease(deps, app.name, waiting.id, ADMIN_ACTOR, reason);
+      deps.logger.info('release rejected', { app: app.name, release: release.id, by: ADMIN_ACTOR.name });
+      return json(200, publicRelease(release));
     },
   },
   {

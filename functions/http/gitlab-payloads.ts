@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { PushEvent, SystemEvent } from '../domain/events';
+import type { MergeRequestEvent, PushEvent, SystemEvent } from '../domain/events';
 import { hasControlCharacters } from '../domain/text';
 import { isoUtc } from '../domain/timestamps';
 
@@ -106,6 +106,91 @@ export const PROJECT_PUSH_EVENTS: Readonly<Record<string, 'branch' | 'tag'>> = {
   'Push Hook': 'branch',
   'Tag Push Hook': 'tag',
 };
+
+/** The project-hook event of merge requests (review apps, domain/review-apps.ts). */
+export const MERGE_REQUEST_EVENT = 'Merge Request Hook';
+
+/** The merge request actions Slipway acts on; any other (approved, unapproved, …) is ignored. */
+const MERGE_REQUEST_ACTIONS = ['open', 'reopen', 'update', 'merge', 'close'] as const;
+
+const mergeRequestEnvelope = z.object({
+  object_attributes: z.object({ action: z.string().max(64).optional() }),
+});
+
+/** A branch name as git takes one: no control character, space, `~^:?*[\`, `..` or `@{`; not starting with `-`. */
+const branchName = noControl(z.string())
+  .min(1)
+  .max(255)
+  .regex(/^(?!-)(?!.*\.\.)(?!.*@\{)[^\s~^:?*[\\]+$/, 'a branch name')
+  .refine((name) => !name.startsWith('/') && !name.endsWith('/') && !name.endsWith('.lock'), 'a branch name');
+
+const mergeRequestPayload = z.object({
+  project,
+  user: z
+    .object({ username: z.string().max(255).optional() })
+    .partial()
+    .optional()
+    .catch(undefined),
+  object_attributes: z.object({
+    iid: z.number().int().positive().max(2_147_483_647),
+    action: z.enum(MERGE_REQUEST_ACTIONS),
+    source_branch: branchName,
+    source_project_id: z.number().int().positive().optional(),
+    target_project_id: z.number().int().positive().optional(),
+    title: z.string().max(10_000).optional(),
+    /** Present (a sha) on an update that brought new commits. */
+    oldrev: sha.nullish(),
+    last_commit: z
+      .object({
+        id: sha,
+        title: z.string().max(10_000).optional(),
+        message: z.string().max(100_000).optional(),
+        timestamp: z.string().max(64).optional().catch(undefined),
+        author: z
+          .object({ name: z.string().max(1024).optional() })
+          .partial()
+          .optional(),
+      })
+      .nullish(),
+  }),
+});
+
+/**
+ * Parses a `Merge Request Hook` body (already JSON-decoded): the event, or why it is not acted on
+ * (an action Slipway ignores). Throws PayloadError when an action it acts on comes malformed.
+ */
+export function parseMergeRequest(body: unknown): MergeRequestEvent | { ignored: string } {
+  const envelope = parseWith(mergeRequestEnvelope, body);
+  const action = envelope.object_attributes.action;
+  if (action === undefined || !(MERGE_REQUEST_ACTIONS as readonly string[]).includes(action)) {
+    return { ignored: `merge request action ${action ?? '(none)'} is not acted on` };
+  }
+  const payload = parseWith(mergeRequestPayload, body);
+  const attributes = payload.object_attributes;
+  const commit = attributes.last_commit;
+  const builds = attributes.action !== 'merge' && attributes.action !== 'close';
+  if (builds && !commit) throw new PayloadError('object_attributes.last_commit: missing');
+  const committedAt = isoUtc(commit?.timestamp);
+  const title = commit?.title ?? commit?.message?.split('\n', 1)[0];
+  const id = payload.project.id;
+  return {
+    action: attributes.action,
+    iid: attributes.iid,
+    project: { ...(id !== undefined ? { id } : {}), path: payload.project.path_with_namespace },
+    ...(attributes.source_project_id !== undefined ? { sourceProjectId: attributes.source_project_id } : {}),
+    ...(attributes.target_project_id !== undefined ? { targetProjectId: attributes.target_project_id } : {}),
+    sourceBranch: attributes.source_branch,
+    title: attributes.title ?? '',
+    head: {
+      sha: commit?.id ?? '',
+      ...(title !== undefined ? { title } : {}),
+      ...(commit?.author?.name ? { author: commit.author.name } : {}),
+      ...(committedAt ? { committedAt } : {}),
+    },
+    ...(attributes.oldrev ? { oldrev: attributes.oldrev } : {}),
+    ...(payload.user?.username ? { user: payload.user.username } : {}),
+  };
+}
 
 const systemEnvelope = z.object({
   event_name: z.string().max(256).optional(),

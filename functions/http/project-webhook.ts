@@ -2,7 +2,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { HOOK_ID_PATTERN } from '../domain/ids';
 import { ingestPush, triggerOf } from '../domain/ingest';
 import type { Store, Vault, Workflow } from '../domain/ports';
-import { PROJECT_PUSH_EVENTS, parsePush } from './gitlab-payloads';
+import { ingestMergeRequest } from '../domain/review-apps';
+import { MERGE_REQUEST_EVENT, PROJECT_PUSH_EVENTS, parseMergeRequest, parsePush } from './gitlab-payloads';
 import { httpHandler } from './middleware';
 import { checkSize, HttpError, header, json, parseJsonBody, receivedAt } from './responses';
 import { UnknownHookIds } from './unknown-hooks';
@@ -47,6 +48,34 @@ export function createProjectWebhookHandler(deps: WebhookDeps) {
     const body = parseJsonBody(event);
     const key = deliveryKey(event);
     const eventName = header(event, 'x-gitlab-event');
+    if (eventName === MERGE_REQUEST_EVENT) {
+      // Review apps (domain/review-apps.ts): a build of the merge request's head, a teardown, or a refusal.
+      const parsed = parseMergeRequest(body);
+      if ('ignored' in parsed) return json(200, { ignored: parsed.ignored });
+      const result = await ingestMergeRequest(
+        { ...deps, onWorkflowError: logWorkflowFailure(deps.logger) },
+        app,
+        parsed,
+        { source: hookId, key, ...(signedId ? { signedId } : {}), receivedAt: receivedAt(event) },
+      );
+      deps.logger.info('merge request event handled', {
+        app: app.name,
+        delivery: key,
+        mergeRequest: parsed.iid,
+        action: parsed.action,
+        outcome: result.outcome,
+      });
+      switch (result.outcome) {
+        case 'started':
+          return json(202, { build: result.build.id });
+        case 'duplicate':
+          return json(200, { duplicate: true, build: result.build.id });
+        case 'job':
+          return json(202, { job: result.job.id, kind: result.job.kind });
+        case 'ignored':
+          return json(200, { ignored: result.reason });
+      }
+    }
     const kind =
       eventName !== undefined && Object.hasOwn(PROJECT_PUSH_EVENTS, eventName)
         ? PROJECT_PUSH_EVENTS[eventName]

@@ -35,6 +35,13 @@ export class StateDir {
   get buildsDir(): string {
     return join(this.root, 'builds');
   }
+  /**
+   * Environments' configurations as the containers get them (`docker run --env-file`): 0600 env
+   * files, `config/<app>.env` or `config/<app>.<env>.env`, written by the local deployer.
+   */
+  get configDir(): string {
+    return join(this.root, 'config');
+  }
 
   ensure(): void {
     mkdirSync(this.root, { recursive: true, mode: 0o700 });

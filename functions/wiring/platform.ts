@@ -58,6 +58,8 @@ export interface ReleaseParts {
   builder: Builder;
   registry: Registry;
   deployer: Deployer;
+  /** The release workflow a step names (`$$.StateMachine.Id`): fan-out starts executions of it. */
+  releaseWorkflow?: (stateMachine: string | undefined) => Workflow;
   notifier: Notifier;
   /** Where a commit status links to for a build. */
   targetUrl: (build: Build) => string | undefined;

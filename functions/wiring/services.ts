@@ -23,7 +23,16 @@ export function webhookServices(p: Pick<Platform, 'store' | 'vault' | 'workflow'
 export function adminServices(
   p: Pick<
     Platform,
-    'store' | 'vault' | 'workflow' | 'logger' | 'gitlab' | 'sshKeys' | 'buildRights' | 'buildLogs' | 'publicUrl'
+    | 'store'
+    | 'vault'
+    | 'workflow'
+    | 'logger'
+    | 'gitlab'
+    | 'sshKeys'
+    | 'buildRights'
+    | 'buildLogs'
+    | 'publicUrl'
+    | 'tasks'
   > &
     Partial<Pick<Platform, 'platformProbe' | 'slackConfigured'>>,
 ): AdminDeps {
@@ -32,6 +41,8 @@ export function adminServices(
   return {
     ...webhookServices(p),
     gitlab: p.gitlab(),
+    // approve and reject complete the release workflow's approval wait.
+    tasks: p.tasks(),
     ...p.sshKeys(),
     buildRights: p.buildRights(),
     logs: p.buildLogs(),
@@ -45,13 +56,17 @@ export function adminServices(
 
 /** The web console (`/console…`, `/auth/gitlab/*`). */
 export function consoleServices(
-  p: Pick<Platform, 'store' | 'vault' | 'workflow' | 'logger' | 'gitlab' | 'buildLogs' | 'publicUrl' | 'sessionKey'>,
+  p: Pick<
+    Platform,
+    'store' | 'vault' | 'workflow' | 'logger' | 'gitlab' | 'buildLogs' | 'publicUrl' | 'sessionKey' | 'tasks'
+  >,
 ): ConsoleDeps {
   const publicUrl = p.publicUrl();
   if (!publicUrl) throw new Error('the console needs the public URL (SLIPWAY_PUBLIC_URL on AWS)');
   return {
     ...webhookServices(p),
     gitlab: p.gitlab(),
+    tasks: p.tasks(),
     logs: p.buildLogs(),
     publicUrl,
     sessionKey: p.sessionKey(),
@@ -63,13 +78,15 @@ export function releaseStepServices(
   p: Pick<Platform, 'store' | 'vault' | 'logger' | 'gitlab' | 'release' | 'tasks'>,
 ): ReleaseStepDeps {
   const logger = p.logger();
-  const { builder, registry, deployer, notifier, targetUrl } = p.release();
+  const { builder, registry, deployer, notifier, targetUrl, releaseWorkflow } = p.release();
   return {
     store: p.store(),
     tasks: p.tasks(),
     builder,
     registry,
     deployer,
+    ...(releaseWorkflow ? { releaseWorkflow } : {}),
+    vault: p.vault(),
     reporting: {
       vault: p.vault(),
       gitlab: p.gitlab(),
@@ -90,9 +107,9 @@ export function rolloutEventServices(p: Pick<Platform, 'store' | 'logger' | 'tas
   return { store: p.store(), logger: p.logger(), tasks: p.tasks(), deployer: p.deployer() };
 }
 
-/** The sweep that starts builds recorded but never started. */
-export function sweepServices(p: Pick<Platform, 'store' | 'workflow'>): SweepDeps {
-  return { store: p.store(), workflow: p.workflow() };
+/** The sweep that starts builds recorded but never started, and ends approvals that waited too long. */
+export function sweepServices(p: Pick<Platform, 'store' | 'workflow' | 'tasks'>): SweepDeps {
+  return { store: p.store(), workflow: p.workflow(), tasks: p.tasks() };
 }
 
 const SERVICES = {

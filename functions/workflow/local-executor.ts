@@ -137,7 +137,7 @@ export interface LocalExecution {
 /** Starts one release execution in-process. `done` settles when it ends (never rejects). */
 export function startLocalExecution(
   deps: ReleaseStepDeps,
-  input: { app: string; build: string; release?: string },
+  input: { app: string; build: string; release?: string; review?: ReleaseStepInput['review'] },
   options: LocalExecutionOptions = {},
 ): LocalExecution {
   const machine = releaseMachine();
@@ -195,7 +195,8 @@ export function startLocalExecution(
     },
     noThrowOnAbort: true,
     // `$$.Task.Token` must resolve; each parked step is given a fresh token of its own instead.
-    context: { Task: { Token: 'issued-per-task' } },
+    // `$$.StateMachine.Id` names the machine fan-out starts executions of: locally, this one.
+    context: { Task: { Token: 'issued-per-task' }, StateMachine: { Id: 'local:release', Name: 'release' } },
   });
   const outcome = execution.result.then(
     (output): LocalExecutionResult => ({ status: 'SUCCEEDED', output }),

@@ -14,6 +14,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { REVIEW_TAG } from '../../functions/adapters/deploy/ecs-deployer';
 import { ENV } from '../../functions/commons/env-names';
 import {
   DEPLOYMENT_EVENT_NAMES,
@@ -27,6 +28,12 @@ import { SlipwayFunction } from './slipway-function';
 
 /** The tag an ECS service must carry for Slipway to describe or update it. */
 export const MANAGED_SERVICE_TAG = { key: 'slipway:managed', value: 'true' } as const;
+
+/** Where environments' configurations live on AWS: secrets `slipway/<app>/<env>` (the ECS deployer's). */
+export const CONFIG_SECRET_PREFIX = 'slipway/';
+
+/** The tag an app's task execution role carries to read its app's configuration secrets (`TaskConfigPolicy`). */
+export const APP_TAG_KEY = 'slipway:app';
 
 /** The default name pattern of the roles Slipway may hand to ECS tasks (task and execution roles). */
 export const DEFAULT_TASK_ROLE_NAME_PATTERN = 'slipway-task-*';
@@ -114,8 +121,10 @@ export interface ReleaseProps {
  * log delivery and X-Ray, which take only `*`). The steps function may start builds of the one
  * project, make `slipway/*` repositories, register task definition revisions, update only ECS
  * services tagged `slipway:managed=true` (in the given clusters), pass only the task roles that
- * match `taskRolePattern` and only to ECS tasks, and decrypt only GitLab tokens and the Slack
- * secret. Each wildcard sits in a policy of its own, acknowledged there.
+ * match `taskRolePattern` and only to ECS tasks, decrypt only GitLab tokens, environments'
+ * configurations and the Slack secret, and write only `slipway/*` secrets (environments'
+ * configurations, which task definitions reference). Each wildcard sits in a policy of its own,
+ * acknowledged there.
  */
 export class Release extends Construct {
   /** Runs the workflow's steps (`functions/handlers/release-steps.ts`). */
@@ -136,6 +145,11 @@ export class Release extends Construct {
   public readonly rolloutEventsDeadLetters: sqs.Queue;
   /** Raised when there is any message in the rollout events' dead-letter queue. */
   public readonly rolloutEventsDeadLetterAlarm: cloudwatch.Alarm;
+  /**
+   * For the apps' task execution roles: read the configuration secrets of the app named by the
+   * role's own `slipway:app` tag, and no other (docs/INFRASTRUCTURE.md, "Configuration").
+   */
+  public readonly taskConfigPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: ReleaseProps) {
     super(scope, id);
@@ -149,12 +163,16 @@ export class Release extends Construct {
     });
     this.stepsFunction = fn;
     fn.bindTable(props.table, ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
-    // GitLab tokens only, to report commit statuses and deployments. Deploy keys are decrypted
-    // inside the build, by the build role; webhook secrets are the hooks' business.
-    fn.bindKey(props.secretsKey, ['Decrypt'], ['gitlab-token']);
+    // GitLab tokens, to report commit statuses and deployments, and environments' configurations,
+    // to hand them to ECS. Deploy keys are decrypted inside the build, by the build role; webhook
+    // secrets are the hooks' business.
+    fn.bindKey(props.secretsKey, ['Decrypt'], ['gitlab-token', 'env-config']);
     props.build.grantStartBuild(fn);
     props.build.grantRepositoryAdmin(fn);
     this.grantDeploy(fn, props);
+    this.grantConfigSecrets(fn);
+    this.grantReviewServices(fn, props);
+    this.taskConfigPolicy = this.makeTaskConfigPolicy();
 
     this.slackSecret = new secretsmanager.Secret(this, 'SlackWebhook', {
       description:
@@ -208,14 +226,21 @@ export class Release extends Construct {
     });
     // Step Functions checks log delivery and the role when the state machine is created.
     this.stateMachine.node.addDependency(...policies);
-    // A step that finds what it parks on already ended completes its own wait. In a policy of its
-    // own: the function's default policy may not name the state machine, which names the function.
+    // A step that finds what it parks on already ended completes its own wait, and fan-out starts
+    // executions. In a policy of its own: the function's default policy may not name the state
+    // machine, which names the function.
     new iam.Policy(fn, 'CompleteOwnWaitsPolicy', {
       roles: [fn.role as iam.IRole],
       statements: [
         new iam.PolicyStatement({
           sid: 'CompleteOwnWaits',
           actions: ['states:SendTaskSuccess'],
+          resources: [this.stateMachine.stateMachineArn],
+        }),
+        // Fan-out: a build released to further environments starts an execution per release.
+        new iam.PolicyStatement({
+          sid: 'StartFannedOutReleases',
+          actions: ['states:StartExecution'],
           resources: [this.stateMachine.stateMachineArn],
         }),
       ],
@@ -318,6 +343,66 @@ export class Release extends Construct {
       });
     }
     return services;
+  }
+
+  /**
+   * Review apps (functions/domain/review-apps.ts): the steps create an ECS service per merge request
+   * from a template service (`<template>-review-<iid>`) and delete it when the merge request ends.
+   * CreateService only with the tag `slipway:review` in the request (and `slipway:managed=true`, so
+   * the deploy statements then cover it), TagResource only while creating such a service,
+   * DeleteService only of services carrying `slipway:review`, DescribeServices of `*-review-*`
+   * services whatever their tags (whether a review app's service exists yet: a service that does
+   * not exist has no tags to check). In a policy of its own.
+   */
+  private grantReviewServices(fn: SlipwayFunction, props: ReleaseProps): void {
+    const stack = Stack.of(this);
+    const role = fn.role;
+    if (!role) throw new Error(`${fn.node.path} has no role`);
+    const clusters = props.ecsClusters && props.ecsClusters.length > 0 ? [...props.ecsClusters] : ['*'];
+    const reviewServices = clusters.map((cluster) =>
+      stack.formatArn({ service: 'ecs', resource: 'service', resourceName: `${cluster}/*-review-*` }),
+    );
+    const requested = { Null: { [`aws:RequestTag/${REVIEW_TAG}`]: 'false' } };
+    const policy = new iam.Policy(fn, 'EcsReviewServicesPolicy', {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'CreateTaggedReviewServicesOnly',
+          actions: ['ecs:CreateService'],
+          resources: reviewServices,
+          conditions: {
+            ...requested,
+            StringEquals: { [`aws:RequestTag/${MANAGED_SERVICE_TAG.key}`]: MANAGED_SERVICE_TAG.value },
+          },
+        }),
+        new iam.PolicyStatement({
+          sid: 'TagNewReviewServicesOnly',
+          actions: ['ecs:TagResource'],
+          resources: reviewServices,
+          conditions: { ...requested, StringEquals: { 'ecs:CreateAction': 'CreateService' } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'DeleteTaggedReviewServicesOnly',
+          actions: ['ecs:DeleteService'],
+          resources: reviewServices,
+          conditions: { Null: { [`aws:ResourceTag/${REVIEW_TAG}`]: 'false' } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'DescribeReviewServices',
+          actions: ['ecs:DescribeServices'],
+          resources: reviewServices,
+        }),
+      ],
+    });
+    for (const cluster of clusters) {
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/${cluster}/*-review-*]`,
+        reason:
+          'Review apps get a service per merge request, named at run time (<template>-review-<iid>). Creating one needs ' +
+          `the ${REVIEW_TAG} tag in the request (aws:RequestTag), deleting one needs it on the service (aws:ResourceTag); ` +
+          'tagging only while creating (ecs:CreateAction). Describing covers services named *-review-* only, read-only.',
+      });
+    }
   }
 
   /** Rollout events read the service (DescribeServices) to see where a rollout stands, and change nothing. */
@@ -426,6 +511,63 @@ export class Release extends Construct {
   }
 
   /**
+   * Environments' configurations: the steps write them as secrets `slipway/<app>/<env>`
+   * (CreateSecret with its tags the first time, PutSecretValue after), and nothing else of
+   * Secrets Manager. In a policy of its own: its wildcard is the app and environment.
+   */
+  private grantConfigSecrets(fn: SlipwayFunction): void {
+    const role = fn.role;
+    if (!role) throw new Error(`${fn.node.path} has no role`);
+    const policy = new iam.Policy(fn, 'ConfigSecretsPolicy', {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'WriteConfigSecretsOnly',
+          actions: ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource'],
+          resources: [configSecretsArn(this)],
+        }),
+      ],
+    });
+    Validations.of(policy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${CONFIG_SECRET_PREFIX}*]`,
+      reason:
+        'One secret per app environment, named slipway/<app>/<env> by the release steps at run time (apps and ' +
+        'environments are made with the CLI, not known at deploy time). The statement covers only secrets under ' +
+        'slipway/, only writing their values and tagging them on creation; it can neither read nor delete one.',
+    });
+  }
+
+  /**
+   * What an app's task execution role needs to start its tasks with their configuration:
+   * GetSecretValue on `slipway/*` secrets whose `slipway:app` tag equals the role's own (ABAC),
+   * so one managed policy serves every app and none reads another's.
+   */
+  private makeTaskConfigPolicy(): iam.ManagedPolicy {
+    const policy = new iam.ManagedPolicy(this, 'TaskConfigPolicy', {
+      description:
+        "Slipway: attach to an app's task execution role tagged slipway:app=<app>; it reads that app's configuration secrets only",
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'ReadOwnAppConfigOnly',
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [configSecretsArn(this)],
+          conditions: {
+            StringEquals: { [`secretsmanager:ResourceTag/${APP_TAG_KEY}`]: `\${aws:PrincipalTag/${APP_TAG_KEY}}` },
+          },
+        }),
+      ],
+    });
+    Validations.of(policy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${CONFIG_SECRET_PREFIX}*]`,
+      reason:
+        "For the apps' task execution roles, which Slipway does not own: the configuration secrets are made per " +
+        'app environment at run time. The condition lets a role read only the secrets tagged with the app its own ' +
+        'slipway:app tag names; a role without that tag reads none.',
+    });
+    return policy;
+  }
+
+  /**
    * The state machine role's policies, one concern each: invoking the steps function (its
    * versions and aliases included, nothing else), log delivery and X-Ray (both `*` only).
    */
@@ -490,6 +632,16 @@ export function loadDefinition(file: string, substitutions: Readonly<Record<stri
   const missing = [...placeholders].filter((name) => !(name in substitutions));
   if (missing.length > 0) throw new Error(`${file}: no substitution for ${missing.map((m) => `\${${m}}`).join(', ')}`);
   return JSON.stringify(parsed);
+}
+
+/** `arn:<partition>:secretsmanager:<region>:<account>:secret:slipway/*`: every app environment's configuration secret. */
+function configSecretsArn(scope: Construct): string {
+  return Stack.of(scope).formatArn({
+    service: 'secretsmanager',
+    resource: 'secret',
+    resourceName: `${CONFIG_SECRET_PREFIX}*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
 }
 
 /** How cdk-nag writes a resource in a finding id: tokens become `<AWS::Partition>`, `<AWS::AccountId>`… */

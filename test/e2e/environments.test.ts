@@ -142,15 +142,33 @@ describe('environments: build once in staging, promote the same images to produc
       ['promote', 'shop', '--from', 'production', '--to', 'staging', '--release', failed.id],
       /not production/,
     );
-    await failing(
-      ['envs', 'create', 'shop', 'qa', '--branch', 'develop'],
-      /only the first environment \(staging\) builds on push/,
-    );
-    await failing(['envs', 'create', 'shop', 'qa', '--approval', 'maintainer'], /approvals .* are not built yet/);
+    await failing(['envs', 'create', 'shop', 'qa', '--branch', 'a..b'], /invalid branch filter "a..b"/);
     await failing(['envs', 'create', 'shop', 'Bad_Name'], /environment name must be/);
     await failing(['envs', 'create', 'shop', 'production'], /already has an environment production/);
     await failing(['envs', 'delete', 'shop', 'staging'], /first environment/);
   }, 60_000);
+
+  it('a push matching further environments builds once and goes live in each of them', async () => {
+    await world.slipway('envs', 'create', 'shop', 'qa', '--branch', 'main');
+    const buildsBefore = imageBuilds().length;
+    const sha = world.commit('Add the receipt');
+    const res = await world.push('shop', sha, 'env-push-fan-out');
+    expect(res.status).toBe(202);
+    const { build: buildId } = (await res.json()) as { build: string };
+    const fanned = await until('the release to qa live', async () => {
+      const [latest] = (await world.slipway('releases', 'shop', '--env', 'qa')) as Release[];
+      return latest?.build === buildId && latest.status === 'live' ? latest : undefined;
+    });
+    await until('the build released', async () => (await world.local.store.getBuild('shop', buildId))?.outcome);
+    const [staging] = (await world.slipway('releases', 'shop', '--env', 'staging')) as Release[];
+    expect(staging).toMatchObject({ build: buildId, status: 'live', images: fanned.images });
+    expect(fanned).toMatchObject({ environment: 'qa', fannedOut: true, commit: sha });
+    // One build for both.
+    expect(imageBuilds().length).toBe(buildsBefore + 1);
+    const qaRun = dockerRuns().find((argv) => argv.includes('slipway.environment=qa'));
+    expect(qaRun?.[qaRun.indexOf('--name') + 1]).toMatch(/^slipway-shop\.qa-/);
+    await world.slipway('envs', 'delete', 'shop', 'qa');
+  }, 180_000);
 
   it('deletes an environment beyond the first; its releases stay as history', async () => {
     await world.slipway('envs', 'create', 'shop', 'qa');

@@ -77,9 +77,11 @@ const TRANSACT_ITEM_ACTIONS: Record<string, string> = {
 const IMPLIED: Record<string, readonly string[]> = {
   'codebuild:StartBuild': ['iam:PassRole'],
   'ecs:RegisterTaskDefinition': ['iam:PassRole', 'ecs:TagResource'],
+  'ecs:CreateService': ['ecs:TagResource'],
   'ecr:CreateRepository': ['ecr:TagResource'],
   'iam:CreateRole': ['iam:TagRole'],
   'secretsmanager:GetSecretValue': ['kms:Decrypt'],
+  'secretsmanager:CreateSecret': ['secretsmanager:TagResource'],
 };
 
 /**

@@ -322,7 +322,7 @@ describe('the Slipway stack', () => {
       // test/infra/sdk-grants.test.ts derives these from the bundles; here they are spelled out.
       const tableArn = { 'Fn::GetAtt': [logicalId(stack.state.table), 'Arn'] };
       const expected: Array<[SlipwayFunction, unknown[], string[]]> = [
-        [stack.functions.projectWebhook, [tableArn], ['DeleteItem', 'GetItem', 'PutItem']],
+        [stack.functions.projectWebhook, [tableArn], ['DeleteItem', 'GetItem', 'PutItem', 'Query']],
         [
           stack.functions.systemHook,
           [tableArn, { 'Fn::Join': ['', [tableArn, '/index/byProject']] }],
@@ -1143,11 +1143,16 @@ describe('the Slipway stack', () => {
         for (const statement of states) expect(statement.Resource).toEqual(machineRef());
         expect(resourceOf(fn).Properties.Environment.Variables.STATE_MACHINE_ARN).toEqual(machineRef());
       }
-      // The event functions and the steps complete waits, and do nothing else with Step Functions.
-      const others = [stack.build.eventsFunction, stack.release.stepsFunction, stack.release.rolloutEventsFunction];
+      // The event functions complete waits, and do nothing else with Step Functions; the steps
+      // also start the executions of a build's fan-out.
+      const others = [stack.build.eventsFunction, stack.release.rolloutEventsFunction];
       for (const fn of others) {
         expect(actionsOf(statementsOf(fn)).filter((a) => a.startsWith('states:'))).toEqual(['states:SendTaskSuccess']);
       }
+      expect(actionsOf(statementsOf(stack.release.stepsFunction)).filter((a) => a.startsWith('states:'))).toEqual([
+        'states:SendTaskSuccess',
+        'states:StartExecution',
+      ]);
     });
 
     it('lets the release-steps function decrypt GitLab tokens and configurations only, and the Slack secret only through Secrets Manager', () => {
@@ -1213,7 +1218,7 @@ describe('the Slipway stack', () => {
           Resource: '*',
         },
       ]);
-      expect(withAction(steps(), 'ecs:TagResource')).toEqual([
+      expect(withAction(steps(), 'ecs:TagResource').filter((s) => s.Sid !== 'TagNewReviewServicesOnly')).toEqual([
         {
           Sid: 'TagNewRevisionsOnly',
           Effect: 'Allow',
@@ -1221,6 +1226,42 @@ describe('the Slipway stack', () => {
           Resource: arnOf(':task-definition/*'),
           Condition: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
         },
+      ]);
+    });
+
+    it("creates and deletes review apps' services (*-review-*) only by their slipway:review tag", () => {
+      const reviewServices = arnOf(':service/*/*-review-*');
+      const created = { Null: { 'aws:RequestTag/slipway:review': 'false' } };
+      expect(withAction(steps(), 'ecs:CreateService')).toEqual([
+        {
+          Sid: 'CreateTaggedReviewServicesOnly',
+          Effect: 'Allow',
+          Action: 'ecs:CreateService',
+          Resource: reviewServices,
+          Condition: { ...created, StringEquals: { 'aws:RequestTag/slipway:managed': 'true' } },
+        },
+      ]);
+      expect(withAction(steps(), 'ecs:TagResource').filter((s) => s.Sid === 'TagNewReviewServicesOnly')).toEqual([
+        {
+          Sid: 'TagNewReviewServicesOnly',
+          Effect: 'Allow',
+          Action: 'ecs:TagResource',
+          Resource: reviewServices,
+          Condition: { ...created, StringEquals: { 'ecs:CreateAction': 'CreateService' } },
+        },
+      ]);
+      expect(withAction(steps(), 'ecs:DeleteService')).toEqual([
+        {
+          Sid: 'DeleteTaggedReviewServicesOnly',
+          Effect: 'Allow',
+          Action: 'ecs:DeleteService',
+          Resource: reviewServices,
+          Condition: { Null: { 'aws:ResourceTag/slipway:review': 'false' } },
+        },
+      ]);
+      // Whether a review app's service exists yet: read-only, and of *-review-* services only.
+      expect(withAction(steps(), 'ecs:DescribeServices').filter((s) => s.Condition === undefined)).toEqual([
+        { Sid: 'DescribeReviewServices', Effect: 'Allow', Action: 'ecs:DescribeServices', Resource: reviewServices },
       ]);
     });
 
@@ -1266,6 +1307,8 @@ describe('the Slipway stack', () => {
         'ecr:DescribeRepositories',
         'ecr:PutLifecyclePolicy',
         'ecr:TagResource',
+        'ecs:CreateService',
+        'ecs:DeleteService',
         'ecs:DescribeServices',
         'ecs:DescribeTaskDefinition',
         'ecs:RegisterTaskDefinition',
@@ -1280,6 +1323,7 @@ describe('the Slipway stack', () => {
         'secretsmanager:PutSecretValue',
         'secretsmanager:TagResource',
         'states:SendTaskSuccess',
+        'states:StartExecution',
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',
       ]);
@@ -1342,6 +1386,7 @@ describe('the Slipway stack', () => {
           Action: 'secretsmanager:GetSecretValue',
           Resource: configSecrets,
           Condition: {
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a template
             StringEquals: { 'secretsmanager:ResourceTag/slipway:app': '${aws:PrincipalTag/slipway:app}' },
           },
         },
@@ -1617,6 +1662,7 @@ describe('cdk-nag (AwsSolutions)', () => {
       'Slipway/Release/StepsFunction AwsSolutions-L1',
       'Slipway/Release/StepsFunction/ConfigSecretsPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:slipway/*]',
       'Slipway/Release/StepsFunction/EcrRepositoriesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/slipway/*]',
+      'Slipway/Release/StepsFunction/EcsReviewServicesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*/*-review-*]',
       'Slipway/Release/StepsFunction/EcsServicesPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*/*]',
       'Slipway/Release/StepsFunction/EcsTaskDefinitionsPolicy AwsSolutions-IAM5[Resource::*]',
       'Slipway/Release/StepsFunction/EcsTaskDefinitionsPolicy AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/*]',

@@ -52,6 +52,17 @@ describe('the KMS vault against moto_server (encryption context checked)', () =>
     await expect(vault.decrypt('kms1:AAAA', { purpose: 'oauth-client-secret' })).rejects.toThrow(/names none/);
   });
 
+  it("binds an environment's configuration to its app and environment, and refuses a context naming neither", async () => {
+    const context = { purpose: 'env-config', app: 'shop', environment: 'staging' } as const;
+    const sealed = await vault.encrypt('{"DATABASE_URL":"postgres://x"}', context);
+    expect(await vault.decrypt(sealed, context)).toBe('{"DATABASE_URL":"postgres://x"}');
+    await expect(vault.decrypt(sealed, { ...context, environment: 'production' })).rejects.toMatchObject({
+      name: 'VaultError',
+    });
+    await expect(vault.decrypt(sealed, { ...context, app: 'other' })).rejects.toMatchObject({ name: 'VaultError' });
+    await expect(vault.encrypt('x', { purpose: 'env-config', app: 'shop' })).rejects.toThrow(/no app or environment/);
+  });
+
   it('keeps a deploy key bound to its app', async () => {
     const sealed = await vault.encrypt('key', { purpose: 'deploy-key', app: 'web' });
     expect(await vault.decrypt(sealed, { purpose: 'deploy-key', app: 'web' })).toBe('key');

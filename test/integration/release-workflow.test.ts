@@ -733,3 +733,44 @@ describe('approvals (local executor, DynamoDB Local)', () => {
     });
   });
 });
+
+describe('fan-out: one build, every environment its push matched (local executor, DynamoDB Local)', () => {
+  it('releases the build to its own environment and, in executions of their own, to the others', async () => {
+    const w = world();
+    const executions: Array<Promise<unknown>> = [];
+    w.deps.releaseWorkflow = () => ({
+      startRelease: async (input) => {
+        executions.push(startLocalExecution(w.deps, input, { waitMs: 5 }).done);
+        return `local:${input.release}`;
+      },
+    });
+    const app = await anApp();
+    await store.createEnvironment({
+      app: app.name,
+      name: 'qa',
+      branch: 'main',
+      cluster: 'c',
+      service: 'qa',
+      approval: 'none',
+      createdAt: new Date().toISOString(),
+    });
+    const fanned = (await store.recordBuild({ ...(await aBuild('elsewhere')), app: app.name, id: newId(), alsoTo: ['qa', 'gone'] }))
+      .build;
+    expect(fanned.alsoTo).toEqual(['qa', 'gone']);
+
+    expect((await w.release(app.name, fanned.id)).status).toBe('SUCCEEDED');
+    expect(executions).toHaveLength(1); // `gone` is no environment of the app: nothing for it
+    expect(await Promise.all(executions)).toEqual([expect.objectContaining({ status: 'SUCCEEDED' })]);
+
+    const releases = (await store.listReleases(app.name)).filter((r) => r.build === fanned.id);
+    expect(releases.map((r) => [r.environment, r.status, Boolean(r.fannedOut)]).sort()).toEqual([
+      ['production', 'live', false],
+      ['qa', 'live', true],
+    ]);
+    // The same images in both, built once; each environment has its own live release.
+    expect(new Set(releases.map((r) => JSON.stringify(r.images))).size).toBe(1);
+    expect(w.builder.started.filter((id) => id === fanned.id)).toHaveLength(1);
+    expect(await store.liveReleaseId(app.name, 'qa')).toBe(releases.find((r) => r.environment === 'qa')?.id);
+    expect(await store.liveReleaseId(app.name)).toBe(releases.find((r) => r.environment === 'production')?.id);
+  });
+});

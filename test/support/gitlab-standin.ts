@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from 'node:net';
 import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import sshpk from 'sshpk';
+import { gitlabExample } from './gitlab-events';
 
 /**
  * A small GitLab for tests: a real HTTP server on a free loopback port answering the REST v4
@@ -26,6 +27,15 @@ import sshpk from 'sshpk';
  *
  * Project membership: `GET /projects/:id/members/all/:user_id` answers a user's role (`setMember`
  * changes it at run time).
+ *
+ * Review apps: merge requests (`addMergeRequest`) with their notes (`POST
+ * /projects/:id/merge_requests/:iid/notes`, 404 for a merge request the project has not), and
+ * environments (`GET/POST /projects/:id/environments`, `PUT …/:environment_id`, `POST …/stop`)
+ * as `API::Environments` answers them: a name taken is 400 `has already been taken`, an external
+ * URL must be http(s), stopping a stopped environment answers 200 and leaves it so; a deployment
+ * to a stopped environment makes it available again. `deliverMergeRequestEvent` delivers GitLab's
+ * example `Merge Request Hook` (made to say this merge request) to the project's hooks that
+ * subscribe to merge request events, as GitLab would, with the hook's secret token.
  *
  * Hook health as GitLab keeps it (`WebHooks::AutoDisabling`): every failed delivery counts, the 4th
  * in a row disables the hook temporarily (`alert_status: temporarily_disabled`, `disabled_until`
@@ -160,6 +170,37 @@ export type StandinDeployment = Record<string, unknown> & {
   status_history: StandinDeploymentStatus[];
 };
 
+/** A merge request of a project (what notes and merge request events need of it). */
+export interface StandinMergeRequestSpec {
+  iid: number;
+  sourceBranch: string;
+  /** @default the project's default branch */
+  targetBranch?: string;
+  /** @default `Merge request <iid>` */
+  title?: string;
+  /** The project its commits come from; another one for a fork. @default the project itself */
+  sourceProjectId?: number;
+}
+
+/** A note as GitLab shows it (`Entities::Note`). */
+export type StandinNote = Record<string, unknown> & {
+  id: number;
+  body: string;
+  noteable_type: 'MergeRequest';
+  noteable_iid: number;
+  project_id: number;
+};
+
+/** An environment as `GET /projects/:id/environments` shows it (`Entities::Environment`). */
+export type StandinEnvironment = Record<string, unknown> & {
+  id: number;
+  name: string;
+  slug: string;
+  external_url: string | null;
+  state: 'available' | 'stopping' | 'stopped';
+  tier: string;
+};
+
 export interface StandinCommitSpec {
   /** 40 hex digits. @default a random sha */
   sha?: string;
@@ -229,6 +270,27 @@ export interface GitlabStandin {
   statuses(projectId: number, sha?: string): StandinCommitStatus[];
   /** The project's deployments, oldest first. */
   deployments(projectId: number): StandinDeployment[];
+  /** Adds a merge request to the project (notes can then be posted on it). */
+  addMergeRequest(projectId: number, spec: StandinMergeRequestSpec): void;
+  /** The notes posted on the project's merge requests (on one, with `iid`), oldest first. */
+  notes(projectId: number, iid?: number): StandinNote[];
+  /** The project's environments, oldest first. */
+  environments(projectId: number): StandinEnvironment[];
+  /**
+   * Delivers a `Merge Request Hook` for the merge request, as GitLab does on `action`, to each of
+   * the project's hooks subscribed to merge request events: GitLab's example payload made to say
+   * this project, merge request, head (`lastCommit`, default the source branch's tip) and, for an
+   * update with new commits, `oldrev`. The answers, per hook.
+   */
+  deliverMergeRequestEvent(
+    projectId: number,
+    event: {
+      iid: number;
+      action: 'open' | 'reopen' | 'update' | 'merge' | 'close' | 'approved';
+      lastCommit?: string;
+      oldrev?: string;
+    },
+  ): Promise<Array<{ hookId: number; status: number; body: unknown }>>;
   /**
    * Gives a user (by username, made with `addUser`) a role on the project, or takes it away
    * (`undefined`). On a project made without `members` (everyone a maintainer), the users known
@@ -341,6 +403,29 @@ interface EnvironmentRecord {
   projectId: number;
   name: string;
   slug: string;
+  createdAt: string;
+  updatedAt?: string;
+  externalUrl?: string | null;
+  state?: 'available' | 'stopping' | 'stopped';
+  tier?: string;
+}
+
+interface MergeRequestRecord {
+  projectId: number;
+  iid: number;
+  sourceBranch: string;
+  targetBranch: string;
+  title: string;
+  sourceProjectId: number;
+  state: 'opened' | 'merged' | 'closed';
+}
+
+interface NoteRecord {
+  id: number;
+  projectId: number;
+  iid: number;
+  body: string;
+  userId: number;
   createdAt: string;
 }
 
@@ -507,13 +592,16 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
   const pipelines = new Map<string, number>();
   const environments: EnvironmentRecord[] = [];
   const deploymentRecords: DeploymentRecord[] = [];
+  /** `project:iid` → the merge request. */
+  const mergeRequests = new Map<string, MergeRequestRecord>();
+  const noteRecords: NoteRecord[] = [];
   const seq = { user: 0, token: 0, project: 0, hook: 1000, key: 2000 };
   /** hook id → its failure state (GitLab's `recent_failures`, `backoff_count`, `disabled_until`). */
   const hookHealth = new Map<number, { recentFailures: number; backoffCount: number; disabledUntil: number | null }>();
   const testDeliveries: GitlabStandin['testDeliveries'] = [];
   /** user id → when it tested hooks (epoch ms), for GitLab's 5-a-minute limit. */
   const hookTests = new Map<number, number[]>();
-  const reportSeq = { status: 5000, pipeline: 300, deployment: 700, environment: 90 };
+  const reportSeq = { status: 5000, pipeline: 300, deployment: 700, environment: 90, note: 8000 };
   const oauthApplications = new Map<string, OauthApplicationRecord>();
   /** authenticity token of a consent page shown → the request and the user it was shown to. */
   const consents = new Map<string, AuthorizationRequest & { userId: number }>();
@@ -956,15 +1044,18 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
     };
   }
 
-  function presentEnvironment(env: EnvironmentRecord): StandinDeployment['environment'] {
+  function presentEnvironment(env: EnvironmentRecord): StandinEnvironment {
     return {
       id: env.id,
       name: env.name,
       slug: env.slug,
-      external_url: null,
+      external_url: env.externalUrl ?? null,
       created_at: env.createdAt,
-      updated_at: env.createdAt,
-      state: 'available',
+      updated_at: env.updatedAt ?? env.createdAt,
+      tier: env.tier ?? guessTier(env.name),
+      state: env.state ?? 'available',
+      auto_stop_at: null,
+      description: null,
     };
   }
 
@@ -1137,6 +1228,11 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
       };
       environments.push(env);
     }
+    // `Deployment` creation starts a stopped environment again.
+    if (env.state === 'stopped') {
+      env.state = 'available';
+      env.updatedAt = now();
+    }
     const environmentId = env.id;
     const lastSuccessful = deploymentRecords
       .filter((d) => d.environmentId === environmentId && d.status === 'success')
@@ -1293,6 +1389,258 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
     return undefined;
   }
 
+  /** `Entities::Note` of a note on a merge request. */
+  function presentNote(note: NoteRecord): StandinNote {
+    return {
+      id: note.id,
+      type: null,
+      body: note.body,
+      attachment: null,
+      author: presentUser(note.userId),
+      created_at: note.createdAt,
+      updated_at: note.createdAt,
+      system: false,
+      noteable_id: 100000 + note.iid,
+      noteable_type: 'MergeRequest',
+      project_id: note.projectId,
+      resolvable: false,
+      confidential: false,
+      internal: false,
+      noteable_iid: note.iid,
+      commands_changes: {},
+    };
+  }
+
+  /**
+   * The review-app routes under `/projects/:id/…` (`API::Notes` for merge requests,
+   * `API::Environments`); undefined for any other path.
+   */
+  function routeReviewApps(
+    req: IncomingMessage,
+    url: URL,
+    body: Record<string, unknown>,
+    id: string,
+    parts: string[],
+  ): Reply | undefined {
+    const query = Object.fromEntries(url.searchParams);
+    const method = req.method ?? 'GET';
+    const [sub, second, third, ...more] = parts;
+
+    if (sub === 'merge_requests' && second !== undefined && third === 'notes' && more.length === 0) {
+      if (method !== 'POST') return new Reply(405, { error: '405 Method Not Allowed' });
+      const user = authenticate(req, query, ['api']);
+      if (!/^\d+$/.test(second)) return new Reply(400, { error: 'noteable_id is invalid' });
+      requireParams(body, ['body']);
+      const project = projectWithRole(user, id, 'reporter');
+      const mergeRequest = mergeRequests.get(`${project.id}:${second}`);
+      if (!mergeRequest) return new Reply(404, { message: '404 MergeRequest Not Found' });
+      const text = String(body.body);
+      if (text.length > 1_000_000)
+        return new Reply(400, { message: 'Note {:note=>["is too long (maximum is 1000000 characters)"]}' });
+      reportSeq.note += 1;
+      const note: NoteRecord = {
+        id: reportSeq.note,
+        projectId: project.id,
+        iid: mergeRequest.iid,
+        body: text,
+        userId: user.id,
+        createdAt: now(),
+      };
+      noteRecords.push(note);
+      return new Reply(201, presentNote(note));
+    }
+
+    if (sub !== 'environments' || more.length > 0) return undefined;
+    if (second === undefined) {
+      if (method === 'GET') {
+        const user = authenticate(req, query, READ_SCOPES);
+        requireValue(query, 'states', ['available', 'stopping', 'stopped']);
+        if (query.name !== undefined && query.search !== undefined) {
+          return new Reply(400, { error: 'name, search cannot be used together' });
+        }
+        const project = projectWithRole(user, id, 'reporter');
+        let list = environments.filter((e) => e.projectId === project.id);
+        if (query.name !== undefined) list = list.filter((e) => e.name === query.name);
+        if (query.search !== undefined) list = list.filter((e) => e.name.includes(query.search ?? ''));
+        if (query.states !== undefined) list = list.filter((e) => (e.state ?? 'available') === query.states);
+        return paginate(url, list.map(presentEnvironment));
+      }
+      if (method === 'POST') {
+        const user = authenticate(req, query, ['api']);
+        requireParams(body, ['name']);
+        requireValue(body, 'tier', ['production', 'staging', 'testing', 'development', 'other']);
+        if (body.slug !== undefined)
+          return new Reply(400, { error: 'slug is automatically generated and cannot be changed' });
+        const project = projectWithRole(user, id, 'developer');
+        const name = String(body.name);
+        const invalid = environmentProblems(project.id, name, stringParam(body, 'external_url') ?? null);
+        if (invalid) return new Reply(400, { message: invalid });
+        reportSeq.environment += 1;
+        const env: EnvironmentRecord = {
+          id: reportSeq.environment,
+          projectId: project.id,
+          name,
+          slug: slugOf(name),
+          createdAt: now(),
+          externalUrl: stringParam(body, 'external_url') ?? null,
+          state: 'available',
+          tier: stringParam(body, 'tier') ?? guessTier(name),
+        };
+        environments.push(env);
+        return new Reply(201, presentEnvironment(env));
+      }
+      return new Reply(405, { error: '405 Method Not Allowed' });
+    }
+    if (!/^\d+$/.test(second)) return new Reply(400, { error: 'environment_id is invalid' });
+    if (third === undefined && method === 'PUT') {
+      const user = authenticate(req, query, ['api']);
+      requireValue(body, 'tier', ['production', 'staging', 'testing', 'development', 'other']);
+      if (body.slug !== undefined)
+        return new Reply(400, { error: 'slug is automatically generated and cannot be changed' });
+      const project = projectWithRole(user, id, 'developer');
+      const env = environments.find((e) => e.projectId === project.id && String(e.id) === second);
+      if (!env) return new Reply(404, { message: '404 Not found' });
+      const externalUrl = body.external_url === undefined ? undefined : (stringParam(body, 'external_url') ?? null);
+      const invalid = externalUrl ? environmentProblems(project.id, env.name, externalUrl, env.id) : undefined;
+      if (invalid) return new Reply(400, { message: invalid });
+      if (externalUrl !== undefined) env.externalUrl = externalUrl;
+      if (body.tier !== undefined) env.tier = String(body.tier);
+      env.updatedAt = now();
+      return new Reply(200, presentEnvironment(env));
+    }
+    if (third === 'stop' && method === 'POST') {
+      const user = authenticate(req, query, ['api']);
+      booleanParam(body, 'force', false);
+      const project = projectWithRole(user, id, 'reporter');
+      const env = environments.find((e) => e.projectId === project.id && String(e.id) === second);
+      if (!env) return new Reply(404, { message: '404 Not found' });
+      // `Environments::StopService`: a Developer stops an available environment (no on_stop job here);
+      // anyone else, or an environment stopped already, leaves it as it is. 200 with it either way.
+      const level = project.members?.[user.username];
+      const developer = level === undefined ? !project.members : LEVELS[level] >= LEVELS.developer;
+      if (developer && (env.state ?? 'available') === 'available') {
+        env.state = 'stopped';
+        env.updatedAt = now();
+      }
+      return new Reply(200, presentEnvironment(env));
+    }
+    return new Reply(405, { error: '405 Method Not Allowed' });
+  }
+
+  /** `Environment` validations: GitLab's name format and uniqueness in the project, an http(s) external URL. */
+  function environmentProblems(
+    projectId: number,
+    name: string,
+    externalUrl: string | null,
+    self?: number,
+  ): Record<string, string[]> | undefined {
+    const problems: Record<string, string[]> = {};
+    if (!isValidEnvironmentName(name)) {
+      problems.name = [
+        "can contain only letters, digits, '-', '_', '/', '$', '{', '}', '.', and spaces, but it cannot start or end with '/'",
+      ];
+    } else if (environments.some((e) => e.projectId === projectId && e.name === name && e.id !== self)) {
+      problems.name = ['has already been taken'];
+    }
+    if (externalUrl !== null && externalUrl !== '') {
+      const urlProblems = [
+        ...(isHttpUrl(externalUrl) ? [] : ['is blocked: Only allowed schemes are http, https']),
+        ...(externalUrl.length > 255 ? ['is too long (maximum is 255 characters)'] : []),
+      ];
+      if (urlProblems.length > 0) problems.external_url = urlProblems;
+    }
+    return Object.keys(problems).length > 0 ? problems : undefined;
+  }
+
+  /** Delivers a merge request event to the project's hooks subscribed to merge request events. */
+  async function deliverMergeRequestEvent(
+    projectId: number,
+    event: Parameters<GitlabStandin['deliverMergeRequestEvent']>[1],
+  ): Promise<Array<{ hookId: number; status: number; body: unknown }>> {
+    const project = projects.get(projectId);
+    if (!project) throw new Error(`stand-in: no project ${projectId}`);
+    const mergeRequest = mergeRequests.get(`${projectId}:${event.iid}`);
+    if (!mergeRequest) throw new Error(`stand-in: no merge request !${event.iid} (addMergeRequest first)`);
+    const source = repositoryOf(mergeRequest.sourceProjectId);
+    const sha = event.lastCommit ?? source.branches.get(mergeRequest.sourceBranch);
+    if (!sha) throw new Error(`stand-in: branch ${mergeRequest.sourceBranch} has no commit (addCommit first)`);
+    const commit = source.commits.get(sha);
+    if (event.action === 'merge') mergeRequest.state = 'merged';
+    else if (event.action === 'close') mergeRequest.state = 'closed';
+    else if (event.action === 'open' || event.action === 'reopen') mergeRequest.state = 'opened';
+    const example = gitlabExample('merge_request.json').body as Record<string, Record<string, unknown>>;
+    const attributes = example.object_attributes ?? {};
+    const lastCommit = (attributes.last_commit ?? {}) as Record<string, unknown>;
+    const { oldrev: _none, ...exampleAttributes } = attributes;
+    const body = {
+      ...example,
+      project: {
+        ...example.project,
+        id: project.id,
+        name: project.path.split('/').at(-1),
+        web_url: `${base}/${project.path}`,
+        git_ssh_url: project.sshUrl,
+        git_http_url: `${base}/${project.path}.git`,
+        path_with_namespace: project.path,
+        default_branch: project.defaultBranch,
+      },
+      object_attributes: {
+        ...exampleAttributes,
+        id: 100000 + mergeRequest.iid,
+        iid: mergeRequest.iid,
+        action: event.action,
+        state: mergeRequest.state,
+        title: mergeRequest.title,
+        source_branch: mergeRequest.sourceBranch,
+        target_branch: mergeRequest.targetBranch,
+        source_project_id: mergeRequest.sourceProjectId,
+        target_project_id: project.id,
+        url: `${base}/${project.path}/-/merge_requests/${mergeRequest.iid}`,
+        last_commit: {
+          ...lastCommit,
+          id: sha,
+          title: commit?.title ?? String(lastCommit.title),
+          message: commit?.message ?? String(lastCommit.message),
+          timestamp: commit?.createdAt ?? String(lastCommit.timestamp),
+          url: `${base}/${project.path}/-/commit/${sha}`,
+          author: commit ? { name: commit.authorName, email: commit.authorEmail } : lastCommit.author,
+        },
+        ...(event.oldrev ? { oldrev: event.oldrev } : {}),
+      },
+    };
+    const answers: Array<{ hookId: number; status: number; body: unknown }> = [];
+    for (const hook of [...hooks.values()].filter((h) => h.project_id === projectId && h.merge_requests_events)) {
+      let status = 0;
+      let answer: unknown;
+      try {
+        const res = await fetch(hook.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': `GitLab/${version}`,
+            'x-gitlab-event': 'Merge Request Hook',
+            'x-gitlab-instance': base,
+            'x-gitlab-webhook-uuid': randomUUID(),
+            'x-gitlab-event-uuid': randomUUID(),
+            'idempotency-key': randomUUID(),
+            ...(hook.token ? { 'x-gitlab-token': hook.token } : {}),
+          },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(10_000),
+          redirect: 'manual',
+        });
+        status = res.status;
+        answer = await res.json().catch(() => undefined);
+      } catch {
+        status = 0;
+      }
+      if (status < 200 || status >= 400) deliveryFailed(hook.id);
+      else hookHealth.delete(hook.id);
+      answers.push({ hookId: hook.id, status, body: answer });
+    }
+    return answers;
+  }
+
   function route(req: IncomingMessage, url: URL, body: Record<string, unknown>): Reply {
     const query = Object.fromEntries(url.searchParams);
     const segments = url.pathname.split('/').slice(1);
@@ -1349,6 +1697,8 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
     if (resource === 'projects' && id !== undefined && sub !== undefined) {
       const reported = routeReporting(req, url, body, id, segments.slice(4));
       if (reported) return reported;
+      const reviewed = routeReviewApps(req, url, body, id, segments.slice(4));
+      if (reviewed) return reviewed;
       const fromRepository = routeRepository(req, url, id, segments.slice(4));
       if (fromRepository) return fromRepository;
     }
@@ -1416,6 +1766,30 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
       if (!/^\d+$/.test(rawSubId) || !hook || hook.project_id !== project.id) {
         return new Reply(404, { message: '404 Not found' });
       }
+      return new Reply(200, presentHook(hook));
+    }
+    if (sub === 'hooks' && rawSubId !== undefined && method === 'PUT') {
+      // `PUT /projects/:id/hooks/:hook_id`: the parameters given replace the hook's; the rest stay.
+      const user = authenticate(req, query, ['api']);
+      requireParams(body, ['url']);
+      const hook = hooks.get(Number(rawSubId));
+      const flags = Object.fromEntries(
+        Object.keys(HOOK_EVENTS).map((name) => [name, booleanParam(body, name, Boolean(hook?.[name]))]),
+      );
+      const project = projectFor(user, id, true);
+      if (!/^\d+$/.test(rawSubId) || !hook || hook.project_id !== project.id) {
+        return new Reply(404, { message: '404 Not found' });
+      }
+      const hookUrl = String(body.url);
+      if (!isAcceptableHookUrl(hookUrl, allowLocalWebhooks)) return new Reply(422, { error: 'Invalid url given' });
+      const branchFilter =
+        body.push_events_branch_filter === undefined
+          ? hook.push_events_branch_filter
+          : String(body.push_events_branch_filter);
+      if (!isValidBranchFilter(branchFilter)) return new Reply(422, { error: 'Invalid branch filter given' });
+      Object.assign(hook, flags, { url: hookUrl, push_events_branch_filter: branchFilter });
+      if (body.token !== undefined)
+        hook.token = typeof body.token === 'string' && body.token !== '' ? body.token : null;
       return new Reply(200, presentHook(hook));
     }
     if (sub === 'hooks' && rawSubId !== undefined && method === 'DELETE') {
@@ -2096,6 +2470,29 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
     deployments(projectId) {
       return deploymentRecords.filter((d) => d.projectId === projectId).map(presentDeployment);
     },
+    addMergeRequest(projectId, spec) {
+      const project = projects.get(projectId);
+      if (!project) throw new Error(`stand-in: no project ${projectId}`);
+      if (mergeRequests.has(`${projectId}:${spec.iid}`)) throw new Error(`stand-in: merge request !${spec.iid} exists`);
+      mergeRequests.set(`${projectId}:${spec.iid}`, {
+        projectId,
+        iid: spec.iid,
+        sourceBranch: spec.sourceBranch,
+        targetBranch: spec.targetBranch ?? project.defaultBranch,
+        title: spec.title ?? `Merge request ${spec.iid}`,
+        sourceProjectId: spec.sourceProjectId ?? projectId,
+        state: 'opened',
+      });
+    },
+    notes(projectId, iid) {
+      return noteRecords
+        .filter((n) => n.projectId === projectId && (iid === undefined || n.iid === iid))
+        .map(presentNote);
+    },
+    environments(projectId) {
+      return environments.filter((e) => e.projectId === projectId).map(presentEnvironment);
+    },
+    deliverMergeRequestEvent,
     failNext(match, status, body) {
       failures.push({ method: match.method.toUpperCase(), pathPattern: match.pathPattern, status, body });
     },
@@ -2256,6 +2653,24 @@ function isHttpUrl(raw: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** GitLab's slug of an environment name: lower-case letters, digits and dashes, at most 24. */
+function slugOf(name: string): string {
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 24);
+}
+
+/** `Environment#guess_tier`: from the name, as GitLab does for an environment made without one. */
+function guessTier(name: string): string {
+  if (/^(prod|production|live)/i.test(name)) return 'production';
+  if (/^(stag|staging|model|demo)/i.test(name)) return 'staging';
+  if (/^(test|qc|qa|tst|acc)/i.test(name)) return 'testing';
+  if (/^(dev|review|trunk)/i.test(name)) return 'development';
+  return 'other';
 }
 
 /** GitLab's environment names: letters, digits, space, `-_/${}.`; not starting or ending with `/`. */

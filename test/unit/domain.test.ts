@@ -3,7 +3,9 @@ import { ValidationError } from '../../functions/domain/errors';
 import { type PushEvent, ZERO_SHA } from '../../functions/domain/events';
 import { isValidRefPattern, matchesPattern } from '../../functions/domain/filters';
 import { ID_PATTERN, matchesHash, newId, sha256Hex } from '../../functions/domain/ids';
-import { concernsApp, whyIgnored } from '../../functions/domain/ingest';
+import { concernsApp, environmentsMatching, whyIgnored } from '../../functions/domain/ingest';
+import type { Build, Release } from '../../functions/domain/model';
+import { rolloutPolicy } from '../../functions/domain/rollout';
 import { systemDeliveryKey } from '../../functions/domain/system-hooks';
 
 const push = (over: Partial<PushEvent> = {}): PushEvent => ({
@@ -95,6 +97,27 @@ describe('deciding which pushes build', () => {
     expect(whyIgnored({ ...app, tags: undefined }, push({ kind: 'tag', ref: 'refs/tags/v1' }))).toMatch(/not built/);
   });
 
+  it("matches every environment's trigger: the first's when the app's own matches, then the others in order", () => {
+    const staged = {
+      ...app,
+      environment: 'staging',
+      environmentTriggers: [
+        { name: 'production', tags: 'v*' },
+        { name: 'qa', branch: 'main' },
+        { name: 'sandbox', branch: 'feature/*' },
+      ],
+    };
+    expect(environmentsMatching(staged, push())).toEqual(['staging', 'qa']);
+    expect(environmentsMatching(staged, push({ kind: 'tag', ref: 'refs/tags/v2' }))).toEqual(['staging', 'production']);
+    expect(environmentsMatching({ ...staged, tags: undefined }, push({ kind: 'tag', ref: 'refs/tags/v2' }))).toEqual([
+      'production',
+    ]);
+    // A push only a further environment wants is built (for it) rather than ignored.
+    expect(environmentsMatching(staged, push({ ref: 'refs/heads/feature/x' }))).toEqual(['sandbox']);
+    expect(whyIgnored(staged, push({ ref: 'refs/heads/feature/x' }))).toBeUndefined();
+    expect(whyIgnored(staged, push({ ref: 'refs/heads/dev' }))).toMatch(/does not match main/);
+  });
+
   it('matches projects by id once known, else by path', () => {
     expect(concernsApp(app, { id: 7, path: 'other/name' })).toBe(true);
     expect(concernsApp(app, { id: 8, path: 'group/web' })).toBe(false);
@@ -105,5 +128,51 @@ describe('deciding which pushes build', () => {
   it('keys system-hook pushes on the ref update, so push and repository_update collapse', () => {
     expect(systemDeliveryKey(push())).toBe(systemDeliveryKey(push({ title: 'other view of the same update' })));
     expect(systemDeliveryKey(push())).not.toBe(systemDeliveryKey(push({ after: 'c'.repeat(40) })));
+  });
+});
+
+describe('rollout turns per environment, with fan-out', () => {
+  const now = new Date('2026-12-05T00:00:00Z');
+  const build = (id: string, over: Partial<Build> = {}): Build => ({
+    id,
+    app: 'web',
+    status: 'succeeded',
+    commit: 'a'.repeat(40),
+    ref: 'refs/heads/main',
+    message: '',
+    author: '',
+    trigger: 'push',
+    createdAt: now.toISOString(),
+    ...over,
+  });
+  const released = (b: string, environment: string): Release => ({
+    id: `r-${b}-${environment}`,
+    app: 'web',
+    status: 'live',
+    build: b,
+    commit: 'a'.repeat(40),
+    images: {},
+    createdAt: now.toISOString(),
+    environment,
+  });
+
+  it('superseded mode: a newer push to the same environment overtakes a release made by fan-out; other environments do not', () => {
+    const builds = [build('02', { alsoTo: ['qa'] }), build('01', { alsoTo: ['qa'] })];
+    expect(rolloutPolicy('01', 'superseded', builds, [], now, 'qa')).toBe('superseded');
+    expect(rolloutPolicy('02', 'superseded', builds, [], now, 'qa')).toBe('go');
+    // A newer push that goes to staging only does not overtake qa's release.
+    const elsewhere = [build('02'), build('01', { alsoTo: ['qa'] })];
+    expect(rolloutPolicy('01', 'superseded', elsewhere, [], now, 'qa')).toBe('go');
+    // A build whose own environment is qa counts as going there too.
+    const own = [build('02', { environment: 'qa' }), build('01', { alsoTo: ['qa'] })];
+    expect(rolloutPolicy('01', 'superseded', own, [], now, 'qa')).toBe('superseded');
+  });
+
+  it("queued mode: waits for an older build's release to that environment, not to another", () => {
+    const builds = [build('02', { alsoTo: ['qa'] }), build('01', { alsoTo: ['qa'] })];
+    expect(rolloutPolicy('02', 'queued', builds, [released('01', 'staging')], now, 'qa')).toBe('wait');
+    expect(rolloutPolicy('02', 'queued', builds, [released('01', 'staging'), released('01', 'qa')], now, 'qa')).toBe(
+      'go',
+    );
   });
 });

@@ -183,6 +183,18 @@ describe('workflow/release.asl.json', () => {
     expect(raw.TimeoutSeconds).toBeLessThanOrEqual(approval + 8 * 3600);
   });
 
+  it('fans a succeeded build out to further environments before its own turn; trouble there does not stop it', () => {
+    const succeeded = (definition.States.BuildStatus?.Choices as Array<{ StringEquals?: string; Next: string }>).find(
+      (c) => c.StringEquals === 'succeeded',
+    );
+    expect(succeeded?.Next).toBe('FanOut');
+    const fanOut = definition.States.FanOut as State & { ResultPath?: unknown };
+    expect(fanOut.Parameters?.Payload).toMatchObject({ action: 'fanOut', 'stateMachine.$': '$$.StateMachine.Id' });
+    expect(fanOut.ResultPath).toBeNull();
+    expect(fanOut.Next).toBe('AcquireRollout');
+    expect(catchAll(fanOut)?.Next).toBe('AcquireRollout');
+  });
+
   it('waits for approval on a task token, 7 days at most, before a copied release takes its turn', () => {
     expect(definition.States.CopiedRelease?.Next).toBe('AwaitApproval');
     const wait = definition.States.AwaitApproval as State;

@@ -1,5 +1,7 @@
 import {
   type ContainerDefinition,
+  CreateServiceCommand,
+  DeleteServiceCommand,
   type Deployment,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
@@ -11,14 +13,29 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { TransientError } from '../../domain/errors';
-import type { Deployer, DeployTarget, RolloutStatus } from '../../domain/ports';
+import type { DeployConfig, Deployer, DeployTarget, RolloutStatus } from '../../domain/ports';
 import { isTransientAwsError } from '../aws-errors';
+import type { ConfigSecrets } from './config-secrets';
 
 export { TransientError };
 
 export interface EcsDeployerOptions {
   client: ECSClient;
+  /**
+   * Where environments' configurations go (config-secrets.ts: one Secrets Manager secret per app
+   * environment, `slipway/<app>/<env>`). Without it, releasing an environment that has
+   * configuration values fails.
+   */
+  configSecrets?: ConfigSecrets;
 }
+
+/** The secret of an app environment's configuration: `slipway/<app>/<env>`. */
+export function configSecretName(app: string, environment: string): string {
+  return `slipway/${app}/${environment}`;
+}
+
+/** The tag of a review app's ECS service, `<app>/<iid>`: what the role may create and delete services by. */
+export const REVIEW_TAG = 'slipway:review';
 
 /** The single-image key in a build's images (a Dockerfile build); compose builds key by service. */
 const SINGLE_IMAGE = 'app';
@@ -33,13 +50,23 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
  * (e.g. `ecs-svc/123|arn:…:task-definition/web:8`): the revision lets `status` tell a circuit
  * breaker rollback (the deployment is gone and the service runs another revision) from a
  * deployment that merely finished. `status` also accepts a bare deployment id.
+ *
+ * An environment's configuration (`prepare`'s `config`) goes into the secret
+ * `slipway/<app>/<env>` as one JSON object (a new version of it per configuration version; the
+ * key's own AWS managed key encrypts it), and the containers that run the new images reference
+ * each key in `secrets` (`<secret ARN>:<KEY>::<version id>`), pinned to that version: the task
+ * definition holds no value, and tasks a revision starts later (scaling, replacement) get the
+ * values it was released with. References Slipway set before are replaced; the task
+ * definition's other secrets and environment stay, except entries of the same names.
  */
 export class EcsDeployer implements Deployer {
   constructor(private readonly options: EcsDeployerOptions) {}
 
-  async prepare(target: DeployTarget, images: Record<string, string>, imageRepository: string) {
+  async prepare(target: DeployTarget, images: Record<string, string>, imageRepository: string, config?: DeployConfig) {
     const { cluster, service } = where(target);
-    const current = await this.service(target, 'prepare');
+    // A review app's first release: its service is not made yet; it will run the template's definition.
+    const template = await this.templateIfMissing(target, 'prepare');
+    const current = template ?? (await this.service(target, 'prepare'));
     const arn = current.taskDefinition;
     if (!arn) throw new Error(`ECS service ${service} in cluster ${cluster} has no task definition`);
     const described = await this.call(target, 'prepare', () =>
@@ -49,7 +76,9 @@ export class EcsDeployer implements Deployer {
     if (!definition)
       throw new Error(`ECS describes no task definition ${arn} (service ${service}, cluster ${cluster})`);
     const input = registrable(definition, described.tags);
-    input.containerDefinitions = withImages(target, definition.containerDefinitions ?? [], images, imageRepository);
+    const { containers, deployed } = withImages(target, definition.containerDefinitions ?? [], images, imageRepository);
+    const secret = config && Object.keys(config.values).length > 0 ? await this.putConfig(target, config) : undefined;
+    input.containerDefinitions = withConfig(containers, deployed, target.app, config, secret);
     const registered = await this.call(target, 'prepare', () =>
       this.options.client.send(new RegisterTaskDefinitionCommand(input)),
     );
@@ -60,6 +89,8 @@ export class EcsDeployer implements Deployer {
 
   async rollout(target: DeployTarget, revision: string) {
     const { cluster, service } = where(target);
+    const template = await this.templateIfMissing(target, 'rollout');
+    if (template) return this.createReviewService(target, template, revision);
     const current = await this.service(target, 'rollout');
     const out = await this.call(target, 'rollout', () =>
       this.options.client.send(
@@ -121,28 +152,117 @@ export class EcsDeployer implements Deployer {
     throw new Error(`ECS deployment ${id} is not listed for service ${service} in cluster ${cluster}`);
   }
 
+  /** Puts the configuration's values into its secret (a new version of it when they changed). */
+  private async putConfig(target: DeployTarget, config: DeployConfig): Promise<{ arn: string; versionId: string }> {
+    const secrets = this.options.configSecrets;
+    if (!secrets) throw new Error(`app ${target.app}: this deployer has no Secrets Manager client for configuration`);
+    return this.call(target, 'prepare', () => secrets.put(target.app, config), 'Secrets Manager');
+  }
+
+  /**
+   * Tears a review app down: DeleteService, forced (its tasks stop with it). Only review apps: the
+   * role may delete only services tagged `slipway:review` anyway. A service gone already is fine.
+   */
+  async remove(target: DeployTarget): Promise<void> {
+    const { cluster, service } = where(target);
+    if (!target.review) throw new Error(`ECS service ${service} in cluster ${cluster} is no review app: not deleted`);
+    await this.call(target, 'remove', async () => {
+      try {
+        await this.options.client.send(new DeleteServiceCommand({ cluster, service, force: true }));
+      } catch (error) {
+        const name = (error as Error).name;
+        if (name !== 'ServiceNotFoundException' && name !== 'ServiceNotActiveException') throw error;
+      }
+    });
+  }
+
+  /** A review app's template service when the review app's own service does not exist (yet); else undefined. */
+  private async templateIfMissing(target: DeployTarget, action: string): Promise<Service | undefined> {
+    const template = target.review?.serviceTemplate;
+    if (!template) return undefined;
+    const own = await this.describe(target, action, where(target).service);
+    if (own.service) return undefined;
+    return this.service({ ...target, service: template }, action);
+  }
+
+  /**
+   * Makes a review app's service from its template: the same cluster, launch type or capacity
+   * providers, platform version and network configuration, the new revision, one task, the
+   * circuit breaker on; tagged `slipway:review=<app>/<iid>` (tags propagated to its tasks), which
+   * is what the role may create and delete. No load balancer: the template's target groups are
+   * the template's.
+   */
+  private async createReviewService(target: DeployTarget, template: Service, revision: string) {
+    const { cluster, service } = where(target);
+    const tag = target.review?.tag ?? `${target.app}/${service}`;
+    const strategy = template.capacityProviderStrategy ?? [];
+    const out = await this.call(target, 'rollout', () =>
+      this.options.client.send(
+        new CreateServiceCommand({
+          cluster,
+          serviceName: service,
+          taskDefinition: revision,
+          desiredCount: 1,
+          ...(strategy.length > 0
+            ? { capacityProviderStrategy: strategy }
+            : template.launchType
+              ? { launchType: template.launchType }
+              : {}),
+          ...(template.platformVersion ? { platformVersion: template.platformVersion } : {}),
+          ...(template.networkConfiguration ? { networkConfiguration: template.networkConfiguration } : {}),
+          deploymentConfiguration: {
+            ...template.deploymentConfiguration,
+            deploymentCircuitBreaker: { enable: true, rollback: true },
+          },
+          // Both tags: `slipway:review` is what the role may create and delete by, `slipway:managed` what it may update.
+          tags: [
+            { key: REVIEW_TAG, value: tag },
+            { key: 'slipway:managed', value: 'true' },
+          ],
+          propagateTags: 'SERVICE',
+          enableECSManagedTags: true,
+        }),
+      ),
+    );
+    const deployments = out.service?.deployments ?? [];
+    const primary = deployments.find((d) => d.status === 'PRIMARY') ?? deployments[0];
+    if (!primary?.id) throw new Error(`ECS started no deployment for the new service ${service} in cluster ${cluster}`);
+    return { deployment: `${primary.id}|${revision}`, watch: primary.id };
+  }
+
   private async service(target: DeployTarget, action: string): Promise<Service> {
     const { cluster, service } = where(target);
+    const found = await this.describe(target, action, service);
+    if (!found.service) throw new Error(`ECS service ${service} in cluster ${cluster} is not available (${found.why})`);
+    return found.service;
+  }
+
+  /** DescribeServices of one service: it, or why there is none (`MISSING`, `INACTIVE`). */
+  private async describe(
+    target: DeployTarget,
+    action: string,
+    service: string,
+  ): Promise<{ service?: Service; why: string }> {
+    const { cluster } = where(target);
     const out = await this.call(target, action, () =>
       this.options.client.send(new DescribeServicesCommand({ cluster, services: [service] })),
     );
     const found = out.services?.find((s) => s.serviceName === service || s.serviceArn === service) ?? out.services?.[0];
     if (!found || found.status === 'INACTIVE') {
-      const why = out.failures?.[0]?.reason ?? (found ? 'INACTIVE' : 'MISSING');
-      throw new Error(`ECS service ${service} in cluster ${cluster} is not available (${why})`);
+      return { why: out.failures?.[0]?.reason ?? (found ? 'INACTIVE' : 'MISSING') };
     }
-    return found;
+    return { service: found, why: '' };
   }
 
-  /** Runs an ECS call: transient failures become `TransientError`, others say which service. */
-  private async call<T>(target: DeployTarget, action: string, send: () => Promise<T>): Promise<T> {
+  /** Runs an ECS (or Secrets Manager) call: transient failures become `TransientError`, others say which service. */
+  private async call<T>(target: DeployTarget, action: string, send: () => Promise<T>, api = 'ECS'): Promise<T> {
     try {
       return await send();
     } catch (error) {
       const { cluster, service } = where(target);
       // The client's plugin may have named it TransientError already; the SDK's own error is its cause.
       const sdk = error instanceof TransientError && error.cause instanceof Error ? error.cause : (error as Error);
-      const message = `ECS ${action} for service ${service} in cluster ${cluster} failed: ${sdk.name}: ${sdk.message}`;
+      const message = `${api} ${action} for service ${service} in cluster ${cluster} failed: ${sdk.name}: ${sdk.message}`;
       if (error instanceof TransientError || isTransientAwsError(sdk))
         throw new TransientError(message, { cause: sdk });
       throw new Error(message, { cause: error });
@@ -218,7 +338,7 @@ function withImages(
   containers: ContainerDefinition[],
   images: Record<string, string>,
   repository: string,
-): ContainerDefinition[] {
+): { containers: ContainerDefinition[]; deployed: ReadonlySet<string> } {
   const where = `service ${target.service} in cluster ${target.cluster}`;
   const names = containers.map((c) => c.name ?? '');
   if (Object.keys(images).length === 0) throw new Error(`no images to deploy to ${where}`);
@@ -244,8 +364,49 @@ function withImages(
     }
     byContainer.set(name, `${repository}@${digest}`);
   }
+  return {
+    containers: containers.map((c) => {
+      const image = c.name ? byContainer.get(c.name) : undefined;
+      return image ? { ...c, image } : c;
+    }),
+    deployed: new Set(byContainer.keys()),
+  };
+}
+
+/**
+ * The containers with the configuration's references: every reference to the environment's
+ * secret Slipway set before goes (from every container); the containers that run the new images
+ * (`deployed`) get one per key, pinned to the secret's version, in place of any secret or
+ * environment entry of the same name. Never a value.
+ */
+function withConfig(
+  containers: ContainerDefinition[],
+  deployed: ReadonlySet<string>,
+  app: string,
+  config: DeployConfig | undefined,
+  secret: { arn: string; versionId: string } | undefined,
+): ContainerDefinition[] {
+  const name = config ? configSecretName(app, config.environment) : undefined;
+  const escaped = (name ?? `slipway/${app}/`).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  // A secret's ARN ends `:secret:<name>-<6 characters>`; the environment's, or (no configuration
+  // known) any of the app's.
+  const ours = new RegExp(`:secret:${escaped}${name ? '' : '[^/:]+'}-[A-Za-z0-9]{6}(:|$)`);
+  const keys = secret && config ? Object.keys(config.values) : [];
   return containers.map((c) => {
-    const image = c.name ? byContainer.get(c.name) : undefined;
-    return image ? { ...c, image } : c;
+    const previous = c.secrets ?? [];
+    let secrets = previous.filter((s) => !ours.test(s.valueFrom ?? ''));
+    let environment = c.environment;
+    if (keys.length > 0 && secret && c.name && deployed.has(c.name)) {
+      const named = new Set(keys);
+      secrets = [
+        ...secrets.filter((s) => !named.has(s.name ?? '')),
+        ...keys.map((key) => ({ name: key, valueFrom: `${secret.arn}:${key}::${secret.versionId}` })),
+      ];
+      if (environment) environment = environment.filter((e) => !named.has(e.name ?? ''));
+    }
+    if (secrets.length === previous.length && environment === c.environment && c.secrets === undefined) return c;
+    const updated: ContainerDefinition = { ...c, secrets };
+    if (environment !== undefined) updated.environment = environment;
+    return updated;
   });
 }

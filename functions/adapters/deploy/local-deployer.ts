@@ -1,8 +1,11 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { APP_NAME } from '../../domain/apps';
-import { ENVIRONMENT_NAME } from '../../domain/environments';
-import type { Deployer, DeployTarget, RolloutStatus } from '../../domain/ports';
+import { ENVIRONMENT_NAME, REVIEW_ENVIRONMENT } from '../../domain/environments';
+import type { DeployConfig, Deployer, DeployTarget, RolloutStatus } from '../../domain/ports';
 
 export interface CommandResult {
   code: number;
@@ -33,6 +36,12 @@ export interface LocalDeployerOptions {
   onRolloutEvent?(watch: string): void | Promise<void>;
   /** Where a failing watcher or callback is reported. */
   log?(message: string): void;
+  /**
+   * Where environments' configurations are written for `docker run --env-file`: one 0600 file
+   * per environment, `<configDir>/<app>.env` (the first environment) or `<app>.<env>.env`.
+   * Without it, releasing an environment that has configuration values fails.
+   */
+  configDir?: string;
 }
 
 /** The label every container this deployer starts carries, with the app's name. */
@@ -87,14 +96,53 @@ export class LocalDeployer implements Deployer {
     this.pollMs = options.pollMs ?? 500;
   }
 
-  async prepare(target: DeployTarget, images: Record<string, string>, imageRepository: string) {
+  async prepare(target: DeployTarget, images: Record<string, string>, imageRepository: string, config?: DeployConfig) {
     appName(target);
     const key = SINGLE_IMAGE in images ? SINGLE_IMAGE : Object.keys(images)[0];
     const digest = key === undefined ? undefined : images[key];
     if (key === undefined || digest === undefined) throw new Error(`no image to deploy for app ${target.app}`);
     if (!DIGEST.test(digest)) throw new Error(`image ${key} has no sha256 digest (${digest}); not deploying by tag`);
     const local = await this.exec(['image', 'inspect', '--format', '{{.Id}}', digest]);
+    await this.writeEnvFile(target, config);
     return { revision: local.code === 0 ? digest : `${imageRepository}@${digest}` };
+  }
+
+  /** The environment's env file: where its configuration's values are while it has any. */
+  private envFile(target: DeployTarget): string | undefined {
+    return this.options.configDir ? join(this.options.configDir, `${placeOf(target).base}.env`) : undefined;
+  }
+
+  /**
+   * Writes the configuration's values as an env file (`KEY=VALUE` a line), 0600 from the first
+   * byte and replaced whole (a file of its own, renamed over the old one), so no container ever
+   * reads half of one; without values there is no file. The values never reach docker's argv.
+   */
+  private async writeEnvFile(target: DeployTarget, config: DeployConfig | undefined): Promise<void> {
+    const file = this.envFile(target);
+    const entries = Object.entries(config?.values ?? {});
+    if (entries.length === 0) {
+      if (file) await rm(file, { force: true });
+      return;
+    }
+    if (!file) throw new Error(`app ${target.app}: this deployer has no directory for configuration env files`);
+    for (const [key, value] of entries) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) || /[\r\n\0]/.test(value)) {
+        throw new Error(`configuration key ${key.slice(0, 64)} cannot go in an env file (one line per variable)`);
+      }
+    }
+    const dir = this.options.configDir as string;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const temporary = join(dir, `.${placeOf(target).base}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await writeFile(temporary, entries.map(([key, value]) => `${key}=${value}\n`).join(''), {
+        mode: 0o600,
+        flag: 'wx',
+      });
+      await rename(temporary, file);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
   }
 
   async rollout(target: DeployTarget, revision: string) {
@@ -113,6 +161,9 @@ export class LocalDeployer implements Deployer {
       `slipway.revision=${revision}`,
       ...(environment ? ['--label', `${ENVIRONMENT_LABEL}=${environment}`] : []),
     ];
+    // The environment's configuration, by file: docker reads the values, its argv holds the path only.
+    const envFile = this.envFile(target);
+    if (envFile && existsSync(envFile)) args.push('--env-file', envFile);
     // The image's HEALTHCHECK applies by itself; Docker's default interval (30 s) is too slow to
     // see health within the timeout, so a check without its own interval runs every 2 s here.
     if (healthcheck && !healthcheck.Interval) args.push('--health-interval', '2s');
@@ -225,6 +276,15 @@ export class LocalDeployer implements Deployer {
     return started;
   }
 
+  /**
+   * Tears an environment's containers down (a review app whose merge request was merged or
+   * closed): every container of it this deployer started, stopped and removed.
+   */
+  async remove(target: DeployTarget): Promise<void> {
+    const { app, base } = placeOf(target);
+    await this.removeOthers(app, base, '');
+  }
+
   private async rollBack(name: string, reason: string): Promise<RolloutStatus> {
     const out = await this.exec(['rm', '-f', name]);
     const status: RolloutStatus = { state: 'rolled_back', reason };
@@ -296,12 +356,15 @@ function appName(target: DeployTarget): string {
 
 /**
  * Where a target's containers live: the app's first environment as `<prefix>-<app>-…`, another
- * as `<prefix>-<app>.<env>-…` (a dot is in no app name, so the two never overlap), labelled
- * with the app and, for another environment, `slipway.environment`.
+ * as `<prefix>-<app>.<env>-…` (a dot is in no app name, so the two never overlap), a review app
+ * `review/<iid>` as `<prefix>-<app>.review.<iid>-…` (a dot is in no environment name either),
+ * labelled with the app and, for another environment, `slipway.environment`.
  */
 function placeOf(target: DeployTarget): { app: string; base: string; environment?: string } {
   const app = appName(target);
   if (!target.environment) return { app, base: app };
+  const review = REVIEW_ENVIRONMENT.exec(target.environment);
+  if (review) return { app, base: `${app}.review.${review[1]}`, environment: target.environment };
   if (!ENVIRONMENT_NAME.test(target.environment)) throw new Error(`not an environment name: ${target.environment}`);
   return { app, base: `${app}.${target.environment}`, environment: target.environment };
 }

@@ -1,3 +1,4 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import type { Environment } from '../../domain/model';
 import { items, keys, PK } from './keys';
@@ -5,8 +6,8 @@ import { conditionFailureItem, isConditionFailure, type TableAccess } from './ta
 
 /**
  * An app's environments beyond its first (the app item describes its first, as before
- * environments). Deleting one removes its live pointer and rollout lock with it, in one
- * transaction; its releases stay, as history.
+ * environments). Deleting one removes its live pointer, rollout lock and configuration with it,
+ * in one transaction; its releases stay, as history.
  */
 export class EnvironmentRecords {
   constructor(private readonly table: TableAccess) {}
@@ -42,9 +43,46 @@ export class EnvironmentRecords {
         },
         { Delete: { TableName: tableName, Key: keys.livePointer(app, name) } },
         { Delete: { TableName: tableName, Key: keys.rolloutLock(app, name) } },
+        { Delete: { TableName: tableName, Key: keys.environmentConfig(app, name) } },
       ],
       (reasons) =>
         isConditionFailure(reasons[0]) ? new NotFoundError(`app ${app} has no environment ${name}`) : undefined,
     );
+  }
+
+  async claimReviewAnnouncement(app: string, name: string, release: string): Promise<boolean> {
+    try {
+      await this.table.client.send(
+        new UpdateCommand({
+          TableName: this.table.tableName,
+          Key: keys.environment(app, name),
+          UpdateExpression: 'SET #review.#announced = :release',
+          ConditionExpression: 'attribute_exists(#review) AND attribute_not_exists(#review.#announced)',
+          ExpressionAttributeNames: { '#review': 'review', '#announced': 'announcedBy' },
+          ExpressionAttributeValues: { ':release': release },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (conditionFailureItem(error) === null) throw error;
+      return false;
+    }
+  }
+
+  async dropReviewAnnouncement(app: string, name: string, release: string): Promise<void> {
+    try {
+      await this.table.client.send(
+        new UpdateCommand({
+          TableName: this.table.tableName,
+          Key: keys.environment(app, name),
+          UpdateExpression: 'REMOVE #review.#announced',
+          ConditionExpression: '#review.#announced = :release',
+          ExpressionAttributeNames: { '#review': 'review', '#announced': 'announcedBy' },
+          ExpressionAttributeValues: { ':release': release },
+        }),
+      );
+    } catch (error) {
+      if (conditionFailureItem(error) === null) throw error;
+    }
   }
 }

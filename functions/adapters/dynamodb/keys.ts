@@ -1,4 +1,12 @@
-import type { App, Build, Delivery, Environment, GitlabConnection, Release } from '../../domain/model';
+import type {
+  App,
+  Build,
+  Delivery,
+  Environment,
+  EnvironmentConfig,
+  GitlabConnection,
+  Release,
+} from '../../domain/model';
 import type { Clock } from '../../domain/ports';
 import { TABLE_SCHEMA } from './schema';
 
@@ -47,6 +55,11 @@ export const keys = {
   livePointer: (app: string, lane?: string): Key => ({ [PK]: `APP#${app}`, [SK]: lane ? `LIVE#${lane}` : 'LIVE' }),
   /** An environment of the app beyond its first (which the app item itself describes). */
   environment: (app: string, name: string): Key => ({ [PK]: `APP#${app}`, [SK]: `ENV#${name}` }),
+  /** An app environment's configuration (the first environment's too, by its name). */
+  environmentConfig: (app: string, environment: string): Key => ({
+    [PK]: `APP#${app}`,
+    [SK]: `CONFIG#${environment}`,
+  }),
   delivery: (source: string, key: string): Key => ({ [PK]: `DELIVERY#${source}#${key}`, [SK]: 'DELIVERY' }),
   /** A rollout's events name it by the platform's id (ECS deployment id, local container). */
   rolloutWatch: (watch: string): Key => ({ [PK]: `WATCH#${watch}`, [SK]: 'WATCH' }),
@@ -140,6 +153,12 @@ export const items = {
     ...withoutUndefined(environment),
     ...keys.environment(environment.app, environment.name),
     [ENTITY]: 'environment',
+  }),
+
+  environmentConfig: (config: EnvironmentConfig): Item => ({
+    ...withoutUndefined(config),
+    ...keys.environmentConfig(config.app, config.environment),
+    [ENTITY]: 'environment-config',
   }),
 
   livePointer: (app: string, release: string, lane?: string): Item => ({

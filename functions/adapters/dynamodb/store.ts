@@ -5,6 +5,7 @@ import type {
   BuildStatus,
   Delivery,
   Environment,
+  EnvironmentConfig,
   GitlabConnection,
   Release,
   ReleaseOutcome,
@@ -12,10 +13,11 @@ import type {
   ReportRecord,
   RolloutLock,
 } from '../../domain/model';
-import type { Store } from '../../domain/ports';
+import type { ReleaseTransitionField, Store } from '../../domain/ports';
 import { AppRecords } from './apps';
 import { BuildRecords } from './builds';
 import { ConfigRecords } from './config';
+import { EnvironmentConfigRecords } from './environment-config';
 import { EnvironmentRecords } from './environments';
 import { ReleaseRecords } from './releases';
 import { RolloutLockRecords } from './rollout-lock';
@@ -41,6 +43,7 @@ export class DynamoDbStore implements Store {
   private readonly releases: ReleaseRecords;
   private readonly rollouts: RolloutLockRecords;
   private readonly environments: EnvironmentRecords;
+  private readonly environmentConfigs: EnvironmentConfigRecords;
   private readonly config: ConfigRecords;
 
   constructor(options: DynamoDbStoreOptions) {
@@ -51,6 +54,7 @@ export class DynamoDbStore implements Store {
     this.releases = new ReleaseRecords(table);
     this.rollouts = new RolloutLockRecords(table);
     this.environments = new EnvironmentRecords(table);
+    this.environmentConfigs = new EnvironmentConfigRecords(table);
     this.config = new ConfigRecords(table);
   }
 
@@ -166,7 +170,7 @@ export class DynamoDbStore implements Store {
     id: string,
     from: ReleaseStatus,
     to: ReleaseStatus,
-    patch?: Partial<Pick<Release, 'liveAt' | 'endedAt' | 'reason'>>,
+    patch?: Partial<Pick<Release, ReleaseTransitionField>>,
   ): Promise<Release> {
     return this.releases.transitionRelease(app, id, from, to, patch);
   }
@@ -207,6 +211,24 @@ export class DynamoDbStore implements Store {
 
   deleteEnvironment(app: string, name: string): Promise<void> {
     return this.environments.deleteEnvironment(app, name);
+  }
+
+  claimReviewAnnouncement(app: string, name: string, release: string): Promise<boolean> {
+    return this.environments.claimReviewAnnouncement(app, name, release);
+  }
+
+  dropReviewAnnouncement(app: string, name: string, release: string): Promise<void> {
+    return this.environments.dropReviewAnnouncement(app, name, release);
+  }
+
+  // ---- environments' configurations (environment-config.ts) ---------------------------------
+
+  getEnvironmentConfig(app: string, environment: string): Promise<EnvironmentConfig | undefined> {
+    return this.environmentConfigs.getEnvironmentConfig(app, environment);
+  }
+
+  putEnvironmentConfig(config: EnvironmentConfig, expectedVersion: number): Promise<void> {
+    return this.environmentConfigs.putEnvironmentConfig(config, expectedVersion);
   }
 
   // ---- the rollout lock (rollout-lock.ts) ---------------------------------------------------

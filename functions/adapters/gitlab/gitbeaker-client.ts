@@ -3,9 +3,11 @@ import {
   Commits,
   DeployKeys,
   Deployments,
+  Environments,
   GitbeakerRequestError,
   GitbeakerRetryError,
   GitbeakerTimeoutError,
+  MergeRequestNotes,
   PersonalAccessTokens,
   ProjectHooks,
   ProjectMembers,
@@ -21,6 +23,7 @@ import type {
   GitlabCommitStatus,
   GitlabDeploymentSpec,
   GitlabDeploymentStatus,
+  GitlabEnvironment,
   GitlabHookSpec,
   GitlabHookState,
   GitlabProject,
@@ -52,6 +55,13 @@ const hookState = z.object({
   url: z.string(),
   alert_status: z.enum(['executable', 'temporarily_disabled', 'disabled']).nullish(),
   disabled_until: z.string().nullish(),
+});
+/** `Entities::Environment`: what Slipway reads of it. */
+const environment = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  state: z.string(),
+  external_url: z.string().nullish(),
 });
 /** `GET /projects/:id/members/all/:user_id`: `Entities::Member`, of which the role is all Slipway reads. */
 const member = z.object({ access_level: z.number().int() });
@@ -97,6 +107,8 @@ class GitbeakerGitlabApi implements GitlabApi {
   private readonly branches: InstanceType<typeof Branches>;
   private readonly tags: InstanceType<typeof Tags>;
   private readonly deployments: InstanceType<typeof Deployments>;
+  private readonly environments: InstanceType<typeof Environments>;
+  private readonly mergeRequestNotes: InstanceType<typeof MergeRequestNotes>;
   /** The instance as messages name it: origin and path, never credentials. */
   private readonly where: string;
 
@@ -128,6 +140,8 @@ class GitbeakerGitlabApi implements GitlabApi {
     this.branches = new Branches(config);
     this.tags = new Tags(config);
     this.deployments = new Deployments(config);
+    this.environments = new Environments(config);
+    this.mergeRequestNotes = new MergeRequestNotes(config);
   }
 
   async inspectToken(): Promise<GitlabTokenInfo> {
@@ -162,11 +176,30 @@ class GitbeakerGitlabApi implements GitlabApi {
           pushEvents: hook.pushEvents,
           tagPushEvents: hook.tagPushEvents,
           pushEventsBranchFilter: hook.branchFilter,
+          mergeRequestsEvents: hook.mergeRequestsEvents ?? false,
           enableSslVerification: hook.enableSslVerification,
         }),
       ),
     );
     return result.id;
+  }
+
+  async editHook(projectId: number, hookId: number, hook: GitlabHookSpec): Promise<void> {
+    await this.call(
+      'PUT /projects/:id/hooks/:hook_id',
+      async () =>
+        created.parse(
+          await this.hooks.edit(projectId, hookId, hook.url, {
+            token: hook.token,
+            pushEvents: hook.pushEvents,
+            tagPushEvents: hook.tagPushEvents,
+            pushEventsBranchFilter: hook.branchFilter,
+            mergeRequestsEvents: hook.mergeRequestsEvents ?? false,
+            enableSslVerification: hook.enableSslVerification,
+          }),
+        ),
+      { notFound: `GitLab hook ${hookId} not found in project ${projectId}` },
+    );
   }
 
   async removeHook(projectId: number, hookId: number): Promise<void> {
@@ -318,6 +351,55 @@ class GitbeakerGitlabApi implements GitlabApi {
     return found !== undefined;
   }
 
+  async createMergeRequestNote(projectId: number, iid: number, body: string): Promise<number> {
+    const result = await this.call(
+      'POST /projects/:id/merge_requests/:merge_request_iid/notes',
+      async () => created.parse(await this.mergeRequestNotes.create(projectId, iid, body)),
+      { notFound: `GitLab has no merge request !${iid} in project ${projectId} (or the token's user cannot see it)` },
+    );
+    return result.id;
+  }
+
+  async findEnvironment(projectId: number, name: string): Promise<GitlabEnvironment | undefined> {
+    const found = await this.call('GET /projects/:id/environments', async () =>
+      z.array(environment).parse(await this.environments.all(projectId, { name })),
+    );
+    const match = found.find((e) => e.name === name);
+    return match ? toEnvironment(match) : undefined;
+  }
+
+  async createEnvironment(
+    projectId: number,
+    spec: { name: string; externalUrl?: string; tier?: 'development' | 'other' },
+  ): Promise<GitlabEnvironment> {
+    const made = await this.call('POST /projects/:id/environments', async () =>
+      environment.parse(
+        await this.environments.create(projectId, spec.name, {
+          ...(spec.externalUrl ? { externalUrl: spec.externalUrl } : {}),
+          ...(spec.tier ? { tier: spec.tier } : {}),
+        }),
+      ),
+    );
+    return toEnvironment(made);
+  }
+
+  async editEnvironment(projectId: number, environmentId: number, change: { externalUrl: string }): Promise<void> {
+    await this.call(
+      'PUT /projects/:id/environments/:environment_id',
+      async () =>
+        environment.parse(await this.environments.edit(projectId, environmentId, { externalUrl: change.externalUrl })),
+      { notFound: `GitLab environment ${environmentId} not found in project ${projectId}` },
+    );
+  }
+
+  async stopEnvironment(projectId: number, environmentId: number): Promise<void> {
+    await this.call(
+      'POST /projects/:id/environments/:environment_id/stop',
+      async () => environment.parse(await this.environments.stop(projectId, environmentId)),
+      { notFound: `GitLab environment ${environmentId} not found in project ${projectId}` },
+    );
+  }
+
   /**
    * One lookup of a chain: undefined when GitLab answers 404 for the thing looked up (the caller
    * tries the next), a GitlabError when the project itself is not found or anything else fails.
@@ -438,6 +520,15 @@ function apiDeploymentStatus(status: GitlabDeploymentStatus, operation: string):
     );
   }
   return status;
+}
+
+function toEnvironment(found: z.infer<typeof environment>): GitlabEnvironment {
+  return {
+    id: found.id,
+    name: found.name,
+    state: found.state,
+    ...(found.external_url ? { externalUrl: found.external_url } : {}),
+  };
 }
 
 type WantedRef = { kind: 'branch' | 'tag' | 'name'; name: string };

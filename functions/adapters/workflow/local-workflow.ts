@@ -1,4 +1,4 @@
-import type { Workflow } from '../../domain/ports';
+import type { ReviewJob, Workflow } from '../../domain/ports';
 import type { ReleaseStepDeps, ReleaseSummary } from '../../domain/releases';
 import { onRolloutEvent, type RolloutEventOutcome, wakeBuildWait } from '../../domain/waits';
 import {
@@ -89,6 +89,8 @@ export class LocalReleaseWorkflow implements Workflow {
     this.deps = {
       ...deps,
       tasks: this.tasks,
+      // Fan-out starts executions of this same workflow.
+      releaseWorkflow: () => this,
       awaitTurn: (app) => this.signals.wait(`turn:${app}`, turnCheckMs),
       report: async (summary: ReleaseSummary) => {
         this.signals.fire(`turn:${summary.app}`);
@@ -113,6 +115,15 @@ export class LocalReleaseWorkflow implements Workflow {
 
   async startRelease(input: { app: string; build: string; release?: string }): Promise<string> {
     const key = input.release ? `${input.app}/release/${input.release}` : `${input.app}/build/${input.build}`;
+    return this.start(key, input);
+  }
+
+  /** A review-app job: the definition's one-step branch (`$.review`), as Step Functions runs it. */
+  async startReviewJob(job: ReviewJob): Promise<string> {
+    return this.start(`${job.app}/review/${job.id}`, { app: job.app, build: job.id, review: job });
+  }
+
+  private start(key: string, input: { app: string; build: string; release?: string; review?: ReviewJob }): string {
     const current = this.running.get(key);
     if (current) return current.execution.executionId; // one execution per build, as named executions on AWS
     const execution = startLocalExecution(this.deps, input, {

@@ -1,5 +1,5 @@
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { Workflow } from '../../domain/ports';
+import type { ReviewJob, Workflow } from '../../domain/ports';
 
 /**
  * Starts the release state machine. The execution is named after the build id, or after the
@@ -17,6 +17,15 @@ export class StepFunctionsWorkflow implements Workflow {
     const payload = input.release
       ? { app: input.app, build: input.build, release: input.release }
       : { app: input.app, build: input.build };
+    return this.startNamedExecution(name, payload);
+  }
+
+  /** A review-app job: the same state machine's one-step branch (`$.review`), named after the job. */
+  async startReviewJob(job: ReviewJob): Promise<string> {
+    return this.startNamedExecution(job.id, { app: job.app, build: job.id, review: job });
+  }
+
+  private async startNamedExecution(name: string, payload: Record<string, unknown>): Promise<string> {
     try {
       const out = await this.options.client.send(
         new StartExecutionCommand({

@@ -19,7 +19,18 @@ export interface GitlabHookSpec {
   tagPushEvents: boolean;
   /** GitLab's `push_events_branch_filter` (wildcards allowed). */
   branchFilter: string;
+  /** `merge_requests_events`: review apps (domain/review-apps.ts). @default false */
+  mergeRequestsEvents?: boolean;
   enableSslVerification: true;
+}
+
+/** A GitLab environment, as Slipway reads it (`Entities::Environment`). */
+export interface GitlabEnvironment {
+  id: number;
+  name: string;
+  /** `available`, `stopping` or `stopped`. */
+  state: string;
+  externalUrl?: string;
 }
 
 /**
@@ -33,6 +44,11 @@ export interface GitlabApi {
   getProject(path: string): Promise<GitlabProject>;
   /** `POST /projects/:id/hooks`; returns GitLab's hook id. */
   addHook(projectId: number, hook: GitlabHookSpec): Promise<number>;
+  /**
+   * `PUT /projects/:id/hooks/:hook_id`: the hook's URL, secret token and events replaced (a relink).
+   * GitlabError kind 'not_found' when the hook is gone.
+   */
+  editHook(projectId: number, hookId: number, hook: GitlabHookSpec): Promise<void>;
   /** `DELETE /projects/:id/hooks/:hook_id`; a hook already gone is not an error. */
   removeHook(projectId: number, hookId: number): Promise<void>;
   /** `POST /projects/:id/deploy_keys` with `can_push: false`; returns GitLab's key id. */
@@ -63,6 +79,19 @@ export interface GitlabApi {
   testHook(projectId: number, hookId: number): Promise<void>;
   /** `GET /projects/:id/deploy_keys/:key_id`: whether the deploy key is still enabled on the project. */
   hasDeployKey(projectId: number, keyId: number): Promise<boolean>;
+  /** `POST /projects/:id/merge_requests/:merge_request_iid/notes`; returns the note's id. */
+  createMergeRequestNote(projectId: number, iid: number, body: string): Promise<number>;
+  /** `GET /projects/:id/environments?name=`: the environment of that name, undefined when there is none. */
+  findEnvironment(projectId: number, name: string): Promise<GitlabEnvironment | undefined>;
+  /** `POST /projects/:id/environments` (GitLab refuses a name the project has: GitlabError kind 'invalid'). */
+  createEnvironment(
+    projectId: number,
+    environment: { name: string; externalUrl?: string; tier?: 'development' | 'other' },
+  ): Promise<GitlabEnvironment>;
+  /** `PUT /projects/:id/environments/:environment_id`: its external URL. */
+  editEnvironment(projectId: number, environmentId: number, change: { externalUrl: string }): Promise<void>;
+  /** `POST /projects/:id/environments/:environment_id/stop` (an environment already stopped stays so). */
+  stopEnvironment(projectId: number, environmentId: number): Promise<void>;
 }
 
 /**

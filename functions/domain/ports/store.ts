@@ -4,6 +4,7 @@ import type {
   BuildStatus,
   Delivery,
   Environment,
+  EnvironmentConfig,
   GitlabConnection,
   Release,
   ReleaseOutcome,
@@ -125,7 +126,7 @@ export interface Store {
     id: string,
     from: ReleaseStatus,
     to: ReleaseStatus,
-    patch?: Partial<Pick<Release, 'liveAt' | 'endedAt' | 'reason'>>,
+    patch?: Partial<Pick<Release, ReleaseTransitionField>>,
   ): Promise<Release>;
 
   /*
@@ -157,8 +158,23 @@ export interface Store {
   listEnvironments(app: string): Promise<Environment[]>;
   /** Records a new environment. ConflictError if the app has one of that name. */
   createEnvironment(environment: Environment): Promise<void>;
-  /** Removes an environment and its live pointer and lock. NotFoundError if absent. */
+  /** Removes an environment, its live pointer, lock and configuration. NotFoundError if absent. */
   deleteEnvironment(app: string, name: string): Promise<void>;
+  /**
+   * Marks the review app `name` as announced by `release` (its merge request got the one note with
+   * its URL), with a conditional write: false when something announced it already or it is gone.
+   */
+  claimReviewAnnouncement(app: string, name: string, release: string): Promise<boolean>;
+  /** Takes back `release`'s claim (its note could not be posted), so a later release posts it. No-op otherwise. */
+  dropReviewAnnouncement(app: string, name: string, release: string): Promise<void>;
+
+  /** An app environment's configuration (the first environment's too, by its name), if any. */
+  getEnvironmentConfig(app: string, environment: string): Promise<EnvironmentConfig | undefined>;
+  /**
+   * Writes an environment's configuration if the stored one still has `expectedVersion` (0: there
+   * is none yet). StaleWriteError when it changed meanwhile.
+   */
+  putEnvironmentConfig(config: EnvironmentConfig, expectedVersion: number): Promise<void>;
 
   getGitlabConnection(): Promise<GitlabConnection | undefined>;
   putGitlabConnection(connection: GitlabConnection): Promise<void>;
@@ -167,3 +183,14 @@ export interface Store {
   getSystemHookTokenHash(): Promise<string | undefined>;
   setSystemHookTokenHash(hash: string | undefined): Promise<void>;
 }
+
+/** What a release's status change may record with it. */
+export type ReleaseTransitionField =
+  | 'liveAt'
+  | 'endedAt'
+  | 'reason'
+  | 'waitToken'
+  | 'awaitingSince'
+  | 'approvedBy'
+  | 'approvedAt'
+  | 'rejectedBy';

@@ -5,8 +5,13 @@ export interface Vault {
 }
 
 export interface VaultContext {
-  purpose: 'gitlab-token' | 'webhook-signing-secret' | 'deploy-key' | 'oauth-client-secret';
+  purpose: 'gitlab-token' | 'webhook-signing-secret' | 'deploy-key' | 'oauth-client-secret' | 'env-config';
   app?: string;
+  /**
+   * The app environment an `env-config` ciphertext (its configuration values) belongs to
+   * (required, with `app`, for that purpose): it opens for no other environment or app.
+   */
+  environment?: string;
   /**
    * The normalised GitLab instance URL a GitLab token or OAuth client secret is for (required
    * for those two purposes): a ciphertext opens only for the instance it was sealed for, so a
