@@ -23,6 +23,15 @@ const BUILD_ALLOWED: ReadonlyArray<[BuildStatus, BuildStatus]> = [
 const RELEASE_ALLOWED: ReadonlyArray<[ReleaseStatus, ReleaseStatus]> = [
   ['pending', 'deploying'],
   ['pending', 'failed'],
+  // Approvals: waiting, then approved (back to pending, to take its turn), rejected or expired.
+  ['pending', 'awaiting_approval'],
+  ['awaiting_approval', 'pending'],
+  ['awaiting_approval', 'rejected'],
+  ['awaiting_approval', 'expired'],
+  ['awaiting_approval', 'failed'],
+  // A release made by fan-out, overtaken in its environment before its rollout.
+  ['pending', 'superseded'],
+  ['awaiting_approval', 'superseded'],
   ['deploying', 'live'],
   ['deploying', 'failed'],
   ['deploying', 'rolled_back'],
@@ -85,9 +94,9 @@ describe('release state machine', () => {
     expect(() => assertReleaseTransition(from, to)).toThrow(IllegalTransitionError);
   });
 
-  it('leaves replaced, failed and rolled_back with no way out', () => {
+  it('leaves replaced, failed, rolled_back, rejected, expired and superseded with no way out', () => {
     const terminal = RELEASE_STATUSES.filter((from) => RELEASE_STATUSES.every((to) => !canTransitionRelease(from, to)));
-    expect(terminal.sort()).toEqual(['failed', 'replaced', 'rolled_back']);
+    expect(terminal.sort()).toEqual(['expired', 'failed', 'rejected', 'replaced', 'rolled_back', 'superseded']);
   });
 
   it('reaches live only through deploying', () => {
