@@ -21,7 +21,8 @@ export function registerMetrics(program: Command): void {
     .description("an app's delivery metrics: deployments, lead time, change failure rate, time to restore")
     .argument('<name>')
     .option('--days <n>', `window in days, 1-${MAX_DAYS}`, '30')
-    .action(async (name: string, options: { days: string }, command: Command) => {
+    .option('--env <environment>', "count one environment's releases only (default: every environment's)")
+    .action(async (name: string, options: { days: string; env?: string }, command: Command) => {
       const days = /^\d{1,3}$/.test(options.days) ? Number(options.days) : Number.NaN;
       if (!Number.isInteger(days) || days < 1 || days > MAX_DAYS) {
         command.error(`error: --days must be a whole number from 1 to ${MAX_DAYS}, not "${options.days}"`, {
@@ -31,7 +32,7 @@ export function registerMetrics(program: Command): void {
       const metrics = await callApi<MetricsView>(
         await target(command),
         'GET',
-        `/v1/apps/${enc(name)}/metrics?days=${days}`,
+        `/v1/apps/${enc(name)}/metrics?days=${days}${options.env !== undefined ? `&env=${enc(options.env)}` : ''}`,
       );
       if (globals(command).json) printJson(metrics);
       else process.stdout.write(formatMetrics(metrics));

@@ -133,7 +133,11 @@ export async function approvalRuleOf(
  * Checks that the app has each of `names`: NotFoundError naming the ones it has. One read of the
  * app's environments, no live pointers.
  */
-export async function mustHaveEnvironments(store: Store, app: App, ...names: string[]): Promise<void> {
+export async function mustHaveEnvironments(
+  store: Pick<Store, 'listEnvironments'>,
+  app: App,
+  ...names: string[]
+): Promise<void> {
   const all = [firstEnvironment(app), ...(await store.listEnvironments(app.name)).map((env) => env.name)];
   const missing = names.find((name) => !all.includes(name));
   if (missing !== undefined) {

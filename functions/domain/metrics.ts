@@ -1,3 +1,4 @@
+import { environmentOf, mustHaveEnvironments } from './environments';
 import { NotFoundError, ValidationError } from './errors';
 import type { Build, Release } from './model';
 import type { Store } from './ports';
@@ -166,10 +167,14 @@ export function computeDeliveryMetrics(history: DeliveryHistory): DeliveryMetric
  */
 export async function loadDeliveryMetrics(
   deps: {
-    store: Pick<Store, 'getApp' | 'listReleasesSince' | 'listBuildsSince' | 'listReleases' | 'getBuild'>;
+    store: Pick<
+      Store,
+      'getApp' | 'listReleasesSince' | 'listBuildsSince' | 'listReleases' | 'getBuild' | 'listEnvironments'
+    >;
   },
   app: string,
-  options: { days: number; now?: Date },
+  /** `environment`: count that environment's releases only (default: every environment's). */
+  options: { days: number; now?: Date; environment?: string },
 ): Promise<DeliveryMetrics> {
   const { store } = deps;
   const days = validateMetricsDays(options.days);
@@ -185,13 +190,16 @@ export async function loadDeliveryMetrics(
     store.listBuildsSince(app, since),
   ]);
   if (!found) throw new NotFoundError(`no app named ${app}`);
+  const only = options.environment;
+  if (only !== undefined) await mustHaveEnvironments(store, found, only);
+  const inScope = (r: Release) => only === undefined || environmentOf(found, r) === only;
 
-  let releases: Release[] = recent;
+  let releases: Release[] = recent.filter(inScope);
   if (needsEarlierReleases(recent, fromMs, toMs)) {
     // The release live before an early rollback went live before `since`: it is among the last
     // few releases created before then (releases are created in rollout order).
     const older = await store.listReleases(app, { limit: recent.length + 25 });
-    const byId = new Map([...older, ...recent].map((r) => [r.id, r]));
+    const byId = new Map([...older, ...recent].filter(inScope).map((r) => [r.id, r]));
     releases = [...byId.values()];
   }
 

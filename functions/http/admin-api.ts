@@ -478,9 +478,17 @@ const routes: Route[] = [
     pattern: new RegExp(`^/v1/apps/${SEGMENT}/metrics$`),
     run: async (deps, event, [name]) => {
       const days = daysOf(event);
+      const environment = event.queryStringParameters?.env;
       const app = await requireApp(deps.store, name ?? '');
       const now = deps.clock?.now();
-      return json(200, await loadDeliveryMetrics(deps, app.name, { days, ...(now ? { now } : {}) }));
+      return json(
+        200,
+        await loadDeliveryMetrics(deps, app.name, {
+          days,
+          ...(now ? { now } : {}),
+          ...(environment !== undefined ? { environment } : {}),
+        }),
+      );
     },
   },
   {

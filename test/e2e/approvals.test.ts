@@ -106,6 +106,14 @@ describe('approvals: staging → production with a Maintainer approval', () => {
         .find((d) => d.environment.name === 'production' && d.status === 'success'),
     );
     expect(deployment.sha).toBe(build.commit);
+
+    // Delivery metrics per environment: production's one approved release, staging's push;
+    // the rejected release counts in neither (not a failed change).
+    const metrics = async (...env: string[]) =>
+      (await world.slipway('metrics', 'shop', ...env)) as { deployments: number; changeFailureRate: number | null };
+    expect(await metrics('--env', 'production')).toMatchObject({ deployments: 1, changeFailureRate: 0 });
+    expect(await metrics('--env', 'staging')).toMatchObject({ deployments: 1, changeFailureRate: 0 });
+    expect(await metrics()).toMatchObject({ deployments: 2, changeFailureRate: 0 });
   }, 120_000);
 
   it('refuses, with one clear line: deciding on a release that does not wait, an unknown release', async () => {
@@ -115,6 +123,7 @@ describe('approvals: staging → production with a Maintainer approval', () => {
       [['reject', 'shop', String(live?.id)], /is not waiting for approval \(it is live\)/],
       [['approve', 'shop', '01KZZZZZZZZZZZZZZZZZZZZZZZ'], /no release 01KZZZZZZZZZZZZZZZZZZZZZZZ for app shop/],
       [['envs', 'create', 'shop', 'qa', '--approval', 'always'], /--approval must be none or maintainer/],
+      [['metrics', 'shop', '--env', 'qa'], /app shop has no environment qa/],
       [['envs', 'create', 'shop', 'qa', '--self-approval'], /--self-approval only applies with --approval maintainer/],
     ] as const) {
       const out = await cli([...args], world.env);

@@ -229,6 +229,44 @@ describe('configuration: set, unset and show, released again with the new values
     expect((await runJson<ConfigView>('config', 'shop', 'staging')).version).toBe(2);
   }, 60_000);
 
+  it('answers the admin API: 202 with the release when it released again, 200 when not, 400/404 saying why', async () => {
+    const api = (method: string, path: string, body?: string) =>
+      fetch(`${world.local.url}/v1/apps/${path}`, {
+        method,
+        headers: { authorization: `Bearer ${world.local.adminToken}`, 'content-type': 'application/json' },
+        ...(body !== undefined ? { body } : {}),
+      });
+    const patch = (path: string, body: unknown) => api('PATCH', path, JSON.stringify(body));
+
+    const released = await patch('shop/envs/staging/config', { set: { LEVEL: 'info' } });
+    expect(released.status).toBe(202);
+    const view = (await released.json()) as ConfigView;
+    expect(view).toMatchObject({ app: 'shop', environment: 'staging', keys: ['DATABASE_URL', 'LEVEL'], version: 3 });
+    await liveRelease(String(view.release));
+    const unchanged = await patch('shop/envs/staging/config', { set: { LEVEL: 'info' } });
+    expect({ status: unchanged.status, body: await unchanged.json() }).toEqual({
+      status: 200,
+      body: expect.not.objectContaining({ release: expect.anything() }),
+    });
+
+    const refusals: Array<[Response, number, RegExp]> = [
+      [await patch('shop/envs/staging/config', { set: { A: 12345 } }), 400, /^set\.A: /],
+      [await api('PATCH', 'shop/envs/staging/config', '{"set": {"A": "pw-e2e-9c41d"'), 400, /JSON|body/i],
+      [await patch('shop/envs/staging/config', { set: { A: 'x' }, replace: true }), 400, /replace|unrecognized/i],
+      [await patch('shop/envs/staging/config', { unset: 'A' }), 400, /^unset: /],
+      [await patch('nope/envs/staging/config', { set: { A: 'pw-e2e-9c41d' } }), 404, /no app named nope/],
+      [await patch('shop/envs/qa/config', { set: { A: 'pw-e2e-9c41d' } }), 404, /has no environment qa/],
+      [await api('GET', 'shop/envs/staging/config?show=maybe'), 400, /show must be true or false/],
+    ];
+    for (const [res, status, pattern] of refusals) {
+      const body = (await res.json()) as { error: string };
+      expect({ status: res.status, error: body.error }).toEqual({ status, error: expect.stringMatching(pattern) });
+      expect(body.error).not.toContain('pw-e2e-9c41d');
+    }
+    // Still the configuration of before.
+    expect((await runJson<ConfigView>('config', 'shop', 'staging')).version).toBe(3);
+  }, 60_000);
+
   it('the values appear nowhere else: CLI output, releases, the state dir, the table, logs, docker argv, GitLab, Slack', async () => {
     const contains = (what: string, text: string) => {
       for (const value of VALUES) expect({ what, found: text.includes(value) }).toEqual({ what, found: false });

@@ -59,8 +59,11 @@ export interface LinkedAppWorld {
   slipway(...args: string[]): Promise<unknown>;
   /** Creates and links an app on the project. */
   linkApp(name: string, options?: string[]): Promise<void>;
-  /** Commits to `main` in the served repository (a compose file unless `files` say otherwise); returns the sha. */
-  commit(title: string, files?: Record<string, string>): string;
+  /**
+   * Commits to `main` (or to `branch`, made from main's tip if new) in the served repository (a
+   * compose file unless `files` say otherwise); returns the sha.
+   */
+  commit(title: string, files?: Record<string, string>, branch?: string): string;
   /** Delivers GitLab's example push for `sha` to the app's hook, as GitLab would. */
   push(app: string, sha: string, deliveryKey: string): Promise<Response>;
   stop(): Promise<void>;
@@ -145,7 +148,17 @@ export async function startLinkedAppWorld(
         `restrict,command="git-upload-pack '${sshd.repoPath}'" ${String(key?.key)}\n`,
       );
     },
-    commit(title, files) {
+    commit(title, files, branch) {
+      const back = git('symbolic-ref', '--short', 'HEAD');
+      if (branch !== undefined) {
+        let exists = true;
+        try {
+          git('rev-parse', '--verify', '--quiet', `refs/heads/${branch}`);
+        } catch {
+          exists = false;
+        }
+        git('checkout', '-q', ...(exists ? [branch] : ['-b', branch]));
+      }
       const content = files ?? {
         'api/Dockerfile': `FROM scratch\n# ${title}\n`,
         'docker-compose.yml': 'services:\n  api:\n    build: ./api\n',
@@ -156,15 +169,16 @@ export async function startLinkedAppWorld(
       }
       git('add', '.');
       git('commit', '-q', '--allow-empty', '-m', title);
-      git('push', '-q', 'origin', 'HEAD:main');
+      git('push', '-q', 'origin', `HEAD:${branch ?? 'main'}`);
       const sha = git('rev-parse', 'HEAD');
+      if (branch !== undefined) git('checkout', '-q', back);
       titles.set(sha, title);
       gitlab.addCommit(projectId, {
         sha,
         title,
         authorName: 'Dev',
         authorEmail: 'dev@example.com',
-        branches: ['main'],
+        branches: [branch ?? 'main'],
       });
       return sha;
     },
