@@ -157,10 +157,15 @@ describe('local mode: connecting GitLab and linking apps', () => {
 
     const relinked = await slipway('apps', 'link', 'diaspora');
 
+    // The hook GitLab delivers to is updated in place (PUT): same id and URL, a new secret, and
+    // merge request events (review apps) for hooks made before them.
     const hooks = project();
     expect(hooks).toHaveLength(1);
     expect(hooks[0]?.id).toBe(relinked.gitlabHookId);
-    expect(hooks[0]?.id).not.toBe(oldHook?.id);
+    expect(hooks[0]?.id).toBe(oldHook?.id);
+    expect(hooks[0]?.token).not.toBe(oldHook?.token);
+    expect(hooks[0]?.merge_requests_events).toBe(true);
+    expect(gitlab.requests.some((r) => r.method === 'PUT' && /\/hooks\/\d+$/.test(r.path))).toBe(true);
     expect(hooks[0]?.url).toBe(oldHook?.url);
     expect(gitlab.deployKeys(15).map((k) => k.id)).toEqual([relinked.deployKeyId]);
     expect(relinked.deployKeyId).not.toBe(oldKey?.id);

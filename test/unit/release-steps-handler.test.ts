@@ -19,7 +19,9 @@ function setup(store: Partial<Store>, deployer: Partial<Deployer> = {}) {
   const info = jest.spyOn(logger, 'info');
   const warn = jest.spyOn(logger, 'warn');
   const error = jest.spyOn(logger, 'error');
-  const steps: ReleaseStepDeps = { store: store as Store, deployer: deployer as Deployer };
+  // A lock given back before there is a release is found through the build (none here: the first environment's).
+  const withBuilds = { getBuild: async () => undefined, ...store };
+  const steps: ReleaseStepDeps = { store: withBuilds as Store, deployer: deployer as Deployer };
   const handler = createReleaseStepsHandler({ steps, logger });
   return { handler, info, warn, error };
 }
@@ -288,6 +290,7 @@ describe('the release-steps handler’s metric of releases that did not go live'
   it('counts nothing for a release that went live, nor for a step that is not an outcome', async () => {
     const store = {
       getRelease: jest.fn(async () => ({ app: 'web', id: '01R', status: 'live' })),
+      getBuild: jest.fn(async () => undefined),
       releaseRollout: jest.fn(async () => undefined),
     } as unknown as Partial<Store>;
 
