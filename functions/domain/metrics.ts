@@ -1,4 +1,4 @@
-import { environmentOf, mustHaveEnvironments } from './environments';
+import { environmentOf, isReviewEnvironment, mustHaveEnvironments } from './environments';
 import { NotFoundError, ValidationError } from './errors';
 import type { Build, Release } from './model';
 import type { Store } from './ports';
@@ -173,7 +173,7 @@ export async function loadDeliveryMetrics(
     >;
   },
   app: string,
-  /** `environment`: count that environment's releases only (default: every environment's). */
+  /** `environment`: count that environment's releases only (default: every environment's but review apps'). */
   options: { days: number; now?: Date; environment?: string },
 ): Promise<DeliveryMetrics> {
   const { store } = deps;
@@ -192,7 +192,9 @@ export async function loadDeliveryMetrics(
   if (!found) throw new NotFoundError(`no app named ${app}`);
   const only = options.environment;
   if (only !== undefined) await mustHaveEnvironments(store, found, only);
-  const inScope = (r: Release) => only === undefined || environmentOf(found, r) === only;
+  // Review apps (`review/<iid>`) preview merge requests: they are no delivery, unless asked for by name.
+  const inScope = (r: Release) =>
+    only === undefined ? !isReviewEnvironment(r.environment) : environmentOf(found, r) === only;
 
   let releases: Release[] = recent.filter(inScope);
   if (needsEarlierReleases(recent, fromMs, toMs)) {

@@ -91,7 +91,9 @@ export async function ingestMergeRequest(
   delivery: { source: string; key?: string; signedId?: string; receivedAt?: Date },
 ): Promise<MergeRequestResult> {
   if (!concernsApp(app, event.project)) {
-    return { outcome: 'ignored', reason: `event is for project ${event.project.path}, not ${app.project}` };
+    const which =
+      event.project.id !== undefined ? `${event.project.path} (id ${event.project.id})` : event.project.path;
+    return { outcome: 'ignored', reason: `event is for project ${which}, not ${app.name}'s` };
   }
   if (app.status !== 'active') return { outcome: 'ignored', reason: `app ${app.name} is disabled` };
   const environments = await deps.store.listEnvironments(app.name);

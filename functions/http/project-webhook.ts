@@ -1,8 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { HOOK_ID_PATTERN } from '../domain/ids';
 import { ingestPush, triggerOf } from '../domain/ingest';
+import type { App } from '../domain/model';
 import type { Store, Vault, Workflow } from '../domain/ports';
-import { ingestMergeRequest } from '../domain/review-apps';
+import { ingestMergeRequest, reviewTemplate } from '../domain/review-apps';
 import { MERGE_REQUEST_EVENT, PROJECT_PUSH_EVENTS, parseMergeRequest, parsePush } from './gitlab-payloads';
 import { httpHandler } from './middleware';
 import { checkSize, HttpError, header, json, parseJsonBody, receivedAt } from './responses';
@@ -49,32 +50,8 @@ export function createProjectWebhookHandler(deps: WebhookDeps) {
     const key = deliveryKey(event);
     const eventName = header(event, 'x-gitlab-event');
     if (eventName === MERGE_REQUEST_EVENT) {
-      // Review apps (domain/review-apps.ts): a build of the merge request's head, a teardown, or a refusal.
-      const parsed = parseMergeRequest(body);
-      if ('ignored' in parsed) return json(200, { ignored: parsed.ignored });
-      const result = await ingestMergeRequest(
-        { ...deps, onWorkflowError: logWorkflowFailure(deps.logger) },
-        app,
-        parsed,
-        { source: hookId, key, ...(signedId ? { signedId } : {}), receivedAt: receivedAt(event) },
-      );
-      deps.logger.info('merge request event handled', {
-        app: app.name,
-        delivery: key,
-        mergeRequest: parsed.iid,
-        action: parsed.action,
-        outcome: result.outcome,
-      });
-      switch (result.outcome) {
-        case 'started':
-          return json(202, { build: result.build.id });
-        case 'duplicate':
-          return json(200, { duplicate: true, build: result.build.id });
-        case 'job':
-          return json(202, { job: result.job.id, kind: result.job.kind });
-        case 'ignored':
-          return json(200, { ignored: result.reason });
-      }
+      const delivery = { source: hookId, key, ...(signedId ? { signedId } : {}), receivedAt: receivedAt(event) };
+      return mergeRequestEvent(deps, app, body, delivery);
     }
     const kind =
       eventName !== undefined && Object.hasOwn(PROJECT_PUSH_EVENTS, eventName)
@@ -101,4 +78,45 @@ export function createProjectWebhookHandler(deps: WebhookDeps) {
         return json(200, { ignored: result.reason });
     }
   });
+}
+
+/**
+ * A `Merge Request Hook` (review apps, domain/review-apps.ts): a build of the merge request's
+ * head, a teardown, a refusal, or ignored. An app without review apps ignores them whatever they
+ * hold: its hook sends them since `apps link`, and GitLab counts a 4xx as a failed delivery.
+ */
+async function mergeRequestEvent(
+  deps: WebhookDeps,
+  app: App,
+  body: unknown,
+  delivery: { source: string; key?: string; signedId?: string; receivedAt?: Date },
+) {
+  if (!reviewTemplate(await deps.store.listEnvironments(app.name))) {
+    return json(200, { ignored: `app ${app.name} has no review apps` });
+  }
+  const parsed = parseMergeRequest(body);
+  if ('ignored' in parsed) return json(200, { ignored: parsed.ignored });
+  const result = await ingestMergeRequest(
+    { ...deps, onWorkflowError: logWorkflowFailure(deps.logger) },
+    app,
+    parsed,
+    delivery,
+  );
+  deps.logger.info('merge request event handled', {
+    app: app.name,
+    delivery: delivery.key,
+    mergeRequest: parsed.iid,
+    action: parsed.action,
+    outcome: result.outcome,
+  });
+  switch (result.outcome) {
+    case 'started':
+      return json(202, { build: result.build.id });
+    case 'duplicate':
+      return json(200, { duplicate: true, build: result.build.id });
+    case 'job':
+      return json(202, { job: result.job.id, kind: result.job.kind });
+    case 'ignored':
+      return json(200, { ignored: result.reason });
+  }
 }
