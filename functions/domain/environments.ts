@@ -204,7 +204,10 @@ export async function createEnvironment(
       ...(environment.branch ? { branch: environment.branch } : {}),
       ...(environment.tags ? { tags: environment.tags } : {}),
     };
-    await setTriggers(deps.store, app.name, (triggers) => [...triggers.filter((t) => t.name !== trigger.name), trigger]);
+    await setTriggers(deps.store, app.name, (triggers) => [
+      ...triggers.filter((t) => t.name !== trigger.name),
+      trigger,
+    ]);
   }
   return view(environment);
 }

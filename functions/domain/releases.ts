@@ -1,10 +1,10 @@
 import { awaitApproval, expire } from './approvals';
 import { startBuild } from './builds';
 import { environmentConfig } from './environment-config';
-import { fanOut } from './fan-out';
 import { firstEnvironment, laneOf, targetOf } from './environments';
 import { ConflictError, NotFoundError, StaleWriteError, TransientError, ValidationError } from './errors';
 import { shortSha } from './events';
+import { fanOut } from './fan-out';
 import { newId } from './ids';
 import type { App, Build, Release, ReleaseOutcome, RolloutMode, RolloutTurn } from './model';
 import type {
@@ -196,11 +196,7 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
       return { outcome: 'superseded' };
     case 'fanOut': {
       if (!deps.releaseWorkflow) throw new ValidationError('fan-out needs the release workflow');
-      return fanOut(
-        { store, clock: deps.clock, workflow: deps.releaseWorkflow(input.stateMachine) },
-        app,
-        buildId,
-      );
+      return fanOut({ store, clock: deps.clock, workflow: deps.releaseWorkflow(input.stateMachine) }, app, buildId);
     }
     case 'prepare': {
       const release = await pendingRelease(deps, input, now());

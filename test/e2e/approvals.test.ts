@@ -40,7 +40,10 @@ describe('approvals: staging → production with a Maintainer approval', () => {
       .filter((argv) => argv[0] === 'run' && argv.includes('slipway.environment=production'));
 
   const promote = async () => {
-    const out = await cli(['promote', 'shop', '--from', 'staging', '--to', 'production', '--wait', '--json'], world.env);
+    const out = await cli(
+      ['promote', 'shop', '--from', 'staging', '--to', 'production', '--wait', '--json'],
+      world.env,
+    );
     expect(out.code).toBe(0);
     // The wait ends once the release waits for a person, saying how to decide.
     expect(out.stderr).toMatch(/waits for a Maintainer's approval: slipway approve shop \S+ \(or slipway reject\)/);
@@ -65,7 +68,9 @@ describe('approvals: staging → production with a Maintainer approval', () => {
     );
     expect(status).toMatchObject({ name: 'slipway/shop', description: expect.stringContaining('to production') });
     // GitLab's deployment to production starts with the rollout, not before.
-    expect(world.gitlab.deployments(world.projectId).filter((d) => d.environment.name === 'production')).toHaveLength(0);
+    expect(world.gitlab.deployments(world.projectId).filter((d) => d.environment.name === 'production')).toHaveLength(
+      0,
+    );
     const notice = await until('the Slack notice', async () =>
       world.slack.messages.find((m) => String(m.text).includes('waits for approval to production')),
     );

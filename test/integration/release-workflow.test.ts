@@ -754,8 +754,9 @@ describe('fan-out: one build, every environment its push matched (local executor
       approval: 'none',
       createdAt: new Date().toISOString(),
     });
-    const fanned = (await store.recordBuild({ ...(await aBuild('elsewhere')), app: app.name, id: newId(), alsoTo: ['qa', 'gone'] }))
-      .build;
+    const fanned = (
+      await store.recordBuild({ ...(await aBuild('elsewhere')), app: app.name, id: newId(), alsoTo: ['qa', 'gone'] })
+    ).build;
     expect(fanned.alsoTo).toEqual(['qa', 'gone']);
 
     expect((await w.release(app.name, fanned.id)).status).toBe('SUCCEEDED');

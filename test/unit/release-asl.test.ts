@@ -184,9 +184,8 @@ describe('workflow/release.asl.json', () => {
   });
 
   it('fans a succeeded build out to further environments before its own turn; trouble there does not stop it', () => {
-    const succeeded = (definition.States.BuildStatus?.Choices as Array<{ StringEquals?: string; Next: string }>).find(
-      (c) => c.StringEquals === 'succeeded',
-    );
+    const choices = (definition.States.BuildStatus?.Choices ?? []) as Array<{ StringEquals?: string; Next: string }>;
+    const succeeded = choices.find((c) => c.StringEquals === 'succeeded');
     expect(succeeded?.Next).toBe('FanOut');
     const fanOut = definition.States.FanOut as State & { ResultPath?: unknown };
     expect(fanOut.Parameters?.Payload).toMatchObject({ action: 'fanOut', 'stateMachine.$': '$$.StateMachine.Id' });

@@ -1,7 +1,7 @@
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { withTransientErrors } from '../../adapters/aws-errors';
 import { CodeBuildBuilder } from '../../adapters/builder/codebuild-builder';
 import { SecretsManagerConfigSecrets } from '../../adapters/deploy/config-secrets';
@@ -40,7 +40,10 @@ export const release = once((): ReleaseParts => {
     // function may not be told it at deploy time (the state machine's definition names the function).
     releaseWorkflow: (stateMachine) => {
       if (!stateMachine) throw new Error('fan-out needs the state machine the step runs in');
-      return new StepFunctionsWorkflow({ client: withTransientErrors(new SFNClient({})), stateMachineArn: stateMachine });
+      return new StepFunctionsWorkflow({
+        client: withTransientErrors(new SFNClient({})),
+        stateMachineArn: stateMachine,
+      });
     },
     notifier: new SlackNotifier({
       webhookUrl: slackUrlFromSecretsManager(secrets, requireEnv(ENV.slackSecretArn)),
