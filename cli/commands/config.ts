@@ -10,7 +10,7 @@ const USAGE =
   'slipway config unset NAME ENV KEY...';
 
 /** What the admin API answers for a configuration (values only when asked for). */
-interface ConfigurationView {
+export interface ConfigurationView {
   app: string;
   environment: string;
   keys: string[];

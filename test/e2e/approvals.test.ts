@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Build, Release } from '../../functions/domain/model';
 import { type LinkedAppWorld, startLinkedAppWorld } from '../support/linked-app';
 import { cli } from '../support/local';
@@ -19,11 +18,7 @@ describe('approvals: staging → production with a Maintainer approval', () => {
   beforeAll(async () => {
     world = await startLinkedAppWorld();
     await world.linkApp('shop', ['--environment', 'staging']);
-    const sha = world.commit('Add the till');
-    const res = await world.push('shop', sha, 'approval-push-1');
-    const { build: buildId } = (await res.json()) as { build: string };
-    await until('the release outcome', async () => (await world.local.store.getBuild('shop', buildId))?.outcome);
-    build = (await world.slipway('builds', 'show', 'shop', buildId)) as Build;
+    build = await world.pushAndRelease('shop', 'Add the till', 'approval-push-1');
     expect(build.outcome).toBe('live');
     await world.slipway('envs', 'create', 'shop', 'production', '--approval', 'maintainer');
   }, 180_000);
@@ -33,11 +28,7 @@ describe('approvals: staging → production with a Maintainer approval', () => {
   });
 
   const productionRuns = () =>
-    readFileSync(world.dockerLog, 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => (JSON.parse(line) as { argv: string[] }).argv)
-      .filter((argv) => argv[0] === 'run' && argv.includes('slipway.environment=production'));
+    world.dockerCalls('run').filter((argv) => argv.includes('slipway.environment=production'));
 
   const promote = async () => {
     const out = await cli(

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { ConfigurationView } from '../../cli/commands/config';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../functions/adapters/dynamodb/local-server';
 import type { Build, Release } from '../../functions/domain/model';
 import { type LinkedAppWorld, startLinkedAppWorld } from '../support/linked-app';
@@ -24,14 +25,7 @@ const PRODUCTION_TOKEN = 'tok-production-only-51b2';
 /** Every plaintext value this test sets. */
 const VALUES = [GREETING, DATABASE_URL, PRODUCTION_TOKEN, 'pw-e2e-9c41d'];
 
-interface ConfigView {
-  app: string;
-  environment: string;
-  keys: string[];
-  version: number;
-  values?: Record<string, string>;
-  release?: string;
-}
+type ConfigView = ConfigurationView;
 
 describe('configuration: set, unset and show, released again with the new values', () => {
   let world: LinkedAppWorld;
@@ -83,12 +77,7 @@ describe('configuration: set, unset and show, released again with the new values
     return JSON.parse(out.stdout) as T;
   };
   const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8', env: process.env });
-  const dockerRuns = () =>
-    readFileSync(world.dockerLog, 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => (JSON.parse(line) as { argv: string[] }).argv)
-      .filter((argv) => argv[0] === 'run');
+  const dockerRuns = () => world.dockerCalls('run');
   const containerOf = (argv: string[] | undefined) => String(argv?.[argv.indexOf('--name') + 1]);
   const liveRelease = (id: string) =>
     until(`release ${id} live`, async () => {
@@ -100,12 +89,7 @@ describe('configuration: set, unset and show, released again with the new values
   let first: Build;
 
   it('a change to staging releases its live images again; the new container sees the values from a 0600 env file', async () => {
-    const sha = world.commit('Add the greeting');
-    const res = await world.push('shop', sha, 'config-push-1');
-    expect(res.status).toBe(202);
-    const { build: buildId } = (await res.json()) as { build: string };
-    await until('the release outcome', async () => (await world.local.store.getBuild('shop', buildId))?.outcome);
-    first = (await runJson<Build>('builds', 'show', 'shop', buildId)) as Build;
+    first = await world.pushAndRelease('shop', 'Add the greeting', 'config-push-1');
     expect(first.outcome).toBe('live');
     const runsBefore = dockerRuns().length;
 
@@ -120,7 +104,7 @@ describe('configuration: set, unset and show, released again with the new values
     expect(release).toMatchObject({
       status: 'live',
       environment: 'staging',
-      build: buildId,
+      build: first.id,
       images: first.images,
       reason: 'configuration changed: set DATABASE_URL, GREETING',
       configChange: { version: 1, set: ['DATABASE_URL', 'GREETING'], unset: [] },

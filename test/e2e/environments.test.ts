@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Build, Release } from '../../functions/domain/model';
 import { type LinkedAppWorld, startLinkedAppWorld } from '../support/linked-app';
 import { cli } from '../support/local';
@@ -31,15 +30,8 @@ describe('environments: build once in staging, promote the same images to produc
     await world?.stop();
   });
 
-  /** The docker calls recorded so far whose first argument is `command`. */
-  const dockerCalls = (command: string) =>
-    readFileSync(world.dockerLog, 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => (JSON.parse(line) as { argv: string[] }).argv)
-      .filter((argv) => argv[0] === command);
-  const dockerRuns = () => dockerCalls('run');
-  const imageBuilds = () => dockerCalls('buildx');
+  const dockerRuns = () => world.dockerCalls('run');
+  const imageBuilds = () => world.dockerCalls('buildx');
 
   it('a push goes live in the first environment; promote puts the same digests live in production, no rebuild', async () => {
     const sha = world.commit('Add the basket');

@@ -1,14 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Build } from '../../functions/domain/model';
 import type { LocalModeOptions } from '../../functions/local/local-mode';
 import { gitlabExample } from './gitlab-events';
 import { type GitlabStandin, startGitlabStandin } from './gitlab-standin';
 import { cli, ROOT, startTestLocalMode } from './local';
 import { type Sshd, startSshd } from './sshd';
+import { until } from './until';
 
 export const FAKE_DOCKER_DIR = join(ROOT, 'test/support/fake-docker');
 
@@ -55,6 +57,8 @@ export interface LinkedAppWorld {
   projectId: number;
   /** The fake docker's call log (JSON lines). */
   dockerLog: string;
+  /** The docker calls recorded so far whose first argument is `command` (each call's argv). */
+  dockerCalls(command: string): string[][];
   /** Runs the CLI with `--json`; throws on a non-zero exit. */
   slipway(...args: string[]): Promise<unknown>;
   /** Creates and links an app on the project. */
@@ -66,6 +70,11 @@ export interface LinkedAppWorld {
   commit(title: string, files?: Record<string, string>, branch?: string): string;
   /** Delivers GitLab's example push for `sha` to the app's hook, as GitLab would. */
   push(app: string, sha: string, deliveryKey: string): Promise<Response>;
+  /**
+   * Commits `title` to main, pushes it to the app's hook (202 expected) and waits for its release
+   * workflow to end; returns the build as `builds show` gives it.
+   */
+  pushAndRelease(app: string, title: string, deliveryKey: string): Promise<Build>;
   stop(): Promise<void>;
 }
 
@@ -136,7 +145,22 @@ export async function startLinkedAppWorld(
     env,
     projectId,
     dockerLog,
+    dockerCalls(command) {
+      return readFileSync(dockerLog, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { argv: string[] }).argv)
+        .filter((argv) => argv[0] === command);
+    },
     slipway,
+    async pushAndRelease(app, title, deliveryKey) {
+      const res = await world.push(app, world.commit(title), deliveryKey);
+      if (res.status !== 202) throw new Error(`push of ${title} answered ${res.status}`);
+      const { build } = (await res.json()) as { build: string };
+      await until(`build ${build} released`, async () => (await local.store.getBuild(app, build))?.outcome);
+      return (await slipway('builds', 'show', app, build)) as Build;
+    },
     async linkApp(name, extra = []) {
       await slipway('apps', 'create', name, '--project', 'mike/diaspora', '--branch', 'main', ...extra);
       await slipway('apps', 'link', name);
