@@ -3,6 +3,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Rights, rightsFor } from '../domain/access';
 import { approveRelease, rejectRelease } from '../domain/approvals';
 import { deployRef, rollbackTo } from '../domain/deploys';
+import { listEnvironments } from '../domain/environments';
 import {
   ConflictError,
   ForbiddenError,
@@ -381,11 +382,12 @@ export function createConsoleHandler(deps: ConsoleDeps) {
     const base = `/console/apps/${encodeURIComponent(app.name)}`;
 
     if (rest === '' && method === 'GET') {
-      const [liveId, releases, builds, metrics] = await Promise.all([
+      const [liveId, releases, builds, metrics, environments] = await Promise.all([
         deps.store.liveReleaseId(app.name),
         deps.store.listReleases(app.name, { limit: APPS_PAGE_LIMIT }),
         deps.store.listBuilds(app.name, { limit: APPS_PAGE_LIMIT }),
         metricsOf(app.name, now),
+        listEnvironments(deps.store, app),
       ]);
       const live = liveId
         ? (releases.find((r) => r.id === liveId) ?? (await deps.store.getRelease(app.name, liveId)))
@@ -394,7 +396,7 @@ export function createConsoleHandler(deps: ConsoleDeps) {
         status: 200,
         body: appPage(
           viewer,
-          { app, ...(live ? { live } : {}), releases, builds, metrics, canOperate: rights.operate },
+          { app, ...(live ? { live } : {}), releases, builds, metrics, environments, canOperate: rights.operate },
           now,
         ),
       });

@@ -1,3 +1,4 @@
+import { type EnvironmentView, firstEnvironment } from '../domain/environments';
 import { shortRef, shortSha } from '../domain/events';
 import type { App, Build, Release } from '../domain/model';
 import { SCRIPT, STYLESHEET } from './assets';
@@ -100,6 +101,8 @@ export interface AppPageModel {
   releases: Release[];
   builds: Build[];
   metrics: Metrics;
+  /** The app's environments, the first first; shown when there is more than one. */
+  environments?: EnvironmentView[];
   canOperate: boolean;
   notice?: { kind: 'ok' | 'error'; text: string };
 }
@@ -109,10 +112,25 @@ export function appPage(viewer: Viewer, model: AppPageModel, now: Date): string 
   const base = `/console/apps/${encodeURIComponent(app.name)}`;
   const liveCard = html`<div class="card" id="live" data-region>${
     live
-      ? html`<div class="row"><div class="grow"><div class="muted">Live release</div>
+      ? html`<div class="row"><div class="grow"><div class="muted">Live release${(model.environments?.length ?? 0) > 1 ? ` in ${firstEnvironment(app)}` : ''}</div>
 <div><strong>${live.id}</strong> ${statusPill(live.status)} commit <span class="sha">${shortSha(live.commit)}</span>, live ${live.liveAt ? timeAgo(live.liveAt, now) : ''}</div></div></div>`
       : html`<div class="muted">Nothing is live yet.</div>`
   }</div>`;
+  const environments = model.environments ?? [];
+  const environmentsTable =
+    environments.length > 1
+      ? html`<div id="environments" data-region><table><caption>Environments</caption>
+<thead><tr><th>Environment</th><th>Released by</th><th>Approval</th><th>Live release</th><th>URL</th></tr></thead>
+<tbody>${environments.map(
+          (e) => html`<tr>
+<td><strong>${e.name}</strong></td>
+<td>${triggerOf(e)}</td>
+<td>${e.approval === 'maintainer' ? html`a Maintainer${e.selfApproval ? '' : html` <span class="muted">(not who asked)</span>`}` : html`<span class="muted">none</span>`}</td>
+<td>${e.live ? html`<code>${e.live}</code>` : html`<span class="muted">nothing yet</span>`}</td>
+<td>${e.url && /^https?:\/\//.test(e.url) ? html`<a href="${e.url}">${e.url}</a>` : html`<span class="muted">—</span>`}</td>
+</tr>`,
+        )}</tbody></table></div>`
+      : '';
   const releasesTable = html`<div id="releases" data-region><table><caption>Releases</caption>
 <thead><tr><th>Release</th><th>Status</th><th>Commit</th><th>Build</th><th>Created</th><th>Live at</th>${canOperate ? html`<th><span class="sr-only">Actions</span></th>` : ''}</tr></thead>
 <tbody>${
@@ -120,7 +138,7 @@ export function appPage(viewer: Viewer, model: AppPageModel, now: Date): string 
       ? html`<tr><td colspan="7" class="empty">No releases yet.</td></tr>`
       : releases.map(
           (r) => html`<tr>
-<td><code>${r.id}</code>${r.rollbackOf ? html` <span class="muted">rollback to ${r.rollbackOf}</span>` : ''}${r.environment && r.environment !== (app.environment ?? 'production') ? html` <span class="muted">to ${r.environment}</span>` : ''}</td>
+<td><code>${r.id}</code>${r.rollbackOf ? html` <span class="muted">rollback to ${r.rollbackOf}</span>` : ''}${r.environment && r.environment !== firstEnvironment(app) ? html` <span class="muted">to ${r.environment}</span>` : ''}</td>
 <td>${statusPill(r.status)}</td>
 <td><span class="sha">${shortSha(r.commit)}</span></td>
 <td><a href="${`${base}/builds/${encodeURIComponent(r.build)}`}"><code>${r.build}</code></a></td>
@@ -193,6 +211,7 @@ ${
 <p class="muted">${app.project} · builds ${shortRef(app.branch)}${app.tags ? html` and tags ${app.tags}` : ''} · ${app.mode}</p>
 ${model.notice ? html`<div class="${`notice ${model.notice.kind}`}" role="status">${model.notice.text}</div>` : ''}
 ${liveCard}
+${environmentsTable}
 <h2>Delivery, last ${metrics.days} days</h2>
 ${metricsFigures(metrics)}
 ${dailyChart(metrics.daily)}
@@ -227,6 +246,17 @@ export function buildPage(
 <h2>Log</h2>
 <pre class="log" id="log" aria-label="Build log" aria-live="polite" data-src="${`${base}/builds/${encodeURIComponent(build.id)}/log`}" data-cursor="${log.cursor}" data-done="${String(log.done)}">${log.lines.length ? `${log.lines.join('\n')}\n` : ''}</pre>`;
   return layout(`Build ${build.id}`, body, { viewer });
+}
+
+/** How an environment receives releases, in words. */
+function triggerOf(env: EnvironmentView): Html {
+  const parts = [
+    ...(env.branch ? [`pushes to ${env.branch}`] : []),
+    ...(env.tags ? [`tags ${env.tags}`] : []),
+    ...(env.mergeRequest !== undefined ? [`merge request !${env.mergeRequest}`] : []),
+    ...(env.reviewApps ? ['merge requests (the review apps’ template)'] : []),
+  ];
+  return parts.length > 0 ? html`${parts.join(', ')}` : html`<span class="muted">promotion</span>`;
 }
 
 export function statusPill(status: string): Html {

@@ -229,6 +229,13 @@ describe('the console in a real browser', () => {
     );
     await row(second.id).getByText('live').first().waitFor({ timeout: 5_000 });
     expect((await world.local.store.getRelease('web', second.id))?.approvedBy).toBe('alice');
+    // Each environment with how it is released to, its approval rule and its live release.
+    const customers = page
+      .getByRole('table', { name: 'Environments' })
+      .getByRole('row')
+      .filter({ hasText: 'customers' });
+    await customers.filter({ hasText: second.id }).waitFor({ timeout: 5_000 });
+    await expect(customers.textContent()).resolves.toMatch(/promotion.*a Maintainer/s);
     await screenshot(page, '16-app-after-approval');
     await context.close();
   }, 120_000);
