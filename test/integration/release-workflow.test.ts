@@ -612,11 +612,11 @@ describe('approvals (local executor, DynamoDB Local)', () => {
         to: 'customers',
         requestedBy: 'alice',
       });
-      const done = startLocalExecution(w.deps, input, {
+      const execution = startLocalExecution(w.deps, input, {
         waitMs: 5,
         ...(timeouts ? { taskTimeoutsMs: timeouts } : {}),
-      }).done;
-      return { release, done };
+      });
+      return { release, done: execution.done };
     };
     return { ...w, app, build, promote };
   }
@@ -706,6 +706,30 @@ describe('approvals (local executor, DynamoDB Local)', () => {
     expect(await done).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'expired' } } });
     expect((await store.getRelease(app.name, release.id))?.status).toBe('expired');
     await expect(approveRelease(deps, app.name, release.id, ADMIN_ACTOR)).rejects.toThrow(ConflictError);
+  });
+
+  it('a wait started again (local mode resuming) parks on a new token, and the approval finds it', async () => {
+    const { app, promote, deps } = await promotable();
+    // The first execution stands for one lost with a restart; its own wait times out later.
+    const { release, done: lost } = await promote({ AwaitApproval: 1500 });
+    const first = await waiting(app.name, release.id);
+    // Resume starts the release's execution again.
+    const again = startLocalExecution(
+      deps,
+      { app: app.name, build: release.build, release: release.id },
+      { waitMs: 5 },
+    );
+    const reparked = await until('a new token', async () => {
+      const now = await store.getRelease(app.name, release.id);
+      return now?.waitToken && now.waitToken !== first.waitToken ? now : undefined;
+    });
+    expect(reparked).toMatchObject({ status: 'awaiting_approval', awaitingSince: first.awaitingSince });
+    await approveRelease(deps, app.name, release.id, { kind: 'user', name: 'bob' });
+    expect(await again.done).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'live' } } });
+    expect((await store.getRelease(app.name, release.id))?.status).toBe('live');
+    // The lost execution's wait ending later expires nothing: the release was approved and went live.
+    await lost;
+    expect((await store.getRelease(app.name, release.id))?.status).toBe('live');
   });
 
   it('an approval whose workflow is gone fails the release, saying so, instead of leaving it pending', async () => {
