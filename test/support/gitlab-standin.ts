@@ -679,6 +679,39 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
   }
 
   /** A failed delivery, as `WebHooks::AutoDisabling#backoff!` counts it. */
+  /**
+   * One webhook delivery as GitLab makes it: its headers (a fresh webhook, event and idempotency
+   * UUID each time), a 10 s timeout, redirects not followed. Status 0 when it did not get an
+   * answer; the answer's JSON body when it had one.
+   */
+  async function deliver(
+    hook: StandinHook,
+    event: string,
+    body: unknown,
+  ): Promise<{ status: number; answer: unknown }> {
+    try {
+      const res = await fetch(hook.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': `GitLab/${version}`,
+          'x-gitlab-event': event,
+          'x-gitlab-instance': base,
+          'x-gitlab-webhook-uuid': randomUUID(),
+          'x-gitlab-event-uuid': randomUUID(),
+          'idempotency-key': randomUUID(),
+          ...(hook.token ? { 'x-gitlab-token': hook.token } : {}),
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+        redirect: 'manual',
+      });
+      return { status: res.status, answer: await res.json().catch(() => undefined) };
+    } catch {
+      return { status: 0, answer: undefined };
+    }
+  }
+
   function deliveryFailed(hookId: number): void {
     const health = hookHealth.get(hookId) ?? { recentFailures: 0, backoffCount: 0, disabledUntil: null };
     health.recentFailures += 1;
@@ -765,29 +798,7 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
       push_options: {},
       repository: { name: project.path.split('/').at(-1), url: project.sshUrl, git_ssh_url: project.sshUrl },
     };
-    let status = 0;
-    try {
-      const answer = await fetch(hook.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': `GitLab/${version}`,
-          'x-gitlab-event': 'Push Hook',
-          'x-gitlab-instance': base,
-          'x-gitlab-webhook-uuid': randomUUID(),
-          'x-gitlab-event-uuid': randomUUID(),
-          'idempotency-key': randomUUID(),
-          ...(hook.token ? { 'x-gitlab-token': hook.token } : {}),
-        },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
-        redirect: 'manual',
-      });
-      status = answer.status;
-      await answer.arrayBuffer().catch(() => undefined);
-    } catch {
-      status = 0;
-    }
+    const { status } = await deliver(hook, 'Push Hook', body);
     testDeliveries.push({ hookId: hook.id, trigger, status, body });
     if (status >= 200 && status < 300) {
       hookHealth.delete(hook.id);
@@ -1610,30 +1621,7 @@ export async function startGitlabStandin(options: StandinOptions = {}): Promise<
     };
     const answers: Array<{ hookId: number; status: number; body: unknown }> = [];
     for (const hook of [...hooks.values()].filter((h) => h.project_id === projectId && h.merge_requests_events)) {
-      let status = 0;
-      let answer: unknown;
-      try {
-        const res = await fetch(hook.url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'user-agent': `GitLab/${version}`,
-            'x-gitlab-event': 'Merge Request Hook',
-            'x-gitlab-instance': base,
-            'x-gitlab-webhook-uuid': randomUUID(),
-            'x-gitlab-event-uuid': randomUUID(),
-            'idempotency-key': randomUUID(),
-            ...(hook.token ? { 'x-gitlab-token': hook.token } : {}),
-          },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(10_000),
-          redirect: 'manual',
-        });
-        status = res.status;
-        answer = await res.json().catch(() => undefined);
-      } catch {
-        status = 0;
-      }
+      const { status, answer } = await deliver(hook, 'Merge Request Hook', body);
       if (status < 200 || status >= 400) deliveryFailed(hook.id);
       else hookHealth.delete(hook.id);
       answers.push({ hookId: hook.id, status, body: answer });

@@ -170,16 +170,7 @@ class GitbeakerGitlabApi implements GitlabApi {
 
   async addHook(projectId: number, hook: GitlabHookSpec): Promise<number> {
     const result = await this.call('POST /projects/:id/hooks', async () =>
-      created.parse(
-        await this.hooks.add(projectId, hook.url, {
-          token: hook.token,
-          pushEvents: hook.pushEvents,
-          tagPushEvents: hook.tagPushEvents,
-          pushEventsBranchFilter: hook.branchFilter,
-          mergeRequestsEvents: hook.mergeRequestsEvents ?? false,
-          enableSslVerification: hook.enableSslVerification,
-        }),
-      ),
+      created.parse(await this.hooks.add(projectId, hook.url, hookOptions(hook))),
     );
     return result.id;
   }
@@ -187,17 +178,7 @@ class GitbeakerGitlabApi implements GitlabApi {
   async editHook(projectId: number, hookId: number, hook: GitlabHookSpec): Promise<void> {
     await this.call(
       'PUT /projects/:id/hooks/:hook_id',
-      async () =>
-        created.parse(
-          await this.hooks.edit(projectId, hookId, hook.url, {
-            token: hook.token,
-            pushEvents: hook.pushEvents,
-            tagPushEvents: hook.tagPushEvents,
-            pushEventsBranchFilter: hook.branchFilter,
-            mergeRequestsEvents: hook.mergeRequestsEvents ?? false,
-            enableSslVerification: hook.enableSslVerification,
-          }),
-        ),
+      async () => created.parse(await this.hooks.edit(projectId, hookId, hook.url, hookOptions(hook))),
       { notFound: `GitLab hook ${hookId} not found in project ${projectId}` },
     );
   }
@@ -619,4 +600,16 @@ function networkCause(error: unknown): (Error & { code?: string }) | undefined {
 
 function isErrorLike(value: unknown): value is Error {
   return typeof value === 'object' && value !== null && typeof (value as Error).message === 'string';
+}
+
+/** A hook's settings as gitbeaker's ProjectHooks.add and .edit take them. */
+function hookOptions(hook: GitlabHookSpec) {
+  return {
+    token: hook.token,
+    pushEvents: hook.pushEvents,
+    tagPushEvents: hook.tagPushEvents,
+    pushEventsBranchFilter: hook.branchFilter,
+    mergeRequestsEvents: hook.mergeRequestsEvents ?? false,
+    enableSslVerification: hook.enableSslVerification,
+  };
 }
