@@ -382,13 +382,14 @@ export function createConsoleHandler(deps: ConsoleDeps) {
     const base = `/console/apps/${encodeURIComponent(app.name)}`;
 
     if (rest === '' && method === 'GET') {
-      const [liveId, releases, builds, metrics, environments] = await Promise.all([
-        deps.store.liveReleaseId(app.name),
+      const [releases, builds, metrics, environments] = await Promise.all([
         deps.store.listReleases(app.name, { limit: APPS_PAGE_LIMIT }),
         deps.store.listBuilds(app.name, { limit: APPS_PAGE_LIMIT }),
         metricsOf(app.name, now),
         listEnvironments(deps.store, app),
       ]);
+      // The first environment's live release (its live pointer was read with the environments).
+      const liveId = environments[0]?.live;
       const live = liveId
         ? (releases.find((r) => r.id === liveId) ?? (await deps.store.getRelease(app.name, liveId)))
         : undefined;

@@ -26,26 +26,26 @@ export const REVIEW_ENVIRONMENT = /^review\/([1-9][0-9]{0,9})$/;
 export const DEFAULT_REVIEW_APP_CAP = 5;
 const MAX_REVIEW_APP_CAP = 50;
 
-/** An environment as the API and CLI show it. */
-export interface EnvironmentView {
-  app: string;
-  name: string;
-  branch?: string;
-  tags?: string;
-  cluster?: string;
-  service?: string;
-  container?: string;
-  url?: string;
-  approval: ApprovalRule;
-  /** With `approval: maintainer`: whoever asked for a release may approve it too (default: someone else must). */
-  selfApproval?: boolean;
+/** An environment as the API and CLI show it: its settings, its live release, its merge request. */
+export type EnvironmentView = Pick<
+  Environment,
+  | 'app'
+  | 'name'
+  | 'branch'
+  | 'tags'
+  | 'cluster'
+  | 'service'
+  | 'container'
+  | 'url'
+  | 'approval'
+  | 'selfApproval'
+  | 'reviewApps'
+> & {
   /** The live release's id, if any. */
   live?: string;
-  /** The template of the app's review apps (`--review-apps`): how they are made. */
-  reviewApps?: { serviceTemplate?: string; cap: number };
   /** A review app: the iid of its merge request. */
   mergeRequest?: number;
-}
+};
 
 /** What `envs create` asks for: the view's settings, the approval rule optional. */
 export type EnvironmentSpec = Omit<EnvironmentView, 'app' | 'live' | 'approval' | 'reviewApps' | 'mergeRequest'> & {

@@ -177,11 +177,15 @@ async function step(deps: ReleaseStepDeps, input: ReleaseStepInput): Promise<Rec
     case 'acquire': {
       // A release given from the start (rollback, promotion) takes its own environment's lock,
       // whenever it is free; one made by fan-out competes there as its build would (the app's mode).
-      const given = input.release ? await store.getRelease(app, input.release) : undefined;
-      const mode: RolloutMode =
-        input.release && !given?.fannedOut ? 'immediate' : ((await store.getApp(app))?.mode ?? 'superseded');
+      const [settings, given] = await Promise.all([
+        store.getApp(app),
+        input.release ? store.getRelease(app, input.release) : undefined,
+      ]);
+      const mode: RolloutMode = input.release && !given?.fannedOut ? 'immediate' : (settings?.mode ?? 'superseded');
       const target = given?.fannedOut ? given.environment : undefined;
-      const lane = await laneOfRelease(store, app, input.release, buildId);
+      const environment = input.release ? given?.environment : (await store.getBuild(app, buildId))?.environment;
+      const lane =
+        environment === undefined ? undefined : laneOf(settings ?? (await mustGetApp(store, app)), environment);
       let outcome = await takeRolloutTurn(deps, app, buildId, mode, lane, target);
       if (outcome === 'wait' && deps.awaitTurn) {
         await deps.awaitTurn(app);

@@ -1,4 +1,3 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import type { Environment } from '../../domain/model';
 import { items, keys, PK } from './keys';
@@ -51,38 +50,22 @@ export class EnvironmentRecords {
   }
 
   async claimReviewAnnouncement(app: string, name: string, release: string): Promise<boolean> {
-    try {
-      await this.table.client.send(
-        new UpdateCommand({
-          TableName: this.table.tableName,
-          Key: keys.environment(app, name),
-          UpdateExpression: 'SET #review.#announced = :release',
-          ConditionExpression: 'attribute_exists(#review) AND attribute_not_exists(#review.#announced)',
-          ExpressionAttributeNames: { '#review': 'review', '#announced': 'announcedBy' },
-          ExpressionAttributeValues: { ':release': release },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (conditionFailureItem(error) === null) throw error;
-      return false;
-    }
+    return this.table.updateIf({
+      Key: keys.environment(app, name),
+      UpdateExpression: 'SET #review.#announced = :release',
+      ConditionExpression: 'attribute_exists(#review) AND attribute_not_exists(#review.#announced)',
+      ExpressionAttributeNames: { '#review': 'review', '#announced': 'announcedBy' },
+      ExpressionAttributeValues: { ':release': release },
+    });
   }
 
   async dropReviewAnnouncement(app: string, name: string, release: string): Promise<void> {
-    try {
-      await this.table.client.send(
-        new UpdateCommand({
-          TableName: this.table.tableName,
-          Key: keys.environment(app, name),
-          UpdateExpression: 'REMOVE #review.#announced',
-          ConditionExpression: '#review.#announced = :release',
-          ExpressionAttributeNames: { '#review': 'review', '#announced': 'announcedBy' },
-          ExpressionAttributeValues: { ':release': release },
-        }),
-      );
-    } catch (error) {
-      if (conditionFailureItem(error) === null) throw error;
-    }
+    await this.table.updateIf({
+      Key: keys.environment(app, name),
+      UpdateExpression: 'REMOVE #review.#announced',
+      ConditionExpression: '#review.#announced = :release',
+      ExpressionAttributeNames: { '#review': 'review', '#announced': 'announcedBy' },
+      ExpressionAttributeValues: { ':release': release },
+    });
   }
 }

@@ -11,6 +11,7 @@ import {
   type QueryCommandInput,
   TransactWriteCommand,
   UpdateCommand,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { NotFoundError, StaleWriteError, ValidationError } from '../../domain/errors';
@@ -101,6 +102,17 @@ export class TableAccess {
   /** One PutItem on the table. */
   async put(input: Omit<PutCommandInput, 'TableName'>): Promise<void> {
     await this.client.send(new PutCommand({ TableName: this.tableName, ...input }));
+  }
+
+  /** One UpdateItem on the table with a condition: false when the condition does not hold. */
+  async updateIf(input: Omit<UpdateCommandInput, 'TableName'> & { ConditionExpression: string }): Promise<boolean> {
+    try {
+      await this.client.send(new UpdateCommand({ TableName: this.tableName, ...input }));
+      return true;
+    } catch (error) {
+      if (conditionFailureItem(error) === null) throw error;
+      return false;
+    }
   }
 
   /** One DeleteItem on the table. */
